@@ -1,0 +1,84 @@
+"""The end-to-end pipeline: events file -> published, queryable item2vec model.
+
+    extract -> quality -> train -> evaluate -> export -> publish
+
+Each stage is a task (retries for I/O, none for data-quality or gate verdicts) that hands
+the next one paths and a small report, never a connection or a data frame. `publish` runs
+last because the contract only lets `current` move once every file of the run exists;
+export therefore builds the serving FAISS index and reads the recommendations from it.
+"""
+
+from __future__ import annotations
+
+import traceback
+from datetime import UTC, datetime
+
+from prefect import flow
+
+from recsys.config import PipelineConfig
+from recsys.layout import RunPaths
+from recsys.stage import in_prefect_run, logger
+from recsys.tasks.evaluate import evaluate_task
+from recsys.tasks.export import export_task
+from recsys.tasks.extract import extract_task
+from recsys.tasks.publish import publish_task
+from recsys.tasks.quality import quality_task
+from recsys.tasks.train import train_task
+
+
+def _mark_failed(paths: RunPaths, exc: BaseException) -> None:
+    """Keep the failed run's reports for inspection; drop its bulky stage data."""
+    if not paths.work_dir.exists():
+        return
+    paths.stage_db.unlink(missing_ok=True)
+    paths.corpus.unlink(missing_ok=True)
+    (paths.work_dir / "FAILED").write_text(
+        f"{type(exc).__name__}: {exc}\n\n{''.join(traceback.format_exception(exc))}"
+    )
+    if in_prefect_run():
+        from prefect.artifacts import create_markdown_artifact
+
+        create_markdown_artifact(
+            markdown=f"### Run {paths.run_id} failed\n\n`{type(exc).__name__}`: {exc}\n\n"
+            f"Reports kept in `{paths.work_dir}`; `published/current` is unchanged.",
+            key="recsys-failure",
+            description="why the run stopped",
+        )
+
+
+@flow(name="item2vec-pipeline", validate_parameters=True)
+def pipeline(
+    events: str | None = None,
+    data_dir: str = "data",
+    config: PipelineConfig = PipelineConfig(),
+) -> dict:
+    """Run every stage once and publish the model if all checks and gates pass.
+
+    Parameters
+    ----------
+    events
+        Events file, glob, directory or URL (see CONTRACT.md); None uses MovieLens-100K.
+    data_dir
+        Folder for runs, the published model and cached data sets.
+    config
+        The whole pipeline configuration (rendered as a form in the Prefect UI).
+    """
+    created_at = datetime.now(UTC)
+    paths = RunPaths.new(data_dir).ensure()
+    log = logger()
+    log.info("run %s: data dir %s", paths.run_id, paths.data_dir)
+    try:
+        stages = [extract_task(events, paths, config.extract, config.quality)]
+        stages.append(quality_task(paths, config.quality, config.extract))
+        stages.append(train_task(paths, config.train))
+        stages.append(evaluate_task(paths, config.evaluate, config.gate))
+        stages.append(export_task(paths, config.export))
+        stages.append(publish_task(paths, config, stages, created_at))
+    except BaseException as exc:
+        _mark_failed(paths, exc)
+        raise
+    return {
+        "run_id": paths.run_id,
+        "run_dir": str(paths.final_dir),
+        "stages": {s.name: s.model_dump() for s in stages},
+    }

@@ -1,0 +1,3 @@
+"""item2vec recommender pipeline orchestrated by Prefect."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,169 @@
+"""`recsys` command line (see CONTRACT.md): run, similar, recommend, rollback, generate.
+
+Exit codes: 0 published; 1 other failure; 2 usage/configuration; 3 data quality; 4 gate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from recsys.errors import RecsysError, UsageError
+
+app = typer.Typer(
+    help="item2vec recommender pipeline (Prefect + DuckDB + gensim + FAISS).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory [default: $RECSYS_DATA_DIR or ./data]."),
+]
+
+
+def data_dir_of(value: Path | None) -> Path:
+    return Path(value or os.environ.get("RECSYS_DATA_DIR") or "data")
+
+
+def _prepare_environment() -> None:
+    # The ephemeral Prefect API can need more than its default 20 s to migrate SQLite on a
+    # small machine; GX phones home unless told not to.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@app.command()
+def run(
+    events: Annotated[
+        str | None, typer.Option(help="Events file, glob or URL [default: MovieLens-100K].")
+    ] = None,
+    data_dir: DataDir = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one key, e.g. train.epochs=10.")
+    ] = None,
+) -> None:
+    """Run the whole pipeline once and publish the model if every gate passes."""
+    from recsys.config import load_config
+
+    folder = data_dir_of(data_dir)
+    tuned = folder / "tuned.yaml"
+    cfg = load_config([tuned if tuned.is_file() else None, config], set_ or [])
+    _prepare_environment()
+    from recsys.flows.pipeline import pipeline
+
+    result = pipeline(events=events, data_dir=str(folder), config=cfg)
+    _print_run(result)
+
+
+def _print_run(result: dict) -> None:
+    run_dir = Path(result["run_dir"])
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    k = max(metrics["ks"])
+    typer.echo(f"published run {result['run_id']} -> {run_dir}")
+    typer.echo(f"\n{'stage':<10}{'seconds':>9}{'rows in':>12}{'rows out':>12}")
+    for name, stage in result["stages"].items():
+        typer.echo(
+            f"{name:<10}{stage['seconds']:>9.2f}{stage['rows_in']:>12,}{stage['rows_out']:>12,}"
+        )
+    typer.echo(f"\n{'model':<14}{f'HR@{k}':>9}{f'MRR@{k}':>9}{f'NDCG@{k}':>9}")
+    for source, values in metrics["models"].items():
+        typer.echo(
+            f"{source:<14}{values[f'hr@{k}']:>9.4f}{values[f'mrr@{k}']:>9.4f}"
+            f"{values[f'ndcg@{k}']:>9.4f}"
+        )
+
+
+@app.command()
+def similar(
+    item_id: Annotated[str, typer.Argument(help="Item id to find neighbours for.")],
+    k: Annotated[int, typer.Option("-k", min=1, help="How many neighbours.")] = 10,
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Nearest items to ITEM_ID from the published model."""
+    from recsys.published import similar as query
+
+    _print_rows(query(data_dir_of(data_dir), item_id, k), as_json)
+
+
+@app.command()
+def recommend(
+    user_id: Annotated[str, typer.Argument(help="User id.")],
+    k: Annotated[int, typer.Option("-k", min=1, help="How many items.")] = 10,
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """The user's exported recommendations from the published model."""
+    from recsys.published import recommend as query
+
+    _print_rows(query(data_dir_of(data_dir), user_id, k), as_json)
+
+
+def _print_rows(rows: list[dict], as_json: bool) -> None:
+    for row in rows:
+        if as_json:
+            typer.echo(json.dumps(row))
+        else:
+            typer.echo("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+
+
+@app.command()
+def rollback(
+    to: Annotated[str | None, typer.Option("--to", help="Run id [default: previous].")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Point `published/current` back to an earlier run."""
+    from recsys.published import rollback as do_rollback
+
+    typer.echo(f"current -> {do_rollback(data_dir_of(data_dir), to)}")
+
+
+@app.command()
+def generate(
+    events: Annotated[int, typer.Option("--events", min=2, help="Number of events.")],
+    out: Annotated[Path, typer.Option("--out", help="Output .parquet, .csv(.gz) or .jsonl.")],
+    items: Annotated[int, typer.Option("--items", min=2, help="Number of items.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Write deterministic synthetic events with planted item groups."""
+    from recsys.synth import generate as make
+    from recsys.synth import write
+
+    path = write(make(events, items, seed), out)
+    typer.echo(f"wrote {events:,} events over {items:,} items to {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the contract's exit code instead of raising."""
+    try:
+        app(args=argv, prog_name="recsys", standalone_mode=False)
+    except RecsysError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except Exception as exc:
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        return 1
+    return 0
+
+
+def console() -> None:
+    sys.exit(main())
+
+
+__all__ = ["UsageError", "app", "console", "main"]

@@ -1,0 +1,271 @@
+"""The one typed configuration of the pipeline.
+
+`PipelineConfig` is the flow's parameter, so the Prefect UI renders it as a form; the CLI
+builds it from defaults, then `DATA_DIR/tuned.yaml` (if present), then `--config FILE.yaml`,
+then each `--set a.b=c`, later layers winning. Every field is validated: a typo in a key or a
+value of the wrong type is a usage error (exit 2), never a silent default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from recsys.errors import UsageError
+
+
+class _Section(BaseModel):
+    # Unknown keys are almost always typos ("epoch" for "epochs"): refuse them.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ColumnMap(_Section):
+    """Names of the input columns; ids are cast to strings downstream."""
+
+    user_id: str = "user_id"
+    item_id: str = "item_id"
+    timestamp: str = "timestamp"
+    event_type: str | None = Field(
+        "event_type", description="Optional column; used when present in the file."
+    )
+    session_id: str | None = Field(
+        "session_id",
+        description="Optional column; when present it replaces gap sessionization.",
+    )
+
+
+class ExtractConfig(_Section):
+    """DuckDB extraction: typing, cleaning, sessionization and the time split."""
+
+    columns: ColumnMap = ColumnMap()
+    input_format: Literal["auto", "csv", "parquet", "json"] = Field(
+        "auto", description="Reader to use; 'auto' picks by file extension."
+    )
+    csv_delimiter: str | None = Field(
+        None, description="CSV delimiter; None lets DuckDB sniff it (tabs, commas, ...)."
+    )
+    timestamp_unit: Literal["auto", "s", "ms"] = Field(
+        "auto",
+        description="Unit of numeric timestamps. 'auto' reads values above 1e11 as "
+        "milliseconds (1e11 s is the year 5138).",
+    )
+    session_gap_minutes: float = Field(
+        30.0,
+        gt=0,
+        description="Inactivity gap that starts a new session (30 min is the web-analytics "
+        "convention, also used by GRU4Rec's preprocessing).",
+    )
+    min_session_length: int = Field(
+        2, ge=2, description="Sessions shorter than this carry no co-occurrence: dropped."
+    )
+    max_session_length: int = Field(
+        200,
+        ge=2,
+        description="Longer sessions are cut into consecutive chunks of this length, so "
+        "one marathon session cannot dominate the corpus.",
+    )
+    collapse_repeats: bool = Field(
+        True,
+        description="Collapse consecutive repeats of the same item (reloads, double "
+        "clicks); they teach the model that an item predicts itself.",
+    )
+    event_types: list[str] | None = Field(
+        None, description="Keep only these event types (None keeps all)."
+    )
+    test_fraction: float = Field(
+        0.1,
+        gt=0,
+        lt=0.5,
+        description="Share of events (by global time) held out for evaluation; a session "
+        "crossing the cut is split at it so no later event leaks into training.",
+    )
+    memory_limit: str = Field("2GB", description="DuckDB memory_limit for the stage.")
+    threads: int | None = Field(None, ge=1, description="DuckDB threads (None: all cores).")
+
+
+class QualityConfig(_Section):
+    """Great Expectations checks; failure stops the run with exit code 3."""
+
+    min_events: int = Field(100, ge=0, description="Minimum usable events after cleaning.")
+    min_train_sessions: int = Field(20, ge=0, description="Minimum training sessions.")
+    min_items: int = Field(10, ge=0, description="Minimum distinct items in training.")
+    max_null_id_fraction: float = Field(
+        0.0, ge=0, le=1, description="Allowed share of rows with a null/empty user or item id."
+    )
+    max_bad_timestamp_fraction: float = Field(
+        0.0, ge=0, le=1, description="Allowed share of rows whose timestamp does not parse."
+    )
+    future_tolerance_hours: float = Field(
+        24.0, ge=0, description="Timestamps later than now + this are 'in the future'."
+    )
+    min_year: int = Field(
+        1995, description="Timestamps before this year are treated as broken (e.g. 1970)."
+    )
+    max_session_length: int = Field(
+        10_000, ge=2, description="Sessions longer than this (before chunking) fail the run."
+    )
+    sample_rows: int = Field(
+        100_000,
+        ge=1_000,
+        description="Row-level expectations run on a bounded random sample of this size; "
+        "counts over all rows are checked as aggregates computed in DuckDB.",
+    )
+
+
+class TrainConfig(_Section):
+    """gensim Word2Vec knobs, under gensim's own names (see gensim.models.Word2Vec)."""
+
+    vector_size: int = Field(64, ge=2, le=2048, description="Embedding dimension.")
+    window: int = Field(
+        5, ge=1, description="Max distance between the centre item and a context item."
+    )
+    sg: Literal[0, 1] = Field(1, description="1 = skip-gram (item2vec, Barkan & Koenigstein 2016), 0 = CBOW.")
+    hs: Literal[0, 1] = Field(0, description="1 = hierarchical softmax instead of negative sampling.")
+    negative: int = Field(10, ge=0, description="Negative samples per positive (0 disables NS).")
+    ns_exponent: float = Field(
+        0.75,
+        description="Exponent shaping the negative-sampling distribution; Caselles-Dupré et "
+        "al. 2018 find values below 0.75 (even negative) better for recommendation.",
+    )
+    sample: float = Field(1e-3, ge=0, description="Down-sampling threshold for frequent items.")
+    min_count: int = Field(1, ge=1, description="Items seen fewer times are left out of the model.")
+    epochs: int = Field(10, ge=1, description="Passes over the corpus.")
+    alpha: float = Field(0.025, gt=0, description="Initial learning rate.")
+    min_alpha: float = Field(0.0001, ge=0, description="Final learning rate (linear decay).")
+    shrink_windows: bool = Field(
+        True,
+        description="Sample the effective window per item (gensim default); False uses the "
+        "full window, better for baskets where order means little.",
+    )
+    seed: int = Field(42, description="Seed for vector init and sampling.")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Training threads. 1 (with a fixed seed and PYTHONHASHSEED) gives "
+        "bit-identical vectors; more is faster but not reproducible.",
+    )
+
+
+class EvaluateConfig(_Section):
+    """Next-item evaluation on the held-out time split."""
+
+    ks: list[int] = Field([10, 20], description="Cut-offs for HR@K, MRR@K, NDCG@K.")
+
+
+class GateConfig(_Section):
+    """Publish only models that pass these rules (exit code 4 otherwise)."""
+
+    enforce: bool = Field(
+        True, description="False publishes even when a rule fails; verdicts are still recorded."
+    )
+    k: int = Field(20, ge=1, description="The K at which the gate reads HR.")
+    min_hr: float = Field(0.0, ge=0, le=1, description="Absolute floor on the model's HR@K.")
+    min_lift_over_popularity: float = Field(
+        0.0,
+        description="Required relative lift of HR@K over the popularity baseline "
+        "(0.1 = must beat popularity by 10%).",
+    )
+
+
+class ExportConfig(_Section):
+    """Recommendation export and the serving index."""
+
+    k: int = Field(20, ge=1, le=1000, description="Neighbours per item and items per user.")
+    user_history: int = Field(
+        20, ge=1, description="How many of the user's most recent items form the user vector."
+    )
+    exclude_seen: bool = Field(True, description="Drop items the user already interacted with.")
+    batch_size: int = Field(8192, ge=1, description="Queries per FAISS search batch.")
+
+
+class PublishConfig(_Section):
+    """Atomic publishing of the run directory."""
+
+    keep_runs: int = Field(
+        10, ge=2, description="Run directories kept; current and the previous champion never go."
+    )
+
+
+class PipelineConfig(_Section):
+    """Everything a run needs besides its input path and data directory."""
+
+    extract: ExtractConfig = ExtractConfig()
+    quality: QualityConfig = QualityConfig()
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    gate: GateConfig = GateConfig()
+    export: ExportConfig = ExportConfig()
+    publish: PublishConfig = PublishConfig()
+
+    @model_validator(mode="after")
+    def _gate_k_evaluated(self) -> PipelineConfig:
+        if self.gate.k not in self.evaluate.ks:
+            self.evaluate.ks = sorted({*self.evaluate.ks, self.gate.k})
+        return self
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UsageError(f"--set {key}: '{part}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Split `a.b=c`; the value is read as YAML so `1`, `0.5`, `false`, `[a, b]` get types."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set expects key=value, got '{item}'")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--set {key}: cannot parse value '{raw}': {exc}") from exc
+    return key.strip(), value
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError as exc:
+        raise UsageError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def load_config(
+    layers: list[Path | None] = (), overrides: list[str] = ()
+) -> PipelineConfig:
+    """Build the config from YAML layers (earliest first, None skipped) and `--set` items."""
+    tree: dict[str, Any] = {}
+    for layer in layers:
+        if layer is not None:
+            tree = _merge(tree, read_yaml(layer))
+    for item in overrides:
+        key, value = parse_override(item)
+        _set_dotted(tree, key, value)
+    try:
+        return PipelineConfig.model_validate(tree)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"config {where}: {first['msg']}") from exc

@@ -1,0 +1,133 @@
+"""What every stage reports (rows in/out, seconds), logging, progress and Prefect artifacts.
+
+Stage functions in `tasks/` are plain Python and run without Prefect; the thin task wrappers
+call `report_artifact` and `Progress` publishes to the Prefect UI only inside a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+
+class StageReport(BaseModel):
+    """Stage summary: goes to the log, a Prefect artifact and `manifest.json` -> `stages`."""
+
+    name: str
+    seconds: float = 0.0
+    rows_in: int = 0
+    rows_out: int = 0
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    def markdown(self) -> str:
+        lines = [
+            f"### {self.name}",
+            "",
+            "| rows in | rows out | seconds |",
+            "|---:|---:|---:|",
+            f"| {self.rows_in:,} | {self.rows_out:,} | {self.seconds:.2f} |",
+        ]
+        if self.details:
+            lines += ["", "| detail | value |", "|---|---|"]
+            for key, value in self.details.items():
+                shown = f"{value:,}" if isinstance(value, int) else value
+                lines.append(f"| {key} | {shown} |")
+        return "\n".join(lines)
+
+
+def logger() -> logging.Logger | logging.LoggerAdapter:
+    """The Prefect run logger inside a run (so lines show in the UI), else `recsys`."""
+    try:
+        from prefect.logging import get_run_logger
+
+        return get_run_logger()
+    except Exception:
+        return logging.getLogger("recsys")
+
+
+def in_prefect_run() -> bool:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return TaskRunContext.get() is not None or FlowRunContext.get() is not None
+
+
+@contextmanager
+def timed(report: StageReport):
+    """Fill `report.seconds` with the wall time of the block, even when it raises."""
+    start = time.perf_counter()
+    try:
+        yield report
+    finally:
+        report.seconds = round(time.perf_counter() - start, 3)
+
+
+def report_artifact(report: StageReport, extra_markdown: str = "") -> None:
+    """Markdown artifact 'recsys-<stage>' (a keyed history across runs in the UI)."""
+    if not in_prefect_run():
+        return
+    from prefect.artifacts import create_markdown_artifact
+
+    body = report.markdown() + ("\n\n" + extra_markdown if extra_markdown else "")
+    create_markdown_artifact(
+        markdown=body, key=f"recsys-{report.name}", description=f"{report.name} stage"
+    )
+    logger().info(
+        "%s: %s rows in, %s rows out, %.2f s",
+        report.name,
+        f"{report.rows_in:,}",
+        f"{report.rows_out:,}",
+        report.seconds,
+    )
+
+
+class Progress:
+    """Percent-done and ETA for long loops: log lines, plus a progress artifact in a run."""
+
+    def __init__(self, label: str, total: int, *, every_seconds: float = 5.0) -> None:
+        self.label, self.total, self.every = label, max(int(total), 1), every_seconds
+        self.start = self.last = time.perf_counter()
+        self.artifact_id: UUID | None = None
+        if in_prefect_run():
+            from prefect.artifacts import create_progress_artifact
+
+            self.artifact_id = create_progress_artifact(
+                progress=0.0, key=f"recsys-{label}-progress", description=f"{label} progress"
+            )
+
+    def update(self, done: int, *, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last < self.every and done < self.total:
+            return
+        self.last = now
+        frac = min(done / self.total, 1.0)
+        elapsed = now - self.start
+        eta = elapsed / frac - elapsed if frac > 0 else float("nan")
+        logger().info(
+            "%s: %d/%d (%.0f%%), %.1f s elapsed, ETA %.1f s",
+            self.label,
+            done,
+            self.total,
+            100 * frac,
+            elapsed,
+            eta,
+        )
+        if self.artifact_id is not None:
+            from prefect.artifacts import update_progress_artifact
+
+            update_progress_artifact(artifact_id=self.artifact_id, progress=100 * frac)
+
+
+def retry_unless_deterministic(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retry condition: retry I/O hiccups, never bad data, config or gate verdicts."""
+    from recsys.errors import is_deterministic
+
+    try:
+        state.result()
+    except Exception as exc:
+        return not is_deterministic(exc)
+    return False

@@ -1,0 +1,96 @@
+"""Deterministic synthetic events with planted structure, for tests and benchmarks.
+
+Items fall into disjoint topic groups; every session stays inside one topic (with a little
+noise), item popularity inside a topic is Zipf-like, sessions of one user are separated by
+more than the 30-minute gap, events inside a session by seconds to minutes. Item ids read
+`g<group>-i<item>`, so a test knows which items belong together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from recsys import sqlrun
+from recsys.errors import UsageError
+
+START = 1_700_000_000  # 2023-11-14, Unix seconds
+
+
+def group_of(item_id: str) -> int:
+    """The planted group of a synthetic item id."""
+    return int(item_id.split("-")[0][1:])
+
+
+def generate(
+    n_events: int,
+    n_items: int = 1000,
+    seed: int = 0,
+    *,
+    group_size: int = 25,
+    noise: float = 0.05,
+    mean_session: float = 8.0,
+) -> pa.Table:
+    """Events table (user_id, item_id, timestamp, event_type) with planted topic groups."""
+    if n_events < 2 or n_items < 2:
+        raise UsageError("generate needs at least 2 events and 2 items")
+    rng = np.random.default_rng(seed)
+    n_groups = max(1, n_items // group_size)
+    group = np.arange(n_items) % n_groups
+    lengths = np.maximum(2, rng.geometric(1.0 / (mean_session - 1), size=n_events // 2) + 1)
+    lengths = lengths[np.cumsum(lengths) <= n_events]
+    if lengths.sum() < n_events:
+        lengths = np.append(lengths, n_events - lengths.sum())
+    lengths = lengths[lengths > 0]
+    n_sessions = len(lengths)
+    n_users = max(1, n_sessions // 4)
+    session_user = rng.integers(0, n_users, n_sessions)
+    session_group = rng.integers(0, n_groups, n_sessions)
+    # Zipf-like popularity inside each group.
+    members = [np.flatnonzero(group == g) for g in range(n_groups)]
+    weights = [1.0 / np.arange(1, len(m) + 1) ** 1.1 for m in members]
+    weights = [w / w.sum() for w in weights]
+    session_of_event = np.repeat(np.arange(n_sessions), lengths)
+    items = np.empty(n_events, dtype=np.int64)
+    for g in range(n_groups):
+        mask = session_group[session_of_event] == g
+        items[mask] = rng.choice(members[g], size=int(mask.sum()), p=weights[g])
+    noisy = rng.random(n_events) < noise
+    items[noisy] = rng.integers(0, n_items, int(noisy.sum()))
+    # Time: each session starts hours after the previous one; steps of 10 s to 5 min.
+    session_start = START + np.cumsum(rng.integers(3_600, 6 * 3_600, n_sessions))
+    steps = rng.integers(10, 300, n_events)
+    first = np.r_[0, np.cumsum(lengths)[:-1]]
+    steps[first] = 0
+    offsets = np.cumsum(steps) - np.repeat(np.cumsum(steps)[first], lengths)
+    timestamps = np.repeat(session_start, lengths) + offsets
+    item_ids = np.array([f"g{group[i]}-i{i}" for i in range(n_items)], dtype=object)
+    return pa.table(
+        {
+            "user_id": pa.array([f"u{u}" for u in session_user[session_of_event]], pa.string()),
+            "item_id": pa.array(item_ids[items].tolist(), pa.string()),
+            "timestamp": pa.array(timestamps, pa.int64()),
+            "event_type": pa.array(["click"] * n_events, pa.string()),
+        }
+    )
+
+
+def write(table: pa.Table, out: Path) -> Path:
+    """Write as Parquet, CSV (.csv/.csv.gz) or JSON lines, by the file name."""
+    name = Path(out).name.lower()
+    if name.endswith(".parquet"):
+        fmt = "parquet"
+    elif name.endswith((".csv", ".csv.gz")):
+        fmt = "csv"
+    elif name.endswith((".jsonl", ".json", ".ndjson")):
+        fmt = "json"
+    else:
+        raise UsageError(f"generate: cannot tell the format of '{out}' (.parquet/.csv/.jsonl)")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with sqlrun.connect() as con:
+        con.register("generated", table)
+        text = sqlrun.render(sqlrun.sql_text("synth_write"), {"format": fmt})
+        con.execute(text, {"path": str(out)})
+    return Path(out)

@@ -1,0 +1,1 @@
+"""SQL models, one statement per file; run only through recsys.sqlrun."""

@@ -1,0 +1,7 @@
+-- Ranked candidate lists per query item, one set per source (model and baselines).
+create or replace temp table candidates (
+    source varchar,
+    query_id varchar,
+    rank bigint,
+    item_id varchar
+)

@@ -1,0 +1,20 @@
+-- Next-item test cases: inside each held-out session, the previous item is the query and
+-- the item that followed is the target.
+create or replace temp table test_pairs as
+with test_events as (
+    select session, pos, item_id
+    from events
+    where split = 'test'
+),
+
+final as (
+    select
+        row_number() over (order by prev.session, prev.pos) as pair_id,
+        prev.item_id as query_id,
+        nxt.item_id as target_id
+    from test_events as prev
+    inner join test_events as nxt
+        on prev.session = nxt.session and nxt.pos = prev.pos + 1
+)
+
+select * from final

@@ -1,0 +1,9 @@
+-- Row and user counts of the exported files, for the stage report.
+select
+    (select count(*) from read_parquet($item_recs)) as item_recs_rows,
+    (select count(*) from read_parquet($user_recs)) as user_recs_rows,
+    (select count(distinct user_id) from read_parquet($user_recs)) as users,
+    (
+        select count(distinct user_id) from read_parquet($user_recs)
+        where source = 'popularity'
+    ) as users_popularity_fallback

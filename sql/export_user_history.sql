@@ -1,0 +1,23 @@
+-- Each user's most recent distinct items that the model knows (newest first), the input
+-- of the user vector.
+with known as (
+    select * from vocab
+),
+
+latest as (
+    select e.user_id, e.item_id, max(e.ts) as ts, max(e.input_order) as input_order
+    from events as e
+    inner join known as k on e.item_id = k.item_id
+    group by e.user_id, e.item_id
+),
+
+final as (
+    select l.user_id, k.row
+    from latest as l
+    inner join known as k on l.item_id = k.item_id
+    qualify row_number() over (
+        partition by l.user_id order by l.ts desc, l.input_order desc
+    ) <= $history
+)
+
+select * from final order by user_id

@@ -1,0 +1,18 @@
+-- gensim corpus_file input: one training session per line, tokens separated by spaces.
+copy (
+    with train_events as (
+        select e.session, e.pos, i.token
+        from events as e
+        inner join items as i on e.item_id = i.item_id
+        where e.split = 'train'
+    ),
+
+    final as (
+        select string_agg(cast(token as varchar), ' ' order by pos) as line
+        from train_events
+        group by session
+        order by session
+    )
+
+    select * from final
+) to $path (format csv, header false, quote '', escape '', delimiter '\t')

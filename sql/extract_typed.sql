@@ -1,0 +1,57 @@
+-- One typed row per input row: ids as trimmed text (empty -> NULL), timestamps parsed from
+-- ISO text (with or without zone), TIMESTAMP values, or Unix seconds/milliseconds; UTC.
+-- Unparseable timestamps become NULL here and are counted by the quality stage.
+create or replace table typed_events as
+with source as (
+    select * from source_rows
+),
+
+renamed as (
+    select
+        input_order,
+        nullif(trim(cast({{user_id}} as varchar)), '') as user_id,
+        nullif(trim(cast({{item_id}} as varchar)), '') as item_id,
+        nullif(trim(cast({{timestamp}} as varchar)), '') as ts_text,
+        nullif(trim(cast({{event_type}} as varchar)), '') as event_type,
+        nullif(trim(cast({{session_id}} as varchar)), '') as session_ref
+    from source
+),
+
+numeric_ts as (
+    select
+        *,
+        try_cast(ts_text as double) as ts_number
+    from renamed
+),
+
+epoch_seconds as (
+    select
+        *,
+        case
+            when ts_number is null or not isfinite(ts_number) then null
+            when $timestamp_unit = 'ms' then ts_number / 1000.0
+            when $timestamp_unit = 'auto' and abs(ts_number) > 1e11 then ts_number / 1000.0
+            else ts_number
+        end as ts_seconds
+    from numeric_ts
+),
+
+final as (
+    select
+        input_order,
+        user_id,
+        item_id,
+        case
+            -- 9e12 s is near TIMESTAMP's upper bound; larger values are broken, not dates.
+            when ts_seconds is not null and abs(ts_seconds) < 9e12
+                then to_timestamp(ts_seconds) at time zone 'UTC'
+            when ts_number is null
+                then try_cast(ts_text as timestamptz) at time zone 'UTC'
+        end as ts,
+        ts_text,
+        event_type,
+        session_ref
+    from epoch_seconds
+)
+
+select * from final

@@ -1,0 +1,153 @@
+"""Publish: manifest with sha256 of every file, then the atomic switch of `current`.
+
+Order matters for crash safety: all files are written and hashed, the manifest is written
+(to a temporary name, then renamed), the folder is renamed from work/<id>/run to
+runs/<id>, and only then is `current` swapped. A crash at any point before the swap leaves
+`current` where it was; a crash after it leaves `current` on this complete run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from recsys import published
+from recsys.config import PipelineConfig
+from recsys.errors import PublishError
+from recsys.layout import RunPaths, runs_dir
+from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic
+
+REQUIRED_FILES = (
+    "vectors.npy",
+    "context_vectors.npy",
+    "vocab.parquet",
+    "index.faiss",
+    "item_recs.parquet",
+    "user_recs.parquet",
+    "metrics.json",
+)
+PACKAGES = (
+    "recsys-item2vec",
+    "prefect",
+    "duckdb",
+    "gensim",
+    "faiss-cpu",
+    "great-expectations",
+    "numpy",
+    "pyarrow",
+)
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def build_manifest(
+    paths: RunPaths, cfg: PipelineConfig, stages: list[StageReport], created_at: datetime
+) -> dict:
+    missing = [f for f in REQUIRED_FILES if not (paths.out / f).is_file()]
+    if missing:
+        raise PublishError(f"run {paths.run_id} is incomplete: missing {', '.join(missing)}")
+    files = {
+        p.name: {"sha256": published.sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(paths.out.iterdir())
+        if p.is_file() and p.name != published.MANIFEST
+    }
+    metrics = json.loads((paths.out / "metrics.json").read_text())
+    extract = next((s for s in stages if s.name == "extract"), None)
+    return {
+        "run_id": paths.run_id,
+        "created_at": created_at.isoformat(),
+        "input": {
+            "source": extract.details.get("source") if extract else None,
+            "fingerprint": extract.details.get("fingerprint") if extract else None,
+        },
+        "config": cfg.model_dump(mode="json"),
+        "versions": package_versions(),
+        "metrics": metrics["models"],
+        "gate": metrics["gate"],
+        "files": files,
+        "stages": {
+            s.name: {"seconds": s.seconds, "rows_in": s.rows_in, "rows_out": s.rows_out}
+            for s in stages
+        },
+    }
+
+
+def publish(
+    paths: RunPaths, cfg: PipelineConfig, stages: list[StageReport], created_at: datetime
+) -> StageReport:
+    """Write the manifest, move the run into runs/ and switch `current` to it."""
+    start = time.perf_counter()
+    if (paths.final_dir / published.MANIFEST).is_file():  # a retry after the rename
+        published.switch_current(paths.data_dir, paths.run_id)
+        return StageReport(name="publish", details={"run_dir": str(paths.final_dir)})
+    manifest = build_manifest(paths, cfg, stages, created_at)
+    report = StageReport(name="publish", rows_in=len(manifest["files"]))
+    report.seconds = round(time.perf_counter() - start, 3)
+    manifest["stages"]["publish"] = {
+        "seconds": report.seconds,
+        "rows_in": report.rows_in,
+        "rows_out": report.rows_in + 1,
+    }
+    tmp = paths.out / f".{published.MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    os.replace(tmp, paths.out / published.MANIFEST)
+    published.fsync_dir(paths.out)
+    runs_dir(paths.data_dir).mkdir(parents=True, exist_ok=True)
+    os.rename(paths.out, paths.final_dir)
+    published.fsync_dir(runs_dir(paths.data_dir))
+    published.switch_current(paths.data_dir, paths.run_id)
+    removed = published.prune(paths.data_dir, cfg.publish.keep_runs)
+    shutil.rmtree(paths.work_dir, ignore_errors=True)
+    report.seconds = round(time.perf_counter() - start, 3)
+    report.rows_out = report.rows_in + 1
+    report.details = {
+        "run_dir": str(paths.final_dir),
+        "current": str(published.current_run(paths.data_dir)),
+        "files": len(manifest["files"]),
+        "pruned_runs": ", ".join(removed) or "none",
+    }
+    logger().info("publish: current -> %s", paths.final_dir)
+    return report
+
+
+@task(
+    name="publish",
+    retries=1,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_unless_deterministic,
+    cache_policy=NONE,
+)
+def publish_task(
+    paths: RunPaths, cfg: PipelineConfig, stages: list[StageReport], created_at: datetime
+) -> StageReport:
+    report = publish(paths, cfg, stages, created_at)
+    _link_artifact(report)
+    report_artifact(report)
+    return report
+
+
+def _link_artifact(report: StageReport) -> None:
+    from prefect.artifacts import create_link_artifact
+
+    create_link_artifact(
+        link=f"file://{report.details['run_dir']}",
+        link_text=f"published run {os.path.basename(report.details['run_dir'])}",
+        key="recsys-published-run",
+        description="folder of the run now served as published/current",
+    )
