@@ -14,9 +14,7 @@ NAME = "raw_events"
 
 def suite(cfg: QualityConfig) -> list[gxe.Expectation]:
     def at_most(column: str, value: float, rule: str) -> gxe.Expectation:
-        return gxe.ExpectColumnMaxToBeBetween(
-            column=column, max_value=value, meta={"rule": rule}
-        )
+        return gxe.ExpectColumnMaxToBeBetween(column=column, max_value=value, meta={"rule": rule})
 
     return [
         gxe.ExpectColumnMinToBeBetween(

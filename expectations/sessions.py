@@ -11,9 +11,7 @@ NAME = "sessions"
 
 def suite(cfg: QualityConfig, extract: ExtractConfig) -> list[gxe.Expectation]:
     def at_least(column: str, value: float, rule: str) -> gxe.Expectation:
-        return gxe.ExpectColumnMinToBeBetween(
-            column=column, min_value=value, meta={"rule": rule}
-        )
+        return gxe.ExpectColumnMinToBeBetween(column=column, min_value=value, meta={"rule": rule})
 
     return [
         at_least("events", cfg.min_events, f"at least {cfg.min_events} usable events"),

@@ -38,6 +38,7 @@ def _prepare_environment() -> None:
     # small machine; GX phones home unless told not to.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 @app.command()
@@ -113,7 +114,9 @@ def _print_rows(rows: list[dict], as_json: bool) -> None:
         if as_json:
             typer.echo(json.dumps(row))
         else:
-            typer.echo("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+            typer.echo(
+                "\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values())
+            )
 
 
 @app.command()

@@ -122,8 +122,12 @@ class TrainConfig(_Section):
     window: int = Field(
         5, ge=1, description="Max distance between the centre item and a context item."
     )
-    sg: Literal[0, 1] = Field(1, description="1 = skip-gram (item2vec, Barkan & Koenigstein 2016), 0 = CBOW.")
-    hs: Literal[0, 1] = Field(0, description="1 = hierarchical softmax instead of negative sampling.")
+    sg: Literal[0, 1] = Field(
+        1, description="1 = skip-gram (item2vec, Barkan & Koenigstein 2016), 0 = CBOW."
+    )
+    hs: Literal[0, 1] = Field(
+        0, description="1 = hierarchical softmax instead of negative sampling."
+    )
     negative: int = Field(10, ge=0, description="Negative samples per positive (0 disables NS).")
     ns_exponent: float = Field(
         0.75,
@@ -252,9 +256,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_config(
-    layers: list[Path | None] = (), overrides: list[str] = ()
-) -> PipelineConfig:
+def load_config(layers: list[Path | None] = (), overrides: list[str] = ()) -> PipelineConfig:
     """Build the config from YAML layers (earliest first, None skipped) and `--set` items."""
     tree: dict[str, Any] = {}
     for layer in layers:

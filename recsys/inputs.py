@@ -61,7 +61,9 @@ def resolve(events: str, configured_format: str = "auto") -> EventsInput:
         return EventsInput(source=events, format=fmt, files=[events], fingerprint=f"url:{events}")
     path = Path(events)
     if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        files = sorted(
+            str(p) for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
         formats = {detect_format(f, configured_format) for f in files}
         if not files:
             raise UsageError(f"events directory '{events}' holds no files")

@@ -85,9 +85,7 @@ def run(
     return con.execute(text, bound) if bound else con.execute(text)
 
 
-def arrow(
-    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
-):
+def arrow(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None):
     """Run a query file and return its result as a pyarrow Table."""
     text = sql_text(name)
     used = set(re.findall(r"\$(\w+)", text))

@@ -54,8 +54,7 @@ def _column_slots(
         if column not in present:
             shown = ", ".join(c for c in present if c != "input_order")
             raise DataQualityError(
-                f"{source}: missing required column '{column}' "
-                f"(for {name}; columns found: {shown})"
+                f"{source}: missing required column '{column}' (for {name}; columns found: {shown})"
             )
         slots[name] = column
     for name in OPTIONAL:

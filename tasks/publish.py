@@ -13,7 +13,7 @@ import os
 import platform
 import shutil
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from prefect import task

@@ -8,6 +8,7 @@ markdown report of every expectation; quality failures are never retried.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime
 
@@ -32,6 +33,8 @@ def run_checkpoint(name: str, expectations: list, profile: dict) -> list[dict]:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -64,7 +67,8 @@ def run_checkpoint(name: str, expectations: list, profile: dict) -> list[dict]:
                 }
             )
     # Checkpoint.run() does not raise on failure; the caller reads `passed`.
-    assert len(rows) == len(expectations), "GX returned fewer results than expectations"
+    if len(rows) != len(expectations):
+        raise RuntimeError(f"GX returned {len(rows)} results for {len(expectations)} checks")
     return rows
 
 

@@ -23,7 +23,6 @@ from recsys import sqlrun
 from recsys.config import TrainConfig
 from recsys.errors import DataQualityError
 from recsys.layout import RunPaths
-from recsys.vocab import CONTEXT_VECTORS, VECTORS, VOCAB
 from recsys.stage import (
     Progress,
     StageReport,
@@ -32,7 +31,7 @@ from recsys.stage import (
     retry_unless_deterministic,
     timed,
 )
-
+from recsys.vocab import CONTEXT_VECTORS, VECTORS, VOCAB
 
 
 class _EpochProgress(CallbackAny2Vec):

@@ -1,0 +1,71 @@
+"""One typed config: YAML layers, --set overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys.config import PipelineConfig, load_config, parse_override
+from recsys.errors import UsageError
+
+
+def test_defaults_and_sections():
+    cfg = load_config()
+    assert isinstance(cfg, PipelineConfig)
+    assert cfg.extract.session_gap_minutes == 30
+    assert cfg.gate.enforce is True
+    assert cfg.gate.k in cfg.evaluate.ks
+
+
+def test_layers_then_overrides_win(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("train:\n  epochs: 3\n  window: 7\n")
+    top = tmp_path / "top.yaml"
+    top.write_text("train:\n  epochs: 4\n")
+    cfg = load_config(
+        [base, None, top], ["train.sg=0", "gate.enforce=false", "evaluate.ks=[5, 50]"]
+    )
+    assert (cfg.train.epochs, cfg.train.window, cfg.train.sg) == (4, 7, 0)
+    assert cfg.gate.enforce is False
+    assert cfg.evaluate.ks == [5, 20, 50]  # the gate's K is always evaluated
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epoch=3", "train.epoch"),
+        ("train.sg=2", "train.sg"),
+        ("extract.test_fraction=0.9", "extract.test_fraction"),
+        ("noequals", "key=value"),
+        ("train=3", "train"),
+    ],
+)
+def test_bad_overrides_name_the_key(override, message):
+    with pytest.raises(UsageError, match=message):
+        load_config([], [override])
+
+
+def test_override_values_are_typed():
+    assert parse_override("a.b=1") == ("a.b", 1)
+    assert parse_override("a.b=0.5") == ("a.b", 0.5)
+    assert parse_override("a.b=false") == ("a.b", False)
+    assert parse_override("a.b=text") == ("a.b", "text")
+
+
+def test_missing_or_bad_yaml(tmp_path):
+    with pytest.raises(UsageError, match="not found"):
+        load_config([tmp_path / "nope.yaml"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(UsageError, match="mapping"):
+        load_config([bad])
+
+
+def test_schema_renders_as_a_form():
+    # Prefect builds the UI form from the flow's parameter schema.
+    from prefect.utilities.callables import parameter_schema
+
+    from recsys.flows.pipeline import pipeline
+
+    schema = parameter_schema(pipeline.fn).model_dump()
+    assert {"events", "data_dir", "config"} <= set(schema["properties"])
+    assert "TrainConfig" in schema["definitions"]

@@ -1,0 +1,110 @@
+"""The whole flow through the CLI, under one Prefect test harness (real API, own home)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import FAST, events_csv, run_cli
+from recsys.synth import group_of
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def current(data: Path) -> Path:
+    return (data / "published" / "current").resolve()
+
+
+def test_planted_groups_come_first(tmp_path, planted_events, capsys):
+    data = tmp_path / "data"
+    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
+    run = current(data)
+    recs = pq.read_table(run / "item_recs.parquet").to_pylist()
+    assert recs and all(r["item_id"] != r["neighbor_id"] for r in recs)
+    top5 = [r for r in recs if r["rank"] <= 5]
+    same = sum(group_of(r["item_id"]) == group_of(r["neighbor_id"]) for r in top5)
+    assert same / len(top5) > 0.9
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert set(manifest["stages"]) == {
+        "extract",
+        "quality",
+        "train",
+        "evaluate",
+        "export",
+        "publish",
+    }
+    assert manifest["gate"]["passed"] is True
+    assert {"item_recs.parquet", "user_recs.parquet", "index.faiss", "metrics.json"} <= set(
+        manifest["files"]
+    )
+    item = recs[0]["item_id"]
+    capsys.readouterr()
+    assert run_cli("similar", item, "-k", "5", "--data-dir", data, "--json") == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(answers) == 5
+    assert all(group_of(a["item_id"]) == group_of(item) for a in answers)
+    assert all(a["item_id"] != item for a in answers)
+    users = pq.read_table(run / "user_recs.parquet")
+    assert users.column_names == ["user_id", "rank", "item_id", "score", "source"]
+
+
+def test_publish_lifecycle(tmp_path, planted_events):
+    """Second run moves current and keeps the first; failures leave current alone."""
+    data = tmp_path / "data"
+    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
+    first = current(data)
+    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
+    second = current(data)
+    assert second != first and first.is_dir()
+
+    bad = events_csv(
+        tmp_path / "nulls.csv",
+        [("u1", "a", 1_700_000_000), ("u1", None, 1_700_000_060), ("u2", "b", 1_700_000_100)],
+    )
+    assert run_cli("run", "--events", bad, "--data-dir", data, *FAST) == 3
+    assert current(data) == second
+
+    impossible = ["--set", "gate.min_hr=1.0"]
+    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *impossible) == 4
+    assert current(data) == second
+    refused = sorted((data / "work").iterdir())[-1]
+    assert (refused / "FAILED").read_text().startswith("GateRefused")
+    assert json.loads((refused / "run" / "metrics.json").read_text())["gate"]["passed"] is False
+
+    forced = [*impossible, "--set", "gate.enforce=false"]
+    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *forced) == 0
+    manifest = json.loads((current(data) / "manifest.json").read_text())
+    assert manifest["gate"] == {**manifest["gate"], "passed": False, "enforced": False}
+
+    assert run_cli("rollback", "--data-dir", data) == 0
+    assert current(data) == second
+    assert run_cli("rollback", "--to", first.name, "--data-dir", data) == 0
+    assert current(data) == first
+
+
+def test_movielens_beats_popularity(tmp_path, ml100k):
+    """The embedded default data set (no --events): publishes and beats popularity."""
+    data = tmp_path / "data"
+    assert run_cli("run", "--data-dir", data) == 0
+    metrics = json.loads((current(data) / "metrics.json").read_text())
+    model, popular = metrics["models"]["item2vec"], metrics["models"]["popularity"]
+    assert model["hr@20"] > popular["hr@20"]
+    assert metrics["test_pairs"] > 5_000
+    users = duckdb.sql(
+        f"select count(distinct user_id) from '{current(data) / 'user_recs.parquet'}'"
+    ).fetchall()[0][0]
+    assert users == 943
+    assert os.environ["RECSYS_ML100K_DIR"]
+
+
+def test_usage_errors_exit_2(tmp_path):
+    data = tmp_path / "data"
+    assert run_cli("run", "--events", tmp_path / "missing.csv", "--data-dir", data) == 2
+    assert run_cli("run", "--set", "train.epoch=3", "--data-dir", data) == 2
+    assert run_cli("run", "--set", "train.sg=7", "--data-dir", data) == 2
+    assert not (data / "published").exists()
