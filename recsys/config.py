@@ -118,9 +118,14 @@ class QualityConfig(_Section):
 class TrainConfig(_Section):
     """gensim Word2Vec knobs, under gensim's own names (see gensim.models.Word2Vec)."""
 
-    vector_size: int = Field(64, ge=2, le=2048, description="Embedding dimension.")
+    vector_size: int = Field(
+        32, ge=2, le=2048, description="Embedding dimension (64/128 gained nothing on ml-100k)."
+    )
     window: int = Field(
-        5, ge=1, description="Max distance between the centre item and a context item."
+        3,
+        ge=1,
+        description="Max distance between the centre item and a context item; small windows "
+        "(3) won on ml-100k next-item, large ones blur sessions into topics.",
     )
     sg: Literal[0, 1] = Field(
         1, description="1 = skip-gram (item2vec, Barkan & Koenigstein 2016), 0 = CBOW."
@@ -130,13 +135,20 @@ class TrainConfig(_Section):
     )
     negative: int = Field(10, ge=0, description="Negative samples per positive (0 disables NS).")
     ns_exponent: float = Field(
-        0.75,
+        0.0,
         description="Exponent shaping the negative-sampling distribution; Caselles-Dupré et "
         "al. 2018 find values below 0.75 (even negative) better for recommendation.",
     )
-    sample: float = Field(1e-3, ge=0, description="Down-sampling threshold for frequent items.")
+    sample: float = Field(
+        0.0,
+        ge=0,
+        description="Down-sampling threshold for frequent items. 0 keeps all: catalogues "
+        "are small next to vocabularies of text, and on ml-100k 1e-5 discarded most tokens.",
+    )
     min_count: int = Field(1, ge=1, description="Items seen fewer times are left out of the model.")
-    epochs: int = Field(10, ge=1, description="Passes over the corpus.")
+    epochs: int = Field(
+        20, ge=1, description="Passes over the corpus (10-20 suffice; 100 gained nothing)."
+    )
     alpha: float = Field(0.025, gt=0, description="Initial learning rate.")
     min_alpha: float = Field(0.0001, ge=0, description="Final learning rate (linear decay).")
     shrink_windows: bool = Field(
@@ -177,6 +189,14 @@ class GateConfig(_Section):
 class ExportConfig(_Section):
     """Recommendation export and the serving index."""
 
+    scoring: Literal["in_out", "in_in"] = Field(
+        "in_out",
+        description="How neighbours are scored (also what evaluate measures). 'in_out': an "
+        "item's input vector against the output (context) vectors, the score the skip-gram/"
+        "CBOW objective itself trains (Mitra et al. 2016, dual embedding space): 'what goes "
+        "with this item'; on MovieLens-100K it wins next-item HR@20 by ~50% over 'in_in'. "
+        "'in_in': cosine of input vectors (classic item2vec): 'items like this one'.",
+    )
     k: int = Field(20, ge=1, le=1000, description="Neighbours per item and items per user.")
     user_history: int = Field(
         20, ge=1, description="How many of the user's most recent items form the user vector."

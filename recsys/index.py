@@ -1,7 +1,15 @@
-"""FAISS helpers: the one place vectors are normalised, indexed and searched.
+"""FAISS helpers: the one place vectors are scored, indexed and searched.
+
+Two scorings (`export.scoring`):
+
+- ``in_out`` (default): query = the item's input vector, index = output (context) vectors,
+  score = their raw inner product, the logit skip-gram/CBOW with negative sampling is
+  trained to maximise for items that occur together (the "dual embedding space" reading of
+  Mitra et al. 2016). It ranks "what comes with / after this item".
+- ``in_in``: cosine of input vectors (classic item2vec similarity): "items like this one".
 
 Only numpy and faiss are imported here, so serving (`recsys similar`) needs no training
-library. Scores are inner products of L2-normalised vectors, i.e. cosine similarity.
+library.
 """
 
 from __future__ import annotations
@@ -22,11 +30,26 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_exact(vectors: np.ndarray) -> faiss.Index:
-    """Exact inner-product index over normalised vectors (cosine)."""
-    unit = normalize(vectors)
-    index = faiss.IndexFlatIP(unit.shape[1])
-    index.add(unit)
+SCORINGS = ("in_out", "in_in")
+
+
+def spaces(vectors: np.ndarray, context: np.ndarray, scoring: str) -> tuple[np.ndarray, np.ndarray]:
+    """(query vectors, indexed vectors) for a scoring; row i of both is vocabulary row i."""
+    if scoring == "in_in":
+        unit = normalize(vectors)
+        return unit, unit
+    if scoring == "in_out":
+        return (
+            np.ascontiguousarray(vectors, dtype=np.float32),
+            np.ascontiguousarray(context, dtype=np.float32),
+        )
+    raise ValueError(f"unknown scoring '{scoring}' (use one of {SCORINGS})")
+
+
+def build_exact(indexed: np.ndarray) -> faiss.Index:
+    """Exact inner-product index over the given (already scored-space) vectors."""
+    index = faiss.IndexFlatIP(indexed.shape[1])
+    index.add(np.ascontiguousarray(indexed, dtype=np.float32))
     return index
 
 
@@ -40,26 +63,27 @@ def search(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (scores, ids) for each query row, in batches; ids are -1 where fewer exist."""
     k = max(1, min(int(k), index.ntotal))
-    unit = normalize(queries)
-    scores = np.empty((len(unit), k), dtype=np.float32)
-    ids = np.empty((len(unit), k), dtype=np.int64)
-    for start in range(0, len(unit), batch_size):
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    scores = np.empty((len(queries), k), dtype=np.float32)
+    ids = np.empty((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), batch_size):
         stop = start + batch_size
-        scores[start:stop], ids[start:stop] = index.search(unit[start:stop], k)
+        scores[start:stop], ids[start:stop] = index.search(queries[start:stop], k)
         if on_batch is not None:
-            on_batch(min(stop, len(unit)))
+            on_batch(min(stop, len(queries)))
     return scores, ids
 
 
 def neighbours_without_self(
-    index: faiss.Index, vectors: np.ndarray, rows: np.ndarray, k: int, **kwargs
+    index: faiss.Index, queries: np.ndarray, rows: np.ndarray, k: int, **kwargs
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k neighbours of the items at `rows`, never the item itself.
+    """Top-k neighbours of the items at `rows` (`queries` = all query vectors), never the
+    item itself.
 
     Searches k+1 and drops the query's own row wherever it appears (duplicate vectors can
     put it below rank 1); rows that did not contain it lose their last hit instead.
     """
-    scores, ids = search(index, vectors[rows], k + 1, **kwargs)
+    scores, ids = search(index, queries[rows], k + 1, **kwargs)
     own = ids == rows[:, None]
     # Keep the first k entries that are not the query itself.
     order = np.argsort(own, axis=1, kind="stable")[:, :k]

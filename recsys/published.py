@@ -132,13 +132,14 @@ def similar(data_dir: Path, item_id: str, k: int) -> list[dict]:
     from recsys.vocab import Embedding
 
     run = current_run(data_dir)
+    scoring = read_manifest(run)["config"]["export"]["scoring"]
     emb = Embedding.load(run)
     row = emb.rows([item_id])[0]
     if row < 0:
         raise UsageError(f"item '{item_id}' is not in the published model ({run.name})")
-    idx = index.load(run)
+    queries, _ = emb.spaces(scoring)
     scores, ids = index.neighbours_without_self(
-        idx, emb.vectors, np.array([row], dtype=np.int64), k
+        index.load(run), queries, np.array([row], dtype=np.int64), k
     )
     return [
         {"rank": r + 1, "item_id": str(emb.item_ids[i]), "score": float(s)}

@@ -13,19 +13,31 @@ VOCAB = "vocab.parquet"
 
 
 class Embedding:
-    """Vectors plus the item ids of their rows, with id -> row lookups."""
+    """Input and output vectors plus the item ids of their rows, with id -> row lookups."""
 
-    def __init__(self, vectors: np.ndarray, item_ids: np.ndarray) -> None:
+    def __init__(
+        self, vectors: np.ndarray, item_ids: np.ndarray, context: np.ndarray | None = None
+    ) -> None:
         self.vectors = vectors
+        self.context = context if context is not None else vectors
         self.item_ids = item_ids
         self._row = {item: row for row, item in enumerate(item_ids.tolist())}
 
     @classmethod
-    def load(cls, folder: Path, *, context: bool = False) -> Embedding:
-        name = CONTEXT_VECTORS if context else VECTORS
-        vectors = np.load(Path(folder) / name)
-        ids = pq.read_table(Path(folder) / VOCAB, columns=["item_id"]).column(0)
-        return cls(vectors, np.asarray(ids.to_pylist(), dtype=object))
+    def load(cls, folder: Path) -> Embedding:
+        folder = Path(folder)
+        ids = pq.read_table(folder / VOCAB, columns=["item_id"]).column(0)
+        return cls(
+            np.load(folder / VECTORS),
+            np.asarray(ids.to_pylist(), dtype=object),
+            np.load(folder / CONTEXT_VECTORS),
+        )
+
+    def spaces(self, scoring: str) -> tuple[np.ndarray, np.ndarray]:
+        """(query vectors, indexed vectors) under a scoring (see recsys.index)."""
+        from recsys.index import spaces
+
+        return spaces(self.vectors, self.context, scoring)
 
     def __len__(self) -> int:
         return len(self.item_ids)

@@ -27,7 +27,7 @@ copy (
             user_id,
             item_id,
             score,
-            'item2vec' as source,
+            $source as source,
             row_number() over (partition by user_id order by score desc, item_id) as rank
         from unseen_candidates
         qualify rank <= $k

@@ -25,13 +25,15 @@ MODEL = "item2vec"
 METRICS = "metrics.json"
 
 
-def model_neighbours(emb: Embedding, query_ids: list[str], k: int) -> pa.Table:
-    """(query_id, rank, item_id) for the model's top-k neighbours of each known query."""
+def model_neighbours(emb: Embedding, query_ids: list[str], k: int, scoring: str) -> pa.Table:
+    """(query_id, rank, item_id) for the model's top-k neighbours of each known query.
+
+    Exact search: the evaluation measures the embedding itself, not an ANN approximation."""
     rows = emb.rows(query_ids)
     known = rows >= 0
     rows = rows[known]
-    idx = index.build_exact(emb.vectors)
-    _, ids = index.neighbours_without_self(idx, emb.vectors, rows, k)
+    queries, indexed = emb.spaces(scoring)
+    _, ids = index.neighbours_without_self(index.build_exact(indexed), queries, rows, k)
     queries = np.repeat(np.asarray(query_ids, dtype=object)[known], ids.shape[1])
     ranks = np.tile(np.arange(1, ids.shape[1] + 1), len(rows))
     flat = ids.ravel()
@@ -73,7 +75,9 @@ def gate_verdicts(metrics: dict, emb: Embedding, cfg: GateConfig) -> list[dict]:
     ]
 
 
-def evaluate(paths: RunPaths, cfg: EvaluateConfig, gate: GateConfig) -> StageReport:
+def evaluate(
+    paths: RunPaths, cfg: EvaluateConfig, gate: GateConfig, scoring: str = "in_out"
+) -> StageReport:
     """Score model and baselines; write metrics.json; raise GateRefused when enforced."""
     report = StageReport(name="evaluate")
     with timed(report):
@@ -83,7 +87,7 @@ def evaluate(paths: RunPaths, cfg: EvaluateConfig, gate: GateConfig) -> StageRep
             sqlrun.run(con, "evaluate_pairs")
             sqlrun.run(con, "evaluate_candidates")
             queries = [r[0] for r in sqlrun.run(con, "evaluate_queries").fetchall()]
-            con.register("model_neighbours", model_neighbours(emb, queries, k))
+            con.register("model_neighbours", model_neighbours(emb, queries, k, scoring))
             sqlrun.run(con, "evaluate_model_candidates", {"source": MODEL})
             sqlrun.run(con, "evaluate_popularity", {"k": k})
             sqlrun.run(con, "evaluate_cooccurrence", {"k": k})
@@ -97,6 +101,7 @@ def evaluate(paths: RunPaths, cfg: EvaluateConfig, gate: GateConfig) -> StageRep
         known = int((emb.rows(queries) >= 0).sum())
         metrics = {
             "task": "next-item prediction on the held-out time split",
+            "scoring": scoring,
             "ks": cfg.ks,
             "test_pairs": n_pairs,
             "query_items": len(queries),
@@ -149,5 +154,7 @@ def _artifacts(report: StageReport, metrics: dict) -> None:
 
 
 @task(name="evaluate", retries=0, cache_policy=NONE)
-def evaluate_task(paths: RunPaths, cfg: EvaluateConfig, gate: GateConfig) -> StageReport:
-    return evaluate(paths, cfg, gate)
+def evaluate_task(
+    paths: RunPaths, cfg: EvaluateConfig, gate: GateConfig, scoring: str
+) -> StageReport:
+    return evaluate(paths, cfg, gate, scoring)

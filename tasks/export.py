@@ -27,11 +27,11 @@ ITEM_RECS = "item_recs.parquet"
 USER_RECS = "user_recs.parquet"
 
 
-def item_neighbours(idx, emb: Embedding, cfg: ExportConfig) -> pa.Table:
+def item_neighbours(idx, queries: np.ndarray, emb: Embedding, cfg: ExportConfig) -> pa.Table:
     rows = np.arange(len(emb), dtype=np.int64)
     progress = Progress("export-items", len(rows))
     scores, ids = index.neighbours_without_self(
-        idx, emb.vectors, rows, cfg.k, batch_size=cfg.batch_size, on_batch=progress.update
+        idx, queries, rows, cfg.k, batch_size=cfg.batch_size, on_batch=progress.update
     )
     valid = ids.ravel() >= 0
     width = ids.shape[1]
@@ -41,16 +41,17 @@ def item_neighbours(idx, emb: Embedding, cfg: ExportConfig) -> pa.Table:
             "rank": pa.array(np.tile(np.arange(1, width + 1), len(rows))[valid], pa.int64()),
             "neighbor_id": pa.array(emb.item_ids[ids.ravel()[valid]].tolist(), pa.string()),
             "score": pa.array(scores.ravel()[valid], pa.float32()),
-            "source": pa.array(["item2vec"] * int(valid.sum()), pa.string()),
+            "source": pa.array([f"item2vec:{cfg.scoring}"] * int(valid.sum()), pa.string()),
         }
     )
 
 
 def user_candidates(
-    idx, emb: Embedding, con, seen: dict[str, int], cfg: ExportConfig
+    idx, queries: np.ndarray, con, seen: dict[str, int], cfg: ExportConfig
 ) -> tuple[pa.Table, int]:
-    """Model candidates per user: mean of the user's recent item vectors, searched deep
-    enough that K unseen items remain after filtering. Returns (table, users placed)."""
+    """Model candidates per user: mean of the query vectors of the user's recent items,
+    searched deep enough that K unseen items remain after filtering.
+    Returns (table, users placed)."""
     history = sqlrun.arrow(con, "export_user_history", {"history": cfg.user_history})
     users = np.asarray(history.column("user_id").to_pylist(), dtype=object)
     item_rows = history.column("row").to_numpy()
@@ -59,8 +60,7 @@ def user_candidates(
         return pa.schema(empty).empty_table(), 0
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     counts = np.diff(np.r_[starts, len(users)])
-    unit = index.normalize(emb.vectors)
-    user_vectors = np.add.reduceat(unit[item_rows], starts, axis=0) / counts[:, None]
+    user_vectors = np.add.reduceat(queries[item_rows], starts, axis=0) / counts[:, None]
     user_ids = users[starts]
     parts = []
     progress = Progress("export-users", len(user_ids))
@@ -91,14 +91,15 @@ def export(paths: RunPaths, cfg: ExportConfig) -> StageReport:
     report = StageReport(name="export")
     with timed(report):
         emb = Embedding.load(paths.out)
-        idx = index.build_exact(emb.vectors)
+        queries, indexed = emb.spaces(cfg.scoring)
+        idx = index.build_exact(indexed)
         index.save(idx, paths.out)
         with sqlrun.connect(paths.stage_db, read_only=True) as con:
             con.register("vocab", con.read_parquet(str(paths.out / VOCAB)))
-            con.register("item_neighbours", item_neighbours(idx, emb, cfg))
+            con.register("item_neighbours", item_neighbours(idx, queries, emb, cfg))
             sqlrun.run(con, "export_item_recs", {"path": str(paths.out / ITEM_RECS)})
             seen = dict(sqlrun.run(con, "export_seen_counts").fetchall())
-            candidates, placed = user_candidates(idx, emb, con, seen, cfg)
+            candidates, placed = user_candidates(idx, queries, con, seen, cfg)
             con.register("user_candidates", candidates)
             sqlrun.run(
                 con,
@@ -108,6 +109,7 @@ def export(paths: RunPaths, cfg: ExportConfig) -> StageReport:
                     "k": cfg.k,
                     "exclude_seen": cfg.exclude_seen,
                     "max_seen": max(seen.values(), default=0),
+                    "source": f"item2vec:{cfg.scoring}",
                 },
             )
             counts = sqlrun.fetch_one(

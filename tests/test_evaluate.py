@@ -67,9 +67,10 @@ def test_gate_rules():
 
 def test_neighbours_never_include_self_even_for_duplicates():
     vectors = np.array([[1, 0], [1, 0], [0, 1], [0.9, 0.1]], dtype=np.float32)
-    idx = index.build_exact(vectors)
+    queries, indexed = index.spaces(vectors, vectors, "in_in")
+    idx = index.build_exact(indexed)
     rows = np.arange(4)
-    _, ids = index.neighbours_without_self(idx, vectors, rows, 2)
+    _, ids = index.neighbours_without_self(idx, queries, rows, 2)
     for row in rows:
         assert row not in ids[row]
     assert set(ids[1]) == {0, 3}
