@@ -65,6 +65,58 @@ def run(
     _print_run(result)
 
 
+@app.command()
+def tune(
+    events: Annotated[
+        str | None, typer.Option(help="Events file, glob or URL [default: MovieLens-100K].")
+    ] = None,
+    data_dir: DataDir = None,
+    trials: Annotated[int | None, typer.Option(min=1, help="Trial budget.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="Wall-time budget in seconds.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one key, e.g. tune.parallel=2.")
+    ] = None,
+) -> None:
+    """Search training/export settings on a validation split; write DATA_DIR/tuned.yaml."""
+    from recsys.config import load_config
+
+    folder = data_dir_of(data_dir)
+    overrides = list(set_ or [])
+    overrides += [f"tune.trials={trials}"] if trials else []
+    overrides += [f"tune.timeout_seconds={timeout}"] if timeout else []
+    cfg = load_config([config], overrides)
+    _prepare_environment()
+    from recsys.flows.tune import tune as tune_flow
+
+    result = tune_flow.with_options(task_runner=_task_runner(cfg))(
+        events=events, data_dir=str(folder), config=cfg
+    )
+    summary = result["summary"]
+    typer.echo(f"wrote {result['tuned']}")
+    typer.echo(
+        f"{summary['metric']} on the validation split: best {summary['best_value']:.4f}, "
+        f"defaults {summary['default_value']:.4f}, baselines {summary['validation_baselines']} "
+        f"({summary['trials']} trials, {summary['seconds']:.0f} s)"
+    )
+
+
+def _task_runner(cfg):
+    if cfg.tune.task_runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if cfg.tune.dask_address:
+            return DaskTaskRunner(address=cfg.tune.dask_address)
+        return DaskTaskRunner(
+            cluster_kwargs={"n_workers": cfg.tune.parallel, "threads_per_worker": 1}
+        )
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner(max_workers=cfg.tune.parallel)
+
+
 def _print_run(result: dict) -> None:
     run_dir = Path(result["run_dir"])
     metrics = json.loads((run_dir / "metrics.json").read_text())

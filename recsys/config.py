@@ -213,6 +213,56 @@ class PublishConfig(_Section):
     )
 
 
+class AugmentConfig(_Section):
+    """Corpus augmentation before training (DeepWalk, Perozzi et al. 2014)."""
+
+    deepwalk_walks_per_item: int = Field(
+        0,
+        ge=0,
+        description="Random walks started from every item over the directed item-transition "
+        "graph of the training sessions, appended to the corpus (0 = off). Helps sparse "
+        "catalogues where many items share few sessions.",
+    )
+    deepwalk_walk_length: int = Field(10, ge=2, description="Items per random walk.")
+    seed: int = Field(0, description="Seed of the walks.")
+
+
+class TuneConfig(_Section):
+    """`recsys tune`: hyperparameter search on a validation split (never the test split)."""
+
+    trials: int = Field(20, ge=1, description="Trial budget.")
+    timeout_seconds: float | None = Field(
+        None, gt=0, description="Wall-time budget; no new trial starts after it."
+    )
+    sampler: Literal["tpe", "random"] = Field(
+        "tpe", description="Optuna sampler: TPE (Bayesian) or random search."
+    )
+    seed: int = Field(0, description="Seed of the sampler (same seed, same trials).")
+    validation_fraction: float = Field(
+        0.1,
+        gt=0,
+        lt=0.5,
+        description="Share of the training period held out (by time) to score trials.",
+    )
+    sample_fraction: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Share of validation-training sessions each trial trains on (fast "
+        "trials); the best configuration is then re-scored on all of them.",
+    )
+    parallel: int = Field(2, ge=1, description="Trials run at once (one core each).")
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads",
+        description="Where trials run: threads in this process, or a Dask cluster "
+        "(a LocalCluster, or the scheduler at dask_address).",
+    )
+    dask_address: str | None = Field(
+        None, description="Scheduler address of an existing Dask cluster (tcp://host:8786)."
+    )
+    metric: str = Field("hr@20", description="Metric to maximise (hr@K, mrr@K or ndcg@K).")
+
+
 class PipelineConfig(_Section):
     """Everything a run needs besides its input path and data directory."""
 
@@ -223,6 +273,8 @@ class PipelineConfig(_Section):
     gate: GateConfig = GateConfig()
     export: ExportConfig = ExportConfig()
     publish: PublishConfig = PublishConfig()
+    augment: AugmentConfig = AugmentConfig()
+    tune: TuneConfig = TuneConfig()
 
     @model_validator(mode="after")
     def _gate_k_evaluated(self) -> PipelineConfig:

@@ -30,6 +30,7 @@ class RunPaths(BaseModel):
 
     data_dir: Path
     run_id: str
+    stage_override: Path | None = None  # tuning trials read a shared validation stage
 
     @classmethod
     def new(cls, data_dir: Path | str) -> RunPaths:
@@ -41,7 +42,7 @@ class RunPaths(BaseModel):
 
     @property
     def stage_db(self) -> Path:
-        return self.work_dir / "stage.duckdb"
+        return self.stage_override or self.work_dir / "stage.duckdb"
 
     @property
     def corpus(self) -> Path:
