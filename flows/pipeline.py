@@ -70,7 +70,7 @@ def pipeline(
     try:
         stages = [extract_task(events, paths, config.extract, config.quality)]
         stages.append(quality_task(paths, config.quality, config.extract))
-        stages.append(train_task(paths, config.train))
+        stages.append(train_task(paths, config.train, config.augment))
         stages.append(evaluate_task(paths, config.evaluate, config.gate, config.export.scoring))
         stages.append(export_task(paths, config.export))
         stages.append(publish_task(paths, config, stages, created_at))

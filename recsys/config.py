@@ -131,9 +131,16 @@ class TrainConfig(_Section):
         1, description="1 = skip-gram (item2vec, Barkan & Koenigstein 2016), 0 = CBOW."
     )
     hs: Literal[0, 1] = Field(
-        0, description="1 = hierarchical softmax instead of negative sampling."
+        0,
+        description="1 = hierarchical softmax (Morin & Bengio 2005) instead of negative "
+        "sampling: better for very rare items, slower; context vectors then come from syn1.",
     )
-    negative: int = Field(10, ge=0, description="Negative samples per positive (0 disables NS).")
+    negative: int = Field(
+        10,
+        ge=0,
+        description="Negative samples per positive (Mikolov et al. 2013); 5-20 suits small "
+        "corpora, 2-5 large ones. 0 disables negative sampling (then set hs=1).",
+    )
     ns_exponent: float = Field(
         0.0,
         description="Exponent shaping the negative-sampling distribution; Caselles-Dupré et "
@@ -145,18 +152,32 @@ class TrainConfig(_Section):
         description="Down-sampling threshold for frequent items. 0 keeps all: catalogues "
         "are small next to vocabularies of text, and on ml-100k 1e-5 discarded most tokens.",
     )
-    min_count: int = Field(1, ge=1, description="Items seen fewer times are left out of the model.")
+    min_count: int = Field(
+        1,
+        ge=1,
+        description="Items seen fewer times are left out of the model (they get popularity "
+        "fallbacks). Raise it on huge long-tail catalogues to save memory and noise.",
+    )
     epochs: int = Field(
         20, ge=1, description="Passes over the corpus (10-20 suffice; 100 gained nothing)."
     )
-    alpha: float = Field(0.025, gt=0, description="Initial learning rate.")
-    min_alpha: float = Field(0.0001, ge=0, description="Final learning rate (linear decay).")
+    alpha: float = Field(
+        0.025,
+        gt=0,
+        description="Initial learning rate (gensim's skip-gram default); CBOW often wants "
+        "0.05. Too high with many epochs over-fits frequent items.",
+    )
+    min_alpha: float = Field(
+        0.0001, ge=0, description="Final learning rate; alpha decays linearly to it."
+    )
     shrink_windows: bool = Field(
         True,
         description="Sample the effective window per item (gensim default); False uses the "
         "full window, better for baskets where order means little.",
     )
-    seed: int = Field(42, description="Seed for vector init and sampling.")
+    seed: int = Field(
+        42, description="Seed for vector initialisation and sampling: fixed runs are comparable."
+    )
     workers: int = Field(
         1,
         ge=1,

@@ -20,7 +20,8 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from recsys import sqlrun
-from recsys.config import TrainConfig
+from recsys.config import AugmentConfig, TrainConfig
+from recsys.deepwalk import augment_corpus
 from recsys.errors import DataQualityError
 from recsys.layout import RunPaths
 from recsys.stage import (
@@ -72,12 +73,32 @@ def fit(corpus: str, counts: dict[str, int], cfg: TrainConfig, callbacks=()) -> 
     return model
 
 
-def train(paths: RunPaths, cfg: TrainConfig) -> StageReport:
+def _augmented(paths: RunPaths, counts: dict[str, int], augment: AugmentConfig):
+    """(corpus path, counts) with DeepWalk walks appended when configured."""
+    if augment.deepwalk_walks_per_item == 0:
+        return paths.corpus, counts
+    with sqlrun.connect(paths.stage_db, read_only=True) as con:
+        edges = sqlrun.run(con, "train_transitions").fetchnumpy()
+    out = paths.work_dir / "corpus_deepwalk.txt"
+    counts = augment_corpus(
+        paths.corpus,
+        out,
+        counts,
+        (edges["src"], edges["dst"], edges["n"]),
+        augment.deepwalk_walks_per_item,
+        augment.deepwalk_walk_length,
+        augment.seed,
+    )
+    return out, counts
+
+
+def train(paths: RunPaths, cfg: TrainConfig, augment: AugmentConfig | None = None) -> StageReport:
     """Train item2vec on the run's corpus and save vectors, context vectors and vocab."""
     report = StageReport(name="train")
     with timed(report):
         counts, item_of = _item_counts(paths)
-        model = fit(str(paths.corpus), counts, cfg, callbacks=[_EpochProgress(cfg.epochs)])
+        corpus, counts = _augmented(paths, counts, augment or AugmentConfig())
+        model = fit(str(corpus), counts, cfg, callbacks=[_EpochProgress(cfg.epochs)])
         keys = model.wv.index_to_key
         context = model.syn1neg if cfg.negative > 0 else model.syn1
         np.save(paths.out / VECTORS, model.wv.vectors.astype(np.float32))
@@ -99,6 +120,7 @@ def train(paths: RunPaths, cfg: TrainConfig) -> StageReport:
             "epochs": cfg.epochs,
             "vector_size": cfg.vector_size,
             "mode": "skip-gram" if cfg.sg else "CBOW",
+            "deepwalk_walks_per_item": (augment or AugmentConfig()).deepwalk_walks_per_item,
         }
     report.details["tokens_per_second"] = round(
         report.rows_in * cfg.epochs / max(report.seconds, 1e-9)
@@ -113,7 +135,7 @@ def train(paths: RunPaths, cfg: TrainConfig) -> StageReport:
     retry_condition_fn=retry_unless_deterministic,
     cache_policy=NONE,
 )
-def train_task(paths: RunPaths, cfg: TrainConfig) -> StageReport:
-    report = train(paths, cfg)
+def train_task(paths: RunPaths, cfg: TrainConfig, augment: AugmentConfig) -> StageReport:
+    report = train(paths, cfg, augment)
     report_artifact(report)
     return report
