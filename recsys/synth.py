@@ -2,7 +2,8 @@
 
 Items fall into disjoint topic groups; every session stays inside one topic (with a little
 noise), item popularity inside a topic is Zipf-like, sessions of one user are separated by
-more than the 30-minute gap, events inside a session by seconds to minutes. Item ids read
+one to six hours, events inside a session by seconds to minutes; all users start within
+the same two months, so the time span does not grow with the size. Item ids read
 `g<group>-i<item>`, so a test knows which items belong together.
 """
 
@@ -59,12 +60,23 @@ def generate(
         items[mask] = rng.choice(members[g], size=int(mask.sum()), p=weights[g])
     noisy = rng.random(n_events) < noise
     items[noisy] = rng.integers(0, n_items, int(noisy.sum()))
-    # Time: each session starts hours after the previous one; steps of 10 s to 5 min.
-    session_start = START + np.cumsum(rng.integers(3_600, 6 * 3_600, n_sessions))
+    # Time: every user has a timeline starting within the first 60 days; the user's sessions
+    # follow each other 1-6 hours apart, so the span stays ~2 months at any size.
     steps = rng.integers(10, 300, n_events)
     first = np.r_[0, np.cumsum(lengths)[:-1]]
     steps[first] = 0
     offsets = np.cumsum(steps) - np.repeat(np.cumsum(steps)[first], lengths)
+    duration = offsets[np.cumsum(lengths) - 1]
+    by_user = np.argsort(session_user, kind="stable")
+    first_of_user = np.r_[True, session_user[by_user][1:] != session_user[by_user][:-1]]
+    # A session starts 1-6 hours after the end of the same user's previous session.
+    gaps = rng.integers(3_600, 6 * 3_600, n_sessions) + np.r_[0, duration[by_user][:-1]]
+    gaps[first_of_user] = 0
+    elapsed = np.cumsum(gaps)
+    elapsed -= np.maximum.accumulate(np.where(first_of_user, elapsed, 0))
+    offsets_user = rng.integers(0, 60 * 86_400, n_users)
+    session_start = np.empty(n_sessions, dtype=np.int64)
+    session_start[by_user] = START + offsets_user[session_user[by_user]] + elapsed
     timestamps = np.repeat(session_start, lengths) + offsets
     item_ids = np.array([f"g{group[i]}-i{i}" for i in range(n_items)], dtype=object)
     return pa.table(
