@@ -9,7 +9,7 @@ export PYTHONHASHSEED ?= 0
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 
-.PHONY: setup run test lint fmt bench server deploy worker lock clean
+.PHONY: setup run test lint fmt bench server deploy worker screenshots lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ deploy: setup  ## create the process work pool and register prefect.yaml's deplo
 
 worker: setup  ## a worker that runs scheduled deployments
 	$(BIN)/prefect worker start --pool recsys-process
+
+screenshots: setup  ## refresh docs/img/*.png from a real local Prefect server (needs chromium)
+	BIN=$(BIN) docs/screenshots.sh
 
 lock:  ## re-resolve the pinned set (then commit constraints.txt)
 	rm -rf /tmp/recsys-lock && $(PYTHON) -m venv /tmp/recsys-lock
