@@ -17,6 +17,7 @@ from prefect import flow
 
 from recsys.config import PipelineConfig
 from recsys.layout import RunPaths
+from recsys.notify import notify_hook
 from recsys.stage import in_prefect_run, logger
 from recsys.tasks.evaluate import evaluate_task
 from recsys.tasks.export import export_task
@@ -46,7 +47,12 @@ def _mark_failed(paths: RunPaths, exc: BaseException) -> None:
         )
 
 
-@flow(name="item2vec-pipeline", validate_parameters=True)
+@flow(
+    name="item2vec-pipeline",
+    validate_parameters=True,
+    on_completion=[notify_hook],
+    on_failure=[notify_hook],
+)
 def pipeline(
     events: str | None = None,
     data_dir: str = "data",

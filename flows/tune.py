@@ -23,6 +23,7 @@ from recsys import sqlrun
 from recsys.config import PipelineConfig, TrainConfig
 from recsys.datasets import ml100k_events
 from recsys.layout import RunPaths, new_run_id
+from recsys.notify import notify_hook
 from recsys.stage import in_prefect_run, logger, retry_unless_deterministic
 from recsys.tasks.extract import extract
 from recsys.tasks.quality import quality
@@ -96,7 +97,12 @@ def _current_params(cfg: PipelineConfig) -> dict[str, Any]:
     return params | {"scoring": cfg.export.scoring}
 
 
-@flow(name="item2vec-tune", validate_parameters=True)
+@flow(
+    name="item2vec-tune",
+    validate_parameters=True,
+    on_completion=[notify_hook],
+    on_failure=[notify_hook],
+)
 def tune(
     events: str | None = None,
     data_dir: str = "data",
