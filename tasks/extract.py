@@ -43,10 +43,23 @@ def _read(con: duckdb.DuckDBPyConnection, events: EventsInput) -> None:
         ) from exc
 
 
+def _check_layout(columns: list[str], source: str) -> None:
+    """Name the two layouts where 'missing column' would mislead: no header at all (DuckDB
+    invents `column0`), and a header that did not split because the CSV sniffer gave up."""
+    if columns == ["column0"]:
+        raise DataQualityError(f"{source}: the file is empty (no header row, no data)")
+    if len(columns) == 1 and any(sep in columns[0] for sep in ",;\t|"):
+        raise DataQualityError(
+            f"{source}: rows did not split into columns (the header was read as one column "
+            f"'{columns[0]}'): a row is truncated or malformed, or the delimiter is unusual"
+        )
+
+
 def _column_slots(
     con: duckdb.DuckDBPyConnection, cfg: ExtractConfig, source: str
 ) -> dict[str, str | None]:
     present = [row[0] for row in con.execute("describe source_rows").fetchall()]
+    _check_layout([c for c in present if c != "input_order"], source)
     mapping = cfg.columns.model_dump()
     slots: dict[str, str | None] = {}
     for name in REQUIRED:
