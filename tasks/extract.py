@@ -37,7 +37,16 @@ def _read(con: duckdb.DuckDBPyConnection, events: EventsInput) -> None:
     try:
         sqlrun.run(con, f"extract_read_{events.format}", {"path": events.files})
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        first = lines[0]
+        # DuckDB's CSV errors put the reason (e.g. "not utf-8 encoded") after the echoed row.
+        reason = [
+            line
+            for line in lines[1:]
+            if not line.startswith(("Original Line", "Possible Solution")) and "=" not in line
+        ]
+        if "CSV Error" in first and reason:
+            first = f"{first}: {reason[0]}"
         raise DataQualityError(
             f"{events.source}: cannot be read as {events.format}: {first}"
         ) from exc
@@ -48,7 +57,7 @@ def _check_layout(columns: list[str], source: str) -> None:
     invents `column0`), and a header that did not split because the CSV sniffer gave up."""
     if columns == ["column0"]:
         raise DataQualityError(f"{source}: the file is empty (no header row, no data)")
-    if len(columns) == 1 and any(sep in columns[0] for sep in ",;\t|"):
+    if len(columns) == 1:
         raise DataQualityError(
             f"{source}: rows did not split into columns (the header was read as one column "
             f"'{columns[0]}'): a row is truncated or malformed, or the delimiter is unusual"

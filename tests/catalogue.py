@@ -128,12 +128,12 @@ CASES: dict[str, Case] = {
     "wrong delimiter (spaces)": Case(
         _text("e.csv", _csv_body(good_rows()).replace(",", " ")),
         DataQualityError,
-        "missing required column",
+        "read as one column 'user_id item_id timestamp'",
     ),
     "non-UTF-8 bytes": Case(
         _text("e.csv", b"user_id,item_id,timestamp\nu1,\xff\xfe,1700000000\n"),
         DataQualityError,
-        "cannot be read as csv",
+        "cannot be read as csv: .*not utf-8 encoded",
     ),
     "null item_id": Case(
         _rows(lambda r: r[:5] + [("u1", "", T0)] + r[5:]), DataQualityError, "raw_events.null_ids"
