@@ -64,14 +64,30 @@ def markdown(results: list[dict], notes: list[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def _apply_severity(results: list[dict], overrides: dict[str, str]) -> None:
-    known = {r["id"] for r in results} | {f"{r['checkpoint']}.{r['id']}" for r in results}
-    unknown = sorted(set(overrides) - known)
+def suites(cfg: QualityConfig, extract: ExtractConfig) -> dict[str, list]:
+    """Every checkpoint's expectations by checkpoint name (drift runs only with a baseline)."""
+    return {
+        events_suite.NAME: events_suite.suite(cfg),
+        sessions_suite.NAME: sessions_suite.suite(cfg, extract),
+        corpus_suite.NAME: corpus_suite.suite(cfg),
+        drift_suite.NAME: drift_suite.suite(cfg),
+    }
+
+
+def check_severity(cfg: QualityConfig, extract: ExtractConfig) -> None:
+    """UsageError for a `quality.severity` key that names no rule (a typo would otherwise
+    silently keep the default)."""
+    ids = {(name, e.meta["id"]) for name, exps in suites(cfg, extract).items() for e in exps}
+    known = {i for _, i in ids} | {f"{name}.{i}" for name, i in ids}
+    unknown = sorted(set(cfg.severity) - known)
     if unknown:
         raise UsageError(
             f"quality.severity: unknown rule id(s) {', '.join(unknown)}; known: "
-            + ", ".join(sorted({r["id"] for r in results}))
+            + ", ".join(sorted({i for _, i in ids}))
         )
+
+
+def _apply_severity(results: list[dict], overrides: dict[str, str]) -> None:
     for r in results:
         r["severity"] = overrides.get(
             f"{r['checkpoint']}.{r['id']}", overrides.get(r["id"], r["severity"])
@@ -120,13 +136,13 @@ def quality(
     now = now or datetime.now(UTC)
     report = StageReport(name="quality")
     with timed(report):
+        check_severity(cfg, extract)
         p = _profiles(paths, cfg, now)
         checks = Checkpoints(paths.out / DOCS if cfg.data_docs else None)
-        results = checks.run(events_suite.NAME, events_suite.suite(cfg), p["raw"])
-        results += checks.run(
-            sessions_suite.NAME, sessions_suite.suite(cfg, extract), p["sessions"]
-        )
-        results += checks.run(corpus_suite.NAME, corpus_suite.suite(cfg), p["corpus"])
+        expectations = suites(cfg, extract)
+        results = []
+        for name, frame in (("raw_events", "raw"), ("sessions", "sessions"), ("corpus", "corpus")):
+            results += checks.run(name, expectations[name], p[frame])
         notes = []
         if p["previous"] is None:
             notes.append("drift: skipped, no previous successful run with a quality profile")
@@ -134,7 +150,7 @@ def quality(
             prev_id, prev = p["previous"]
             notes.append(f"drift: compared with published run {prev_id}")
             row = drift.compare(prev, p["drift"], cfg.drift.top_k)
-            results += checks.run(drift_suite.NAME, drift_suite.suite(cfg), row)
+            results += checks.run(drift_suite.NAME, expectations[drift_suite.NAME], row)
         _apply_severity(results, cfg.severity)
         counts = {v: sum(verdict(r) == v for r in results) for v in ("pass", "warn", "fail")}
         profile = {k: v for k, v in p["drift"].items() if k != "previous_top_counts"}

@@ -120,6 +120,16 @@ def test_a_warn_rule_can_be_made_to_fail(tmp_path):
         )
 
 
+def test_drift_rules_can_be_set_before_there_is_a_baseline(tmp_path):
+    report, _ = check(
+        tmp_path,
+        events_csv(tmp_path / "e.csv", good_rows()),
+        quality={"severity": {"drift.top_overlap": "warn"}},
+    )
+    assert report.details["failed"] == 0
+    assert report.details["drift"].startswith("drift: skipped")
+
+
 def test_unknown_severity_id_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match=r"unknown rule id.*no_such_rule"):
         check(
