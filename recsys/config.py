@@ -201,6 +201,12 @@ class QualityConfig(_Section):
         description="Per-rule severity overrides by rule id (e.g. {top_overlap: warn}); "
         "warnings annotate the run, failures stop it. Ids are listed in quality.md.",
     )
+    example_rows: int = Field(
+        5,
+        ge=0,
+        description="Offending input rows shown per failed or warned raw-events rule in "
+        "quality.md (a bounded query, only on failure).",
+    )
     data_docs: bool = Field(
         True, description="Build GX Data Docs into the run folder (data_docs/index.html)."
     )

@@ -129,6 +129,37 @@ def _profiles(paths: RunPaths, cfg: QualityConfig, now: datetime) -> dict[str, d
     return out
 
 
+EXAMPLE_RULES = {"null_ids", "finite_ids", "timestamp_parse", "no_future", "no_ancient"}
+EXAMPLE_RULES |= {"event_types", "duplicates"}
+
+
+def examples(paths: RunPaths, cfg: QualityConfig, results: list[dict], now: datetime) -> str:
+    """Markdown of the first offending input rows of each raw-events rule that did not
+    pass: a bounded query per rule, so the on-call sees the bad rows, not only counts."""
+    rules = [
+        r["id"]
+        for r in results
+        if r["checkpoint"] == events_suite.NAME and not r["passed"] and r["id"] in EXAMPLE_RULES
+    ]
+    if not rules or cfg.example_rows == 0:
+        return ""
+    low, high = time_bounds(cfg, now)
+    params = {"min_ts": low, "max_ts": high, "allowed_event_types": cfg.allowed_event_types}
+    lines = ["#### Examples (first offending input rows)", ""]
+    with sqlrun.connect(paths.stage_db, read_only=True) as con:
+        for rule in rules:
+            cur = sqlrun.run(
+                con, "quality_examples", {**params, "rule": rule, "limit": cfg.example_rows}
+            )
+            lines += [f"{rule}:", "", "| input row | user_id | item_id | timestamp | event_type |"]
+            lines.append("|---:|---|---|---|---|")
+            for row in cur.fetchall():
+                cells = ["" if v is None else str(v).replace("|", "\\|") for v in row]
+                lines.append("| " + " | ".join(cells) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
 def quality(
     paths: RunPaths, cfg: QualityConfig, extract: ExtractConfig, now: datetime | None = None
 ) -> StageReport:
@@ -168,6 +199,7 @@ def quality(
             **p["corpus"],
         }
     text = f"# Data quality, run {paths.run_id}\n\n{markdown(results, notes)}\n"
+    text += examples(paths, cfg, results, now)
     (paths.out / REPORT).write_text(text)
     docs = checks.build_docs()
     if docs is not None and not [r for r in results if verdict(r) == "fail"]:

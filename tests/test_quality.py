@@ -153,3 +153,15 @@ def test_bot_share_counts_only_the_bot(tmp_path):
     report, _ = check(tmp_path, tmp_path / "e.parquet", quality={"max_bot_event_share": 0.6})
     assert report.details["bot_users"] == 1
     assert report.details["bot_event_share"] == pytest.approx(300 / (300 + 240), abs=0.01)
+
+
+def test_failed_rules_show_the_offending_rows(tmp_path):
+    rows = good_rows()
+    rows = rows[:5] + [("u1", "", T0)] + rows[5:9] + [("u2", "i1", "soon")] + rows[9:]
+    with pytest.raises(DataQualityError, match=r"raw_events\.null_ids"):
+        check(tmp_path, events_csv(tmp_path / "e.csv", rows))
+    report = next((tmp_path / "data" / "work").iterdir()) / "run" / "quality.md"
+    text = report.read_text()
+    assert "null_ids:" in text and "timestamp_parse:" in text
+    assert f"| 6 | u1 |  | {T0} |  |" in text  # the sixth data row, item_id empty
+    assert "| 11 | u2 | i1 | soon |  |" in text
