@@ -7,7 +7,8 @@ million rows, so each checkpoint validates one row of exact aggregates computed 
 (`warn` annotates the run, `fail` stops it, see `quality.severity`). The stage writes
 `quality.md` (every expectation, observed value, verdict), `quality_profile.json` (what the
 next run's drift checks compare to) and GX Data Docs into the run folder, then raises
-DataQualityError (exit 3) naming the first failed rule; quality failures are never retried.
+DataQualityError (exit 3) naming the first failed rule. The task retries I/O errors (a
+stage file briefly unreadable) but never a quality verdict: those are deterministic.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from recsys.expectations import events as events_suite
 from recsys.expectations import sessions as sessions_suite
 from recsys.expectations.checkpoint import Checkpoints
 from recsys.layout import RunPaths
-from recsys.stage import StageReport, in_prefect_run, logger, report_artifact, timed
+from recsys.stage import (
+    StageReport,
+    in_prefect_run,
+    logger,
+    report_artifact,
+    retry_unless_deterministic,
+    timed,
+)
 from recsys.tasks.extract import time_bounds
 
 REPORT = "quality.md"
@@ -251,6 +259,12 @@ def _artifacts(report: StageReport, results: list[dict], notes: list[str], docs)
         )
 
 
-@task(name="quality", retries=0, cache_policy=NONE)
+@task(
+    name="quality",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_unless_deterministic,
+    cache_policy=NONE,
+)
 def quality_task(paths: RunPaths, cfg: QualityConfig, extract: ExtractConfig) -> StageReport:
     return quality(paths, cfg, extract)

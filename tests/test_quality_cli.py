@@ -103,3 +103,67 @@ def test_drifted_run_is_stopped_and_the_champion_keeps_serving(
     text = (published / "quality.md").read_text()
     assert f"drift: compared with published run {before.name}" in text
     assert "| top_overlap |" in text and "**WARN**" in text
+
+
+def test_quality_artifacts_are_in_the_api(champion):
+    """The champion's run left one markdown artifact per checkpoint and a Data Docs link."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterKey,
+        FlowRunFilter,
+        TaskRunFilter,
+    )
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    keys = ["recsys-quality-raw-events", "recsys-quality-sessions", "recsys-quality-corpus"]
+    keys.append("recsys-quality-data-docs")
+
+    async def read():
+        async with get_client() as client:
+            # This server wants every filter field present (422 on nulls).
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)),
+                flow_run_filter=FlowRunFilter(),
+                task_run_filter=TaskRunFilter(),
+                sort=ArtifactSort.CREATED_DESC,
+                limit=200,
+            )
+        return {a.key: a for a in reversed(found)}  # newest wins
+
+    found = asyncio.run(read())
+    assert set(keys) <= set(found)
+    assert "| has_rows |" in found["recsys-quality-raw-events"].data
+    docs = found["recsys-quality-data-docs"].data
+    assert docs.startswith("[") and "data_docs/index.html" in docs
+
+
+def test_quality_retries_io_errors_but_never_a_verdict(monkeypatch, tmp_path):
+    from prefect import flow
+
+    from recsys.config import PipelineConfig
+    from recsys.errors import DataQualityError
+    from recsys.layout import RunPaths
+    from recsys.tasks import quality as stage
+
+    calls = []
+
+    def flaky(paths, cfg, extract):
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise OSError("stage.duckdb briefly unreadable")
+        raise DataQualityError("data quality failed: a verdict")
+
+    monkeypatch.setattr(stage, "quality", flaky)
+    task = stage.quality_task.with_options(retry_delay_seconds=0)
+    cfg = PipelineConfig()
+
+    @flow
+    def one_stage():
+        return task(RunPaths.new(tmp_path), cfg.quality, cfg.extract)
+
+    with pytest.raises(DataQualityError):
+        one_stage()
+    assert len(calls) == 2  # the OSError was retried once; the verdict was not
