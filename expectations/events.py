@@ -1,6 +1,8 @@
 """Raw-events checkpoint: validated on one row of exact aggregates over every input row.
 
-Each expectation carries `meta.rule`, the sentence shown to the person on call.
+Schema (required columns present) is checked while reading, in extract; here: non-null and
+finite ids, timestamp parse rate, no future or absurdly old timestamps, event types in the
+allowed set, the duplicate rate and the most popular item's share.
 """
 
 from __future__ import annotations
@@ -8,33 +10,59 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from recsys.config import QualityConfig
+from recsys.expectations.rules import at_least, at_most
 
 NAME = "raw_events"
 
 
 def suite(cfg: QualityConfig) -> list[gxe.Expectation]:
-    def at_most(column: str, value: float, rule: str) -> gxe.Expectation:
-        return gxe.ExpectColumnMaxToBeBetween(column=column, max_value=value, meta={"rule": rule})
-
+    """The raw-events expectations for `sql/quality_events_profile.sql`'s row."""
+    allowed = ", ".join(cfg.allowed_event_types) if cfg.allowed_event_types else "any"
     return [
-        gxe.ExpectColumnMinToBeBetween(
-            column="rows", min_value=1, meta={"rule": "the file has at least one data row"}
-        ),
+        at_least("has_rows", "rows", 1, "the file has at least one data row"),
         at_most(
+            "null_ids",
             "null_id_fraction",
             cfg.max_null_id_fraction,
             f"share of rows with a null or empty user_id/item_id <= {cfg.max_null_id_fraction}",
         ),
+        at_most("finite_ids", "nonfinite_ids", 0, "no user_id/item_id is NaN or inf"),
         at_most(
+            "timestamp_parse",
             "bad_timestamp_fraction",
             cfg.max_bad_timestamp_fraction,
             "share of rows whose timestamp is missing or does not parse "
             f"<= {cfg.max_bad_timestamp_fraction}",
         ),
         at_most(
+            "no_future",
             "future_timestamps",
             0,
-            f"no timestamp later than now + {cfg.future_tolerance_hours:g} h",
+            f"no timestamp later than now + {cfg.future_tolerance_hours:g} h "
+            "(milliseconds read as seconds land here)",
         ),
-        at_most("ancient_timestamps", 0, f"no timestamp before {cfg.min_year}-01-01"),
+        at_most(
+            "no_ancient",
+            "ancient_timestamps",
+            0,
+            f"no timestamp before {cfg.min_year}-01-01 (1970 means a zero or a unit error)",
+        ),
+        at_most(
+            "event_types",
+            "unknown_event_types",
+            0,
+            f"every event_type is in the allowed set ({allowed})",
+        ),
+        at_most(
+            "duplicates",
+            "duplicate_fraction",
+            cfg.max_duplicate_fraction,
+            f"share of exact duplicate rows <= {cfg.max_duplicate_fraction}",
+        ),
+        at_most(
+            "top_item_share",
+            "top_item_share",
+            cfg.max_item_share,
+            f"no single item makes up more than {cfg.max_item_share:.0%} of events",
+        ),
     ]

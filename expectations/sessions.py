@@ -5,31 +5,62 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from recsys.config import ExtractConfig, QualityConfig
+from recsys.expectations.rules import at_least, at_most
 
 NAME = "sessions"
 
 
 def suite(cfg: QualityConfig, extract: ExtractConfig) -> list[gxe.Expectation]:
-    def at_least(column: str, value: float, rule: str) -> gxe.Expectation:
-        return gxe.ExpectColumnMinToBeBetween(column=column, min_value=value, meta={"rule": rule})
-
+    """The sessions expectations for `sql/quality_sessions_profile.sql`'s row."""
     return [
-        at_least("events", cfg.min_events, f"at least {cfg.min_events} usable events"),
         at_least(
+            "min_events", "events", cfg.min_events, f"at least {cfg.min_events} usable events"
+        ),
+        at_least(
+            "min_train_sessions",
             "train_sessions",
             cfg.min_train_sessions,
             f"at least {cfg.min_train_sessions} training sessions",
         ),
-        at_least("test_sessions", 1, "at least one held-out session to evaluate on"),
-        at_least("train_items", cfg.min_items, f"at least {cfg.min_items} training items"),
+        at_least("has_test", "test_sessions", 1, "at least one held-out session to evaluate on"),
         at_least(
+            "min_session_length",
             "min_session_length",
             extract.min_session_length,
             f"every session has >= {extract.min_session_length} events",
         ),
-        gxe.ExpectColumnMaxToBeBetween(
-            column="max_session_length",
-            max_value=cfg.max_session_length,
-            meta={"rule": f"no session longer than {cfg.max_session_length} events (bots)"},
+        at_most(
+            "bot_share",
+            "bot_event_share",
+            cfg.max_bot_event_share,
+            f"share of events by bot-like users (> {cfg.bot_max_user_events:,} events, or "
+            f"> {cfg.bot_max_events_per_minute} in one minute) <= {cfg.max_bot_event_share}",
+        ),
+        at_most(
+            "max_session_length",
+            "max_session_length",
+            cfg.max_session_length,
+            f"no session longer than {cfg.max_session_length} events (bots)",
+        ),
+        at_most(
+            "p99_session_length",
+            "p99_session_length",
+            cfg.max_p99_session_length,
+            f"99th percentile of session length <= {cfg.max_p99_session_length} events",
+            "warn",
+        ),
+        at_most(
+            "single_event_sessions",
+            "single_event_session_share",
+            cfg.max_single_event_session_share,
+            f"share of one-event sessions <= {cfg.max_single_event_session_share}",
+            "warn",
+        ),
+        at_most(
+            "sessions_per_user",
+            "max_sessions_per_user",
+            cfg.max_sessions_per_user,
+            f"no user has more than {cfg.max_sessions_per_user:,} sessions",
+            "warn",
         ),
     ]

@@ -37,16 +37,38 @@ def _read(con: duckdb.DuckDBPyConnection, events: EventsInput) -> None:
     try:
         sqlrun.run(con, f"extract_read_{events.format}", {"path": events.files})
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        first = lines[0]
+        # DuckDB's CSV errors put the reason (e.g. "not utf-8 encoded") after the echoed row.
+        reason = [
+            line
+            for line in lines[1:]
+            if not line.startswith(("Original Line", "Possible Solution")) and "=" not in line
+        ]
+        if "CSV Error" in first and reason:
+            first = f"{first}: {reason[0]}"
         raise DataQualityError(
             f"{events.source}: cannot be read as {events.format}: {first}"
         ) from exc
+
+
+def _check_layout(columns: list[str], source: str) -> None:
+    """Name the two layouts where 'missing column' would mislead: no header at all (DuckDB
+    invents `column0`), and a header that did not split because the CSV sniffer gave up."""
+    if columns == ["column0"]:
+        raise DataQualityError(f"{source}: the file is empty (no header row, no data)")
+    if len(columns) == 1:
+        raise DataQualityError(
+            f"{source}: rows did not split into columns (the header was read as one column "
+            f"'{columns[0]}'): a row is truncated or malformed, or the delimiter is unusual"
+        )
 
 
 def _column_slots(
     con: duckdb.DuckDBPyConnection, cfg: ExtractConfig, source: str
 ) -> dict[str, str | None]:
     present = [row[0] for row in con.execute("describe source_rows").fetchall()]
+    _check_layout([c for c in present if c != "input_order"], source)
     mapping = cfg.columns.model_dump()
     slots: dict[str, str | None] = {}
     for name in REQUIRED:

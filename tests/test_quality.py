@@ -1,11 +1,14 @@
-"""Bad inputs: each stops with a named rule (DataQualityError, exit 3) or a usage error."""
+"""Quality stage: the bad-input catalogue at stage level (each case names its rule), clean
+data passing, tolerances, severities and the reports it writes."""
 
 from __future__ import annotations
 
-import gzip
 from datetime import UTC, datetime
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from catalogue import CASES, HOSTILE, T0, good_rows
 
 from conftest import events_csv
 from recsys.config import PipelineConfig
@@ -14,58 +17,60 @@ from recsys.layout import RunPaths
 from recsys.tasks.extract import extract
 from recsys.tasks.quality import quality
 
-T0 = 1_700_000_000
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def good_rows(n_users=30, per_user=8):
-    return [
-        (f"u{u}", f"i{(u * 3 + j) % 40}", T0 + u * 86_400 + j * 60)
-        for u in range(n_users)
-        for j in range(per_user)
-    ]
-
-
 def check(tmp_path, events, **overrides):
+    overrides.setdefault("quality", {}).setdefault("data_docs", False)
     cfg = PipelineConfig.model_validate(overrides)
     paths = RunPaths.new(tmp_path / "data")
     extract(str(events), paths, cfg.extract, cfg.quality, now=NOW)
     return quality(paths, cfg.quality, cfg.extract, now=NOW), paths
 
 
-def test_clean_data_passes_and_writes_a_report(tmp_path):
-    report, paths = check(tmp_path, events_csv(tmp_path / "e.csv", good_rows()))
-    assert report.details["failed"] == 0
-    assert "| pass |" in (paths.out / "quality.md").read_text()
-
-
-BAD = {
-    "null item_id": (lambda r: r[:5] + [("u1", None, T0)] + r[5:], "null or empty user_id/item_id"),
-    "empty user_id": (lambda r: r + [("  ", "i1", T0)], "null or empty user_id/item_id"),
-    "future timestamp": (lambda r: r + [("u1", "i1", 4_000_000_000)], "later than now"),
-    "1970 timestamp": (lambda r: r + [("u1", "i1", 5)], "before 1995"),
-    "unparseable timestamp": (lambda r: r + [("u1", "i1", "yesterday")], "does not parse"),
-    "NaN timestamp": (lambda r: r + [("u1", "i1", "nan")], "does not parse"),
-    "inf timestamp": (lambda r: r + [("u1", "i1", "inf")], "does not parse"),
-    "header only": (lambda r: [], "at least one data row"),
-    "too few events": (lambda r: r[:16], "at least 100 usable events"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_rows_fail_with_the_rule_named(tmp_path, case):
-    mutate, message = BAD[case]
-    events = events_csv(tmp_path / "e.csv", mutate(good_rows()))
-    with pytest.raises(DataQualityError, match=message):
-        check(tmp_path, events)
-
-
-def test_tolerances_let_a_few_bad_rows_through(tmp_path):
-    rows = good_rows() + [("u1", None, T0)]
-    report, _ = check(
-        tmp_path, events_csv(tmp_path / "e.csv", rows), quality={"max_null_id_fraction": 0.01}
+def test_clean_data_passes_and_writes_reports(tmp_path):
+    report, paths = check(
+        tmp_path, events_csv(tmp_path / "e.csv", good_rows()), quality={"data_docs": True}
     )
-    assert report.details["null_item_ids"] == 1
+    assert report.details["failed"] == report.details["warnings"] == 0
+    text = (paths.out / "quality.md").read_text()
+    assert "| pass |" in text and "FAIL" not in text
+    assert "drift: skipped, no previous successful run" in text
+    for checkpoint in ("raw_events", "sessions", "corpus"):
+        assert f"#### {checkpoint}" in text
+        assert (paths.out / "data_docs" / "expectations" / f"{checkpoint}.html").is_file()
+    assert (paths.out / "data_docs" / "index.html").is_file()
+    assert (paths.out / "quality_profile.json").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_catalogue(tmp_path, name):
+    case = CASES[name]
+    events = case.build(tmp_path)
+    with pytest.raises(case.error, match=case.match) as info:
+        check(tmp_path, events, **{k: dict(v) for k, v in (case.overrides or {}).items()})
+    message = str(info.value)
+    assert "\n" not in message
+    if case.error is DataQualityError and "data quality failed" in message:
+        # The summary names the first failed rule and the counts, and the report exists.
+        assert " failed, " in message and " passed of " in message
+        report = next((tmp_path / "data" / "work").iterdir()) / "run" / "quality.md"
+        assert "**FAIL**" in report.read_text()
+
+
+def test_extra_columns_are_fine(tmp_path):
+    rows = [(*r, "x", 1.5) for r in good_rows()]
+    events = events_csv(tmp_path / "e.csv", rows, "user_id,item_id,timestamp,colour,price")
+    report, _ = check(tmp_path, events)
+    assert report.details["failed"] == 0
+
+
+def test_hostile_column_names_are_quoted_not_executed(tmp_path):
+    header = ",".join('"' + c.replace('"', '""') + '"' for c in HOSTILE.values())
+    events = events_csv(tmp_path / "e.csv", good_rows(), header=header)
+    report, _ = check(tmp_path, events, extract={"columns": HOSTILE})
+    assert report.details["failed"] == 0
+    assert report.rows_in == len(good_rows())
 
 
 def test_other_delimiters_are_sniffed(tmp_path):
@@ -77,39 +82,86 @@ def test_other_delimiters_are_sniffed(tmp_path):
     assert report.details["failed"] == 0
 
 
-def test_unreadable_layout_names_the_missing_column(tmp_path):
-    path = tmp_path / "e.csv"
-    path.write_text("user_id item_id timestamp\n" + "".join(f"u{i} i{i} {T0}\n" for i in range(9)))
-    with pytest.raises(DataQualityError, match="missing required column"):
-        check(tmp_path, path)
+def test_tolerances_let_a_few_bad_rows_through(tmp_path):
+    rows = good_rows() + [("u1", None, T0)]
+    report, _ = check(
+        tmp_path, events_csv(tmp_path / "e.csv", rows), quality={"max_null_id_fraction": 0.01}
+    )
+    assert report.details["null_item_ids"] == 1
 
 
-def test_gzip_that_is_not_gzip(tmp_path):
-    path = tmp_path / "e.csv.gz"
-    path.write_text("user_id,item_id,timestamp\nu1,i1,1\n")
-    with pytest.raises(DataQualityError, match="cannot be read as csv"):
-        check(tmp_path, path)
+def test_a_rule_set_to_warn_annotates_instead_of_stopping(tmp_path):
+    rows = good_rows() + good_rows() * 9
+    report, paths = check(
+        tmp_path, events_csv(tmp_path / "e.csv", rows), quality={"severity": {"duplicates": "warn"}}
+    )
+    assert report.details["failed"] == 0 and report.details["warnings"] == 1
+    assert report.details["warned_rules"] == "duplicates"
+    assert report.details["duplicate_fraction"] == pytest.approx(0.9)
+    assert (
+        "| duplicates | share of exact duplicate rows <= 0.2 | 0.9 | warn | **WARN** |"
+        in (paths.out / "quality.md").read_text()
+    )
 
 
-def test_truncated_row(tmp_path):
-    path = tmp_path / "e.csv.gz"
-    body = "user_id,item_id,timestamp\n" + "".join(f"u{i},i{i},{T0 + i}\n" for i in range(50))
-    path.write_bytes(gzip.compress((body + "u9,i9").encode()))
-    with pytest.raises(DataQualityError):
-        check(tmp_path, path)
+def test_a_warn_rule_can_be_made_to_fail(tmp_path):
+    second = [("u1", f"i{j}", T0 + 86_400 + 7_200 + j * 60) for j in range(8)]
+    events = events_csv(tmp_path / "e.csv", good_rows() + second)
+    report, _ = check(tmp_path, events, quality={"max_sessions_per_user": 1})
+    assert report.details["warned_rules"] == "sessions_per_user"
+    with pytest.raises(DataQualityError, match=r"sessions.sessions_per_user: .* \(observed 2\)"):
+        check(
+            tmp_path,
+            events,
+            quality={
+                "max_sessions_per_user": 1,
+                "severity": {"sessions.sessions_per_user": "fail"},
+            },
+        )
 
 
-def test_directory_of_mixed_formats(tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    events_csv(folder / "a.csv", good_rows())
-    (folder / "b.jsonl").write_text("{}\n")
-    with pytest.raises(UsageError, match="mixes formats"):
-        check(tmp_path, folder)
+def test_drift_rules_can_be_set_before_there_is_a_baseline(tmp_path):
+    report, _ = check(
+        tmp_path,
+        events_csv(tmp_path / "e.csv", good_rows()),
+        quality={"severity": {"drift.top_overlap": "warn"}},
+    )
+    assert report.details["failed"] == 0
+    assert report.details["drift"].startswith("drift: skipped")
 
 
-def test_non_utf8_bytes(tmp_path):
-    path = tmp_path / "e.csv"
-    path.write_bytes(b"user_id,item_id,timestamp\nu1,\xff\xfe,1700000000\n")
-    with pytest.raises(DataQualityError):
-        check(tmp_path, path)
+def test_unknown_severity_id_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match=r"unknown rule id.*no_such_rule"):
+        check(
+            tmp_path,
+            events_csv(tmp_path / "e.csv", good_rows()),
+            quality={"severity": {"no_such_rule": "warn"}},
+        )
+
+
+def test_bot_share_counts_only_the_bot(tmp_path):
+    """A user firing 300 events in a minute is a bot; its share of events is exact."""
+    rows = good_rows() + [("bot", f"i{k % 40}", T0 + k * 0.2) for k in range(300)]
+    table = pa.table(
+        {
+            "user_id": [r[0] for r in rows],
+            "item_id": [r[1] for r in rows],
+            "timestamp": [float(r[2]) for r in rows],
+        }
+    )
+    pq.write_table(table, tmp_path / "e.parquet")
+    report, _ = check(tmp_path, tmp_path / "e.parquet", quality={"max_bot_event_share": 0.6})
+    assert report.details["bot_users"] == 1
+    assert report.details["bot_event_share"] == pytest.approx(300 / (300 + 240), abs=0.01)
+
+
+def test_failed_rules_show_the_offending_rows(tmp_path):
+    rows = good_rows()
+    rows = rows[:5] + [("u1", "", T0)] + rows[5:9] + [("u2", "i1", "soon")] + rows[9:]
+    with pytest.raises(DataQualityError, match=r"raw_events\.null_ids"):
+        check(tmp_path, events_csv(tmp_path / "e.csv", rows))
+    report = next((tmp_path / "data" / "work").iterdir()) / "run" / "quality.md"
+    text = report.read_text()
+    assert "null_ids:" in text and "timestamp_parse:" in text
+    assert f"| 6 | u1 |  | {T0} |  |" in text  # the sixth data row, item_id empty
+    assert "| 11 | u2 | i1 | soon |  |" in text

@@ -1,0 +1,33 @@
+"""Training-corpus checkpoint: enough items and tokens, and a training vocabulary that
+covers the held-out split."""
+
+from __future__ import annotations
+
+import great_expectations.expectations as gxe
+
+from recsys.config import QualityConfig
+from recsys.expectations.rules import at_least
+
+NAME = "corpus"
+
+
+def suite(cfg: QualityConfig) -> list[gxe.Expectation]:
+    """The corpus expectations for `sql/quality_corpus_profile.sql`'s row."""
+    return [
+        at_least(
+            "min_items", "train_items", cfg.min_items, f"at least {cfg.min_items} training items"
+        ),
+        at_least(
+            "min_tokens",
+            "train_tokens",
+            cfg.min_tokens,
+            f"at least {cfg.min_tokens} training tokens (events in training sessions)",
+        ),
+        at_least(
+            "test_coverage",
+            "test_coverage",
+            cfg.min_test_coverage,
+            f"share of held-out tokens whose item is in the training vocabulary "
+            f">= {cfg.min_test_coverage}",
+        ),
+    ]

@@ -1,0 +1,39 @@
+-- The first input rows that break one raw-events rule, as examples for the report (row is
+-- the data row's position in the input). Only run for rules that failed or warned.
+with typed as (
+    select * from typed_events
+),
+
+duplicates as (
+    select input_order from valid_events where is_duplicate
+),
+
+final as (
+    select
+        input_order as input_row,
+        user_id,
+        item_id,
+        ts_text as timestamp,
+        event_type
+    from typed
+    where
+        case $rule
+            when 'null_ids' then user_id is null or item_id is null
+            when 'finite_ids'
+                then lower(user_id) in ('nan', '-nan', 'inf', '-inf', 'infinity', '-infinity')
+                or lower(item_id) in ('nan', '-nan', 'inf', '-inf', 'infinity', '-infinity')
+            when 'timestamp_parse' then ts is null
+            when 'no_future' then ts > $max_ts
+            when 'no_ancient' then ts < $min_ts
+            when 'event_types'
+                then event_type is not null
+                and $allowed_event_types is not null
+                and not list_contains($allowed_event_types, event_type)
+            when 'duplicates' then input_order in (select input_order from duplicates)
+            else false
+        end
+    order by input_order
+    limit $limit
+)
+
+select * from final
