@@ -2,9 +2,9 @@
 -- keep input order. Consecutive repeats of one item inside a session are collapsed.
 create or replace table sessionized_events as
 with valid as (
-    select * exclude (type_kept, is_duplicate)
+    select * exclude (type_kept, is_duplicate, drop_rule)
     from valid_events
-    where type_kept and not is_duplicate
+    where drop_rule is null
 ),
 
 gaps as (

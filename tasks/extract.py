@@ -86,6 +86,16 @@ def extract(
             "gap_seconds": cfg.session_gap_minutes * 60.0,
             "collapse_repeats": cfg.collapse_repeats,
             "test_fraction": cfg.test_fraction,
+            "validation_fraction": cfg.validation_fraction,
+            "test_start": cfg.test_start,
+            "validation_start": cfg.validation_start,
+            "weight_types": list(cfg.event_type_weights) or None,
+            "weight_values": list(cfg.event_type_weights.values()) or None,
+            "dedup_seconds": cfg.duplicate_window_seconds,
+            "max_user_events": cfg.max_user_events,
+            "max_events_per_minute": cfg.max_events_per_minute,
+            "min_item_count": cfg.min_item_count,
+            "min_user_events": cfg.min_user_events,
             "max_session_length": cfg.max_session_length,
             "min_session_length": cfg.min_session_length,
             "path": str(paths.corpus),
@@ -105,7 +115,11 @@ def extract(
                 log.info("extract: %s done (%d/%d)", step, done, len(steps))
             stats = sqlrun.fetch_one(con, "extract_stats", params=params)
             con.execute("drop table source_rows")
-        stats["cut_ts"] = str(stats["cut_ts"]) if stats["cut_ts"] is not None else None
+        for key in ("cut_ts", "validation_cut_ts"):
+            stats[key] = str(stats[key]) if stats[key] is not None else None
+        stats["session_length_histogram"] = {
+            int(k): int(v) for k, v in (stats["session_length_histogram"] or {}).items()
+        }
         report.rows_in, report.rows_out = stats["rows_in"], stats["rows_out"]
         report.details = {
             **stats,
