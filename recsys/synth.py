@@ -32,8 +32,30 @@ def generate(
     group_size: int = 25,
     noise: float = 0.05,
     mean_session: float = 8.0,
+    bot_fraction: float = 0.0,
+    duplicate_fraction: float = 0.0,
+    span_days: float | None = None,
 ) -> pa.Table:
-    """Events table (user_id, item_id, timestamp, event_type) with planted topic groups."""
+    """Events table (user_id, item_id, timestamp, event_type) with planted topic groups.
+
+    Parameters
+    ----------
+    n_events, n_items, seed
+        Size and seed; the same arguments always give the same table.
+    group_size, noise, mean_session
+        Items per topic group, share of off-topic events, mean session length.
+    bot_fraction
+        Share of extra events from crawler users `bot<k>` (one event per second over random
+        items), appended: what a bot filter should remove.
+    duplicate_fraction
+        Share of extra events repeating a real event 0-3 s later (tracker retries, double
+        submits): what near-duplicate removal should remove.
+    span_days
+        Spread users' first sessions over this many days, each user's next sessions 8-11 h
+        apart, so users are active concurrently as in a real log. None (the default, kept
+        for the planted tests) lays all sessions one after another, 1-6 h apart, which at
+        millions of events runs centuries into the future.
+    """
     if n_events < 2 or n_items < 2:
         raise UsageError("generate needs at least 2 events and 2 items")
     rng = np.random.default_rng(seed)
@@ -60,21 +82,59 @@ def generate(
     noisy = rng.random(n_events) < noise
     items[noisy] = rng.integers(0, n_items, int(noisy.sum()))
     # Time: each session starts hours after the previous one; steps of 10 s to 5 min.
-    session_start = START + np.cumsum(rng.integers(3_600, 6 * 3_600, n_sessions))
+    if span_days is None:
+        session_start = START + np.cumsum(rng.integers(3_600, 6 * 3_600, n_sessions))
+    else:
+        order = np.argsort(session_user, kind="stable")
+        first_of_user = np.searchsorted(session_user[order], session_user[order])
+        rank = np.empty(n_sessions, dtype=np.int64)
+        rank[order] = np.arange(n_sessions) - first_of_user
+        offset = rng.integers(0, int(span_days * 86_400), n_users)
+        jitter = rng.integers(0, 3 * 3_600, n_sessions)
+        session_start = START + offset[session_user] + rank * 8 * 3_600 + jitter
     steps = rng.integers(10, 300, n_events)
     first = np.r_[0, np.cumsum(lengths)[:-1]]
     steps[first] = 0
     offsets = np.cumsum(steps) - np.repeat(np.cumsum(steps)[first], lengths)
     timestamps = np.repeat(session_start, lengths) + offsets
+    users = session_user[session_of_event]
+    users, items, timestamps = _add_noise(
+        rng, users, items, timestamps, n_users, n_items, bot_fraction, duplicate_fraction
+    )
     item_ids = np.array([f"g{group[i]}-i{i}" for i in range(n_items)], dtype=object)
+    # Users >= n_users are the bots.
+    user_ids = np.array([f"u{u}" for u in range(n_users)], dtype=object)
+    bot_ids = np.array([f"bot{u}" for u in range(users.max() + 1 - n_users)], dtype=object)
+    user_text = np.concatenate([user_ids, bot_ids])[users]
     return pa.table(
         {
-            "user_id": pa.array([f"u{u}" for u in session_user[session_of_event]], pa.string()),
+            "user_id": pa.array(user_text.tolist(), pa.string()),
             "item_id": pa.array(item_ids[items].tolist(), pa.string()),
             "timestamp": pa.array(timestamps, pa.int64()),
-            "event_type": pa.array(["click"] * n_events, pa.string()),
+            "event_type": pa.array(["click"] * len(users), pa.string()),
         }
     )
+
+
+def _add_noise(rng, users, items, timestamps, n_users, n_items, bot_fraction, dup_fraction):
+    """Append near-duplicate events and crawler sessions (drawn after the clean log, so
+    the clean part does not change with these fractions)."""
+    n = len(users)
+    n_dup = int(n * dup_fraction)
+    if n_dup:
+        which = rng.integers(0, n, n_dup)
+        users = np.concatenate([users, users[which]])
+        items = np.concatenate([items, items[which]])
+        timestamps = np.concatenate([timestamps, timestamps[which] + rng.integers(0, 4, n_dup)])
+    n_bot = int(n * bot_fraction)
+    if n_bot:
+        per_bot = 2_000  # a crawler hitting one page per second for ~33 minutes
+        bot = np.arange(n_bot) // per_bot
+        starts = rng.integers(START, int(timestamps.max()), bot.max() + 1)
+        users = np.concatenate([users, n_users + bot])
+        items = np.concatenate([items, rng.integers(0, n_items, n_bot)])
+        timestamps = np.concatenate([timestamps, starts[bot] + np.arange(n_bot) % per_bot])
+    return users, items, timestamps
 
 
 def write(table: pa.Table, out: Path) -> Path:

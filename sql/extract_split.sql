@@ -72,9 +72,8 @@ final as (
         ts,
         event_type,
         split,
-        row_number() over (
-            partition by user_id, session_key, split, chunk order by ts, input_order
-        ) as pos,
+        -- raw_pos already orders by (ts, input_order): no second sort for the position.
+        raw_pos - chunk * $max_session_length as pos,
         session_length,
         input_order,
         session_weight
