@@ -5,6 +5,7 @@ with source as (
     select *
     from read_csv(
         $path,
+        delim = $delimiter,
         header = true,
         all_varchar = true,
         union_by_name = true,

@@ -33,9 +33,19 @@ def time_bounds(quality: QualityConfig, now: datetime) -> tuple[datetime, dateti
     return low, high
 
 
-def _read(con: duckdb.DuckDBPyConnection, events: EventsInput) -> None:
+def _read(con: duckdb.DuckDBPyConnection, events: EventsInput, delimiter: str | None) -> None:
     try:
-        sqlrun.run(con, f"extract_read_{events.format}", {"path": events.files})
+        params: dict[str, object] = {"path": events.files}
+        if events.format == "csv":
+            # read_csv takes one delimiter for all files: the configured one, else the
+            # first file's sniffed one (a NULL delimiter would not sniff).
+            params["delimiter"] = (
+                delimiter
+                or sqlrun.fetch_one(
+                    con, "extract_sniff_csv", params={"first_file": events.files[0]}
+                )["delimiter"]
+            )
+        sqlrun.run(con, f"extract_read_{events.format}", params)
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise DataQualityError(
@@ -105,7 +115,7 @@ def extract(
             paths.stage_db, memory_limit=cfg.memory_limit, threads=cfg.threads
         ) as con:
             log.info("extract: reading %s (%s)", source.source, source.format)
-            _read(con, source)
+            _read(con, source, cfg.csv_delimiter)
             slots = _column_slots(con, cfg, source.source)
             params["use_session_ref"] = slots["session_id"] is not None
             steps = ["extract_typed", "extract_valid", "extract_sessions", "extract_split"]
