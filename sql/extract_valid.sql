@@ -4,7 +4,7 @@
 -- within $dedup_seconds; 0 = exact duplicates); bot users (too many events overall or in one
 -- calendar minute); rare items (< $min_item_count events); sparse users (< $min_user_events).
 -- Support rules are applied once, in this order, not iterated to a fixed point.
-create or replace table valid_events as
+create or replace temp table valid_events as
 with typed as (
     select * from typed_events
 ),
