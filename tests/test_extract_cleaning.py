@@ -140,3 +140,15 @@ def test_event_type_weights_repeat_converting_sessions(tmp_path):
     a, b, c, d = (str(token[i]) for i in "abcd")
     assert paths.corpus.read_text().splitlines() == [f"{a} {b}"] * 3 + [f"{c} {d}"]
     assert counts == {"a": 3, "b": 3, "c": 1, "d": 1}  # what gensim's vocabulary will see
+
+
+def test_late_arriving_events_are_sessionized_by_time(tmp_path):
+    rows = [("u1", "a", T0, "view"), ("u1", "c", T0 + 120, "view")]
+    rows += [("u1", "x", T0 + 7_200, "view"), ("u1", "y", T0 + 7_260, "view")]
+    rows += [("u2", f"z{i}", T0 + 10**6 + i, "view") for i in range(2)]
+    # Delivered late, at the end of the file: b belongs between a and c, and w ties with x
+    # (same second) so input order puts it after x.
+    rows += [("u1", "b", T0 + 60, "view"), ("u1", "w", T0 + 7_200, "view")]
+    events = events_csv(tmp_path / "e.csv", rows, header=HEADER)
+    paths, _ = run_extract(tmp_path, events, test_fraction=0.2)
+    assert sessions(paths, "train") == [["a", "b", "c"], ["x", "w", "y"]]
