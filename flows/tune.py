@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from recsys.datasets import ml100k_events
 from recsys.layout import RunPaths, new_run_id
 from recsys.notify import notify_hook
 from recsys.stage import in_prefect_run, logger, retry_unless_deterministic
-from recsys.tasks.extract import extract
+from recsys.tasks.extract import extract, sql_params
 from recsys.tasks.quality import quality
 from recsys.tuning import TuneSetup, baselines, run_trial, suggest, svg_plot, write_tuned
 
@@ -40,11 +41,12 @@ def build_validation_stage(paths: RunPaths, cfg: PipelineConfig) -> TuneSetup:
     with sqlrun.connect(paths.stage_db, read_only=True) as con:
         sqlrun.run(con, "tune_train_period", {"path": str(train_period)})
     stage.unlink(missing_ok=True)
-    params = {
+    params = sql_params(cfg.extract, cfg.quality, datetime.now(UTC), corpus)
+    params |= {
         "test_fraction": cfg.tune.validation_fraction,
-        "max_session_length": cfg.extract.max_session_length,
-        "min_session_length": cfg.extract.min_session_length,
-        "path": str(corpus),
+        "validation_fraction": 0.0,
+        "test_start": None,
+        "validation_start": None,
     }
     with sqlrun.connect(stage, memory_limit=cfg.extract.memory_limit) as con:
         sqlrun.run(con, "tune_load_train_period", {"path": str(train_period)})

@@ -8,11 +8,19 @@ value of the wrong type is a usage error (exit 2), never a silent default.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from recsys.errors import UsageError
 
@@ -84,6 +92,81 @@ class ExtractConfig(_Section):
     )
     memory_limit: str = Field("2GB", description="DuckDB memory_limit for the stage.")
     threads: int | None = Field(None, ge=1, description="DuckDB threads (None: all cores).")
+    # Cleaning rules (docs/extract.md); each one's dropped rows are counted in extract.json.
+    duplicate_window_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="An event repeating the previous event of the same user, item and type "
+        "within this many seconds is a near duplicate (double submits, tracker retries) and "
+        "dropped. 0 drops exact duplicates only.",
+    )
+    max_user_events: int | None = Field(
+        None,
+        ge=1,
+        description="Users with more events than this are treated as bots/crawlers and all "
+        "their events dropped (None: no limit).",
+    )
+    max_events_per_minute: int | None = Field(
+        None,
+        ge=1,
+        description="Users who ever log more events than this in one calendar minute are "
+        "treated as bots and dropped; humans rarely exceed ~30 (None: no limit).",
+    )
+    min_item_count: int = Field(
+        1,
+        ge=1,
+        description="Items with fewer cleaned events (whole log, after the bot filter) are "
+        "dropped before sessionization; too rare to learn a vector for.",
+    )
+    min_user_events: int = Field(
+        1,
+        ge=1,
+        description="Users with fewer cleaned events (after the rare-item rule) are dropped "
+        "before sessionization.",
+    )
+    validation_fraction: float = Field(
+        0.0,
+        ge=0,
+        lt=0.5,
+        description="Share of events (by global time, just before the test cut) labelled "
+        "'validation' for tuning; excluded from the training corpus. 0: no validation split.",
+    )
+    test_start: datetime | None = Field(
+        None,
+        description="Cut by date instead of fraction: events at or after this UTC time are "
+        "'test' (overrides test_fraction).",
+    )
+    validation_start: datetime | None = Field(
+        None,
+        description="With test_start: events from this UTC time up to test_start are "
+        "'validation' (overrides validation_fraction).",
+    )
+    event_type_weights: dict[str, int] = Field(
+        {},
+        description="Session weights by event type, e.g. {purchase: 3}: a training session "
+        "is written to the corpus as many times as the largest weight of its events "
+        "(default 1), so converting sessions count more.",
+    )
+
+    @field_validator("test_start", "validation_start")
+    @classmethod
+    def _as_naive_utc(cls, value: datetime | None) -> datetime | None:
+        # Stage tables hold naive UTC timestamps; a zoned cut is converted, a naive one is UTC.
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    @model_validator(mode="after")
+    def _split_dates(self) -> ExtractConfig:
+        if self.validation_start is not None and self.test_start is None:
+            raise ValueError("validation_start needs test_start")
+        if self.validation_start is not None and self.validation_start >= self.test_start:
+            raise ValueError("validation_start must be before test_start")
+        if self.test_fraction + self.validation_fraction >= 0.9:
+            raise ValueError("test_fraction + validation_fraction leaves too little to train")
+        if any(w < 1 for w in self.event_type_weights.values()):
+            raise ValueError("event_type_weights must be integers >= 1")
+        return self
 
 
 class DriftConfig(_Section):

@@ -33,8 +33,29 @@ def generate(
     group_size: int = 25,
     noise: float = 0.05,
     mean_session: float = 8.0,
+    bot_fraction: float = 0.0,
+    duplicate_fraction: float = 0.0,
+    span_days: float = 60.0,
 ) -> pa.Table:
-    """Events table (user_id, item_id, timestamp, event_type) with planted topic groups."""
+    """Events table (user_id, item_id, timestamp, event_type) with planted topic groups.
+
+    Parameters
+    ----------
+    n_events, n_items, seed
+        Size and seed; the same arguments always give the same table.
+    group_size, noise, mean_session
+        Items per topic group, share of off-topic events, mean session length.
+    bot_fraction
+        Share of extra events from crawler users `bot<k>` (one event per second over random
+        items), appended: what a bot filter should remove.
+    duplicate_fraction
+        Share of extra events repeating a real event 0-3 s later (tracker retries, double
+        submits): what near-duplicate removal should remove.
+    span_days
+        Spread users' first sessions over this many days; each user's next session starts
+        1-6 h after the end of the previous one, so users are active concurrently, as in a
+        real log, and the span does not grow with the size.
+    """
     if n_events < 2 or n_items < 2:
         raise UsageError("generate needs at least 2 events and 2 items")
     rng = np.random.default_rng(seed)
@@ -60,8 +81,8 @@ def generate(
         items[mask] = rng.choice(members[g], size=int(mask.sum()), p=weights[g])
     noisy = rng.random(n_events) < noise
     items[noisy] = rng.integers(0, n_items, int(noisy.sum()))
-    # Time: every user has a timeline starting within the first 60 days; the user's sessions
-    # follow each other 1-6 hours apart, so the span stays ~2 months at any size.
+    # Time: every user has a timeline starting within the first `span_days`; the user's
+    # sessions follow each other 1-6 hours apart, so the span does not grow with the size.
     steps = rng.integers(10, 300, n_events)
     first = np.r_[0, np.cumsum(lengths)[:-1]]
     steps[first] = 0
@@ -74,19 +95,48 @@ def generate(
     gaps[first_of_user] = 0
     elapsed = np.cumsum(gaps)
     elapsed -= np.maximum.accumulate(np.where(first_of_user, elapsed, 0))
-    offsets_user = rng.integers(0, 60 * 86_400, n_users)
+    offsets_user = rng.integers(0, int(span_days * 86_400), n_users)
     session_start = np.empty(n_sessions, dtype=np.int64)
     session_start[by_user] = START + offsets_user[session_user[by_user]] + elapsed
     timestamps = np.repeat(session_start, lengths) + offsets
+    users = session_user[session_of_event]
+    users, items, timestamps = _add_noise(
+        rng, users, items, timestamps, n_users, n_items, bot_fraction, duplicate_fraction
+    )
     item_ids = np.array([f"g{group[i]}-i{i}" for i in range(n_items)], dtype=object)
+    # Users >= n_users are the bots.
+    user_ids = np.array([f"u{u}" for u in range(n_users)], dtype=object)
+    bot_ids = np.array([f"bot{u}" for u in range(users.max() + 1 - n_users)], dtype=object)
+    user_text = np.concatenate([user_ids, bot_ids])[users]
     return pa.table(
         {
-            "user_id": pa.array([f"u{u}" for u in session_user[session_of_event]], pa.string()),
+            "user_id": pa.array(user_text.tolist(), pa.string()),
             "item_id": pa.array(item_ids[items].tolist(), pa.string()),
             "timestamp": pa.array(timestamps, pa.int64()),
-            "event_type": pa.array(["click"] * n_events, pa.string()),
+            "event_type": pa.array(["click"] * len(users), pa.string()),
         }
     )
+
+
+def _add_noise(rng, users, items, timestamps, n_users, n_items, bot_fraction, dup_fraction):
+    """Append near-duplicate events and crawler sessions (drawn after the clean log, so
+    the clean part does not change with these fractions)."""
+    n = len(users)
+    n_dup = int(n * dup_fraction)
+    if n_dup:
+        which = rng.integers(0, n, n_dup)
+        users = np.concatenate([users, users[which]])
+        items = np.concatenate([items, items[which]])
+        timestamps = np.concatenate([timestamps, timestamps[which] + rng.integers(0, 4, n_dup)])
+    n_bot = int(n * bot_fraction)
+    if n_bot:
+        per_bot = 2_000  # a crawler hitting one page per second for ~33 minutes
+        bot = np.arange(n_bot) // per_bot
+        starts = rng.integers(START, int(timestamps.max()), bot.max() + 1)
+        users = np.concatenate([users, n_users + bot])
+        items = np.concatenate([items, rng.integers(0, n_items, n_bot)])
+        timestamps = np.concatenate([timestamps, starts[bot] + np.arange(n_bot) % per_bot])
+    return users, items, timestamps
 
 
 def write(table: pa.Table, out: Path) -> Path:

@@ -1,17 +1,31 @@
--- gensim corpus_file input: one training session per line, tokens separated by spaces.
+-- gensim corpus_file input: one training session per line, tokens separated by spaces; a
+-- session of weight w (event_type_weights) is written w times.
 copy (
     with train_events as (
-        select e.session, e.pos, i.token
+        select e.session, e.pos, e.session_weight, i.token
         from events as e
         inner join items as i on e.item_id = i.item_id
         where e.split = 'train'
     ),
 
-    final as (
-        select string_agg(cast(token as varchar), ' ' order by pos) as line
+    lines as (
+        select
+            session,
+            max(session_weight) as weight,
+            string_agg(cast(token as varchar), ' ' order by pos) as line
         from train_events
         group by session
-        order by session
+    ),
+
+    copies as (
+        select session, line, unnest(range(weight)) as copy
+        from lines
+    ),
+
+    final as (
+        select line
+        from copies
+        order by session, copy
     )
 
     select * from final

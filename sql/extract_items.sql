@@ -1,12 +1,13 @@
--- Vocabulary of the training corpus: each training item with its count and a dense integer
--- token (most frequent first). The corpus uses the tokens, so any id text is safe in it.
+-- Vocabulary of the training corpus: each training item with its corpus count (a session
+-- written w times by its event-type weight counts w times) and a dense integer token (most
+-- frequent first). The corpus uses the tokens, so any id text is safe in it.
 create or replace table items as
 with train_events as (
-    select item_id from events where split = 'train'
+    select item_id, session_weight from events where split = 'train'
 ),
 
 counts as (
-    select item_id, count(*) as train_count
+    select item_id, sum(session_weight)::bigint as train_count
     from train_events
     group by item_id
 ),

@@ -1,5 +1,5 @@
 -- Raw rows of a JSON-lines file, glob or URL.
-create or replace table source_rows as
+create or replace temp table source_rows as
 with source as (
     select * from read_json($path, format = 'newline_delimited', union_by_name = true)
 ),

@@ -1,5 +1,5 @@
 -- Raw rows of a Parquet file, glob or URL.
-create or replace table source_rows as
+create or replace temp table source_rows as
 with source as (
     select * from read_parquet($path, union_by_name = true)
 ),

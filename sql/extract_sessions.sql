@@ -2,21 +2,29 @@
 -- keep input order. Consecutive repeats of one item inside a session are collapsed.
 create or replace table sessionized_events as
 with valid as (
-    select * exclude (type_kept, is_duplicate)
+    select * exclude (type_kept, is_duplicate, drop_rule)
     from valid_events
-    where type_kept and not is_duplicate
+    where drop_rule is null
 ),
 
 gaps as (
+    -- One sort per user serves the gap, the session number and the repeat check.
     select
         *,
-        lag(ts) over (partition by user_id order by ts, input_order) as prev_ts
+        lag(ts) over by_user as prev_ts,
+        lag(item_id) over by_user as prev_item,
+        lag(session_ref) over by_user as prev_ref
     from valid
+    window by_user as (partition by user_id order by ts, input_order)
 ),
 
 numbered as (
     select
         *,
+        case
+            when $use_session_ref then prev_ref is not distinct from session_ref
+            else prev_ts is not null and epoch(ts) - epoch(prev_ts) <= $gap_seconds
+        end as same_session,
         sum(
             case
                 when prev_ts is null then 1
@@ -29,29 +37,17 @@ numbered as (
     from gaps
 ),
 
-keyed as (
+final as (
+    -- A repeat is the user's previous event in the same session on the same item (with a
+    -- session_id column: the user's previous event, if it has the same session_id).
     select
-        * exclude (prev_ts, gap_session),
+        * exclude (prev_ts, prev_item, prev_ref, gap_session, same_session),
         case
             when $use_session_ref then coalesce(session_ref, '')
             else cast(gap_session as varchar)
         end as session_key
     from numbered
-),
-
-with_prev_item as (
-    select
-        *,
-        lag(item_id) over (
-            partition by user_id, session_key order by ts, input_order
-        ) as prev_item
-    from keyed
-),
-
-final as (
-    select * exclude (prev_item)
-    from with_prev_item
-    where not ($collapse_repeats and prev_item is not null and prev_item = item_id)
+    where not ($collapse_repeats and same_session and prev_item = item_id)
 )
 
 select * from final

@@ -1,10 +1,54 @@
--- Rows in/out of each extraction rule, for the stage artifact and the manifest.
+-- Rows in/out of each extraction rule, sessions per split, items unseen in training and a
+-- session-length histogram, for the stage artifact and the manifest.
 with valid as (
     select
         count(*) as usable,
-        count(*) filter (where not type_kept) as dropped_event_type,
-        count(*) filter (where type_kept and is_duplicate) as dropped_duplicates
+        count(*) filter (where drop_rule = 'event_type') as dropped_event_type,
+        count(*) filter (where drop_rule = 'duplicate') as dropped_duplicates,
+        count(*) filter (where drop_rule = 'bot_user') as dropped_bot_events,
+        count(distinct user_id) filter (where drop_rule = 'bot_user') as bot_users,
+        count(*) filter (where drop_rule = 'rare_item') as dropped_rare_items,
+        count(*) filter (where drop_rule = 'sparse_user') as dropped_sparse_users,
+        count(*) filter (where drop_rule is null) as kept
     from valid_events
+),
+
+per_split as (
+    select
+        count(*) filter (where split = 'train') as train_events,
+        count(*) filter (where split = 'validation') as validation_events,
+        count(*) filter (where split = 'test') as test_events,
+        count(distinct session) filter (where split = 'train') as train_sessions,
+        count(distinct session) filter (where split = 'validation') as validation_sessions,
+        count(distinct session) filter (where split = 'test') as test_sessions,
+        count(*) as rows_out,
+        count(distinct user_id) as users,
+        min(ts) filter (where split = 'test') as cut_ts,
+        min(ts) filter (where split = 'validation') as validation_cut_ts
+    from events
+),
+
+unseen as (
+    select
+        count(*) filter (where e.split = 'test') as test_unseen_events,
+        count(distinct e.item_id) filter (where e.split = 'test') as test_unseen_items,
+        count(*) filter (where e.split = 'validation') as validation_unseen_events,
+        count(distinct e.item_id) filter (where e.split = 'validation') as validation_unseen_items
+    from events as e
+    anti join items as i on e.item_id = i.item_id
+    where e.split <> 'train'
+),
+
+session_sizes as (
+    select any_value(session_length) as length
+    from events
+    group by session
+),
+
+lengths as (
+    -- bucket 50 holds every session of 50 or more events
+    select histogram(least(length, 50)) as session_length_histogram
+    from session_sizes
 ),
 
 final as (
@@ -13,19 +57,20 @@ final as (
         (select count(*) from typed_events) - v.usable as dropped_invalid,
         v.dropped_event_type,
         v.dropped_duplicates,
-        v.usable - v.dropped_event_type - v.dropped_duplicates
-        - (select count(*) from sessionized_events) as collapsed_repeats,
-        (select count(*) from sessionized_events)
-        - (select count(*) from events) as dropped_short_sessions,
-        (select count(*) from events) as rows_out,
-        (select count(*) from events where split = 'train') as train_events,
-        (select count(*) from events where split = 'test') as test_events,
-        (select count(distinct session) from events where split = 'train') as train_sessions,
-        (select count(distinct session) from events where split = 'test') as test_sessions,
+        v.dropped_bot_events,
+        v.bot_users,
+        v.dropped_rare_items,
+        v.dropped_sparse_users,
+        v.kept - (select count(*) from sessionized_events) as collapsed_repeats,
+        (select count(*) from sessionized_events) - p.rows_out as dropped_short_sessions,
+        p.*,
+        u.*,
         (select count(*) from items) as train_items,
-        (select count(distinct user_id) from events) as users,
-        (select min(ts) from events where split = 'test') as cut_ts
+        l.session_length_histogram
     from valid as v
+    cross join per_split as p
+    cross join unseen as u
+    cross join lengths as l
 )
 
 select * from final

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 from prefect import task
@@ -33,9 +34,19 @@ def time_bounds(quality: QualityConfig, now: datetime) -> tuple[datetime, dateti
     return low, high
 
 
-def _read(con: duckdb.DuckDBPyConnection, events: EventsInput) -> None:
+def _read(con: duckdb.DuckDBPyConnection, events: EventsInput, delimiter: str | None) -> None:
     try:
-        sqlrun.run(con, f"extract_read_{events.format}", {"path": events.files})
+        params: dict[str, object] = {"path": events.files}
+        if events.format == "csv":
+            # read_csv takes one delimiter for all files: the configured one, else the
+            # first file's sniffed one (a NULL delimiter would not sniff).
+            params["delimiter"] = (
+                delimiter
+                or sqlrun.fetch_one(
+                    con, "extract_sniff_csv", params={"first_file": events.files[0]}
+                )["delimiter"]
+            )
+        sqlrun.run(con, f"extract_read_{events.format}", params)
     except duckdb.Error as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         first = lines[0]
@@ -85,6 +96,35 @@ def _column_slots(
     return slots
 
 
+def sql_params(
+    cfg: ExtractConfig, quality: QualityConfig, now: datetime, corpus: Path
+) -> dict[str, object]:
+    """Values bound into the extract SQL files (one place, also used by tuning)."""
+    low, high = time_bounds(quality, now)
+    return {
+        "timestamp_unit": cfg.timestamp_unit,
+        "min_ts": low,
+        "max_ts": high,
+        "event_types": cfg.event_types,
+        "gap_seconds": cfg.session_gap_minutes * 60.0,
+        "collapse_repeats": cfg.collapse_repeats,
+        "test_fraction": cfg.test_fraction,
+        "validation_fraction": cfg.validation_fraction,
+        "test_start": cfg.test_start,
+        "validation_start": cfg.validation_start,
+        "weight_types": list(cfg.event_type_weights) or None,
+        "weight_values": list(cfg.event_type_weights.values()) or None,
+        "dedup_seconds": cfg.duplicate_window_seconds,
+        "max_user_events": cfg.max_user_events,
+        "max_events_per_minute": cfg.max_events_per_minute,
+        "min_item_count": cfg.min_item_count,
+        "min_user_events": cfg.min_user_events,
+        "max_session_length": cfg.max_session_length,
+        "min_session_length": cfg.min_session_length,
+        "path": str(corpus),
+    }
+
+
 def extract(
     events: str,
     paths: RunPaths,
@@ -99,25 +139,13 @@ def extract(
         source = resolve(events, cfg.input_format)
         paths.ensure()
         paths.stage_db.unlink(missing_ok=True)  # a retry starts from a clean stage
-        low, high = time_bounds(quality, now)
-        params = {
-            "timestamp_unit": cfg.timestamp_unit,
-            "min_ts": low,
-            "max_ts": high,
-            "event_types": cfg.event_types,
-            "gap_seconds": cfg.session_gap_minutes * 60.0,
-            "collapse_repeats": cfg.collapse_repeats,
-            "test_fraction": cfg.test_fraction,
-            "max_session_length": cfg.max_session_length,
-            "min_session_length": cfg.min_session_length,
-            "path": str(paths.corpus),
-        }
+        params = sql_params(cfg, quality, now, paths.corpus)
         log = logger()
         with sqlrun.connect(
             paths.stage_db, memory_limit=cfg.memory_limit, threads=cfg.threads
         ) as con:
             log.info("extract: reading %s (%s)", source.source, source.format)
-            _read(con, source)
+            _read(con, source, cfg.csv_delimiter)
             slots = _column_slots(con, cfg, source.source)
             params["use_session_ref"] = slots["session_id"] is not None
             steps = ["extract_typed", "extract_valid", "extract_sessions", "extract_split"]
@@ -127,7 +155,11 @@ def extract(
                 log.info("extract: %s done (%d/%d)", step, done, len(steps))
             stats = sqlrun.fetch_one(con, "extract_stats", params=params)
             con.execute("drop table source_rows")
-        stats["cut_ts"] = str(stats["cut_ts"]) if stats["cut_ts"] is not None else None
+        for key in ("cut_ts", "validation_cut_ts"):
+            stats[key] = str(stats[key]) if stats[key] is not None else None
+        stats["session_length_histogram"] = {
+            int(k): int(v) for k, v in (stats["session_length_histogram"] or {}).items()
+        }
         report.rows_in, report.rows_out = stats["rows_in"], stats["rows_out"]
         report.details = {
             **stats,

@@ -108,3 +108,33 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli("run", "--set", "train.epoch=3", "--data-dir", data) == 2
     assert run_cli("run", "--set", "train.sg=7", "--data-dir", data) == 2
     assert not (data / "published").exists()
+
+
+def test_dirty_log_with_validation_split(tmp_path):
+    """Crawler and retry noise is removed by the configured rules and counted; a validation
+    split is held out of training and the run still publishes."""
+    from recsys.synth import generate, write
+
+    clean = generate(20_000, 200, seed=7, noise=0.02)
+    dirty = generate(20_000, 200, seed=7, noise=0.02, bot_fraction=0.02, duplicate_fraction=0.03)
+    events = write(dirty, tmp_path / "dirty.parquet")
+    data = tmp_path / "data"
+    rules = ["extract.validation_fraction=0.1", "extract.duplicate_window_seconds=5"]
+    rules += ["extract.max_events_per_minute=20"]
+    sets = [arg for rule in rules for arg in ("--set", rule)]
+    assert run_cli("run", "--events", events, "--data-dir", data, *FAST, *sets) == 0
+    stats = json.loads((current(data) / "extract.json").read_text())["details"]
+    assert stats["rows_in"] == clean.num_rows + 600 + 400
+    # Every planted retry goes, no real event: the duplicate rule runs first, so the crawler's
+    # own quick re-hits of an item count as duplicates, the rest of it as bot events.
+    assert stats["dropped_duplicates"] >= 600
+    assert stats["dropped_duplicates"] + stats["dropped_bot_events"] == 1000
+    assert stats["bot_users"] == 1
+    assert stats["validation_events"] > 0 and stats["validation_sessions"] > 0
+    # gensim saw exactly the training events: validation and test stay out of the corpus.
+    manifest = json.loads((current(data) / "manifest.json").read_text())
+    assert manifest["stages"]["train"]["rows_in"] == stats["train_events"]
+    assert (
+        stats["train_events"] + stats["validation_events"] + stats["test_events"]
+        == (stats["rows_out"])
+    )
