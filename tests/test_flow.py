@@ -42,6 +42,11 @@ def test_planted_groups_come_first(tmp_path, planted_events, capsys):
     assert {"item_recs.parquet", "user_recs.parquet", "index.faiss", "metrics.json"} <= set(
         manifest["files"]
     )
+    assert {"report.html", "embedding_map.png", "diagnostics.json"} <= set(manifest["files"])
+    html = (run / "report.html").read_text()
+    assert "gate PASSED" in html and "data:image/png;base64," in html
+    rules = {r["rule"]: r for r in manifest["gate"]["rules"]}
+    assert rules["not_worse_than_champion_hr@20"]["note"] == "skipped: no published champion"
     item = recs[0]["item_id"]
     capsys.readouterr()
     assert run_cli("similar", item, "-k", "5", "--data-dir", data, "--json") == 0
@@ -61,6 +66,13 @@ def test_publish_lifecycle(tmp_path, planted_events):
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
     second = current(data)
     assert second != first and first.is_dir()
+    metrics = json.loads((second / "metrics.json").read_text())
+    assert metrics["champion"]["run_id"] == first.name
+    # Same data, same seed: the re-scored champion is the same model, so the same HR.
+    assert metrics["models"]["champion"]["hr@20"] == pytest.approx(
+        metrics["models"]["item2vec"]["hr@20"]
+    )
+    assert first.name in (second / "report.html").read_text()  # the trend lists the first run
 
     bad = events_csv(
         tmp_path / "nulls.csv",
@@ -75,6 +87,11 @@ def test_publish_lifecycle(tmp_path, planted_events):
     refused = sorted((data / "work").iterdir())[-1]
     assert (refused / "FAILED").read_text().startswith("GateRefused")
     assert json.loads((refused / "run" / "metrics.json").read_text())["gate"]["passed"] is False
+    assert "gate REFUSED" in (refused / "run" / "report.html").read_text()
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as wh:
+        verdicts = wh.sql("select run_id, bool_and(gate_passed) from run_metrics group by 1")
+        verdicts = dict(verdicts.fetchall())
+    assert verdicts == {first.name: True, second.name: True, refused.name: False}
 
     forced = [*impossible, "--set", "gate.enforce=false"]
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *forced) == 0
