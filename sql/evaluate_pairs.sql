@@ -1,5 +1,6 @@
 -- Next-item test cases: inside each held-out session, the previous item is the query and
 -- the item that followed is the target; the session's length feeds the session slices.
+-- pair_id only needs to be unique (no global sort: it is the slowest step at 10M events).
 create or replace temp table test_pairs as
 with test_events as (
     select session, pos, item_id, session_length
@@ -9,7 +10,7 @@ with test_events as (
 
 final as (
     select
-        row_number() over (order by prev.session, prev.pos) as pair_id,
+        row_number() over () as pair_id,
         prev.item_id as query_id,
         nxt.item_id as target_id,
         prev.session_length
