@@ -69,10 +69,10 @@ def pipeline(
     log = logger()
     log.info("run %s: data dir %s", paths.run_id, paths.data_dir)
     try:
+        attrs = resolve_attributes(config.evaluate.item_attributes, events, paths.data_dir)
         stages = [extract_task(events, paths, config.extract, config.quality)]
         stages.append(quality_task(paths, config.quality, config.extract))
         stages.append(train_task(paths, config.train))
-        attrs = resolve_attributes(config.evaluate.item_attributes, events, paths.data_dir)
         stages.append(
             evaluate_task(paths, config.evaluate, config.gate, config.export.scoring, attrs)
         )

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 
 from recsys import index, sqlrun
 from recsys.config import EvaluateConfig, ItemAttributes
+from recsys.errors import UsageError
 from recsys.vocab import VOCAB, Embedding
 
 MAP_PNG = "embedding_map.png"
@@ -30,6 +32,7 @@ def resolve_attributes(
     """The attributes file to use: the configured one, else MovieLens's on the default
     data set (its columns are the config defaults), else None."""
     if attrs.path:
+        load_attributes(attrs)  # fail now (exit 2), not after training
         return attrs
     if events is None:
         from recsys.datasets import ml100k_raw
@@ -51,8 +54,12 @@ def load_attributes(attrs: ItemAttributes | None) -> dict[str, tuple[str | None,
     if attrs.path.endswith(".parquet"):
         name += "_parquet"
     idents = {"id": attrs.id_column, "title": attrs.title_column, "category": attrs.category_column}
-    with sqlrun.connect() as con:
-        rows = sqlrun.run(con, name, {"path": attrs.path}, idents).fetchall()
+    try:
+        with sqlrun.connect() as con:
+            rows = sqlrun.run(con, name, {"path": attrs.path}, idents).fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UsageError(f"evaluate.item_attributes {attrs.path}: {first}") from exc
     out = {}
     for item, title, category in rows:
         if category is not None and attrs.category_separator:

@@ -170,7 +170,7 @@ def evaluate(
             if name.endswith(f"@{gate.k}") and name.startswith("hr")
         }
         report.details["gate"] = "passed" if passed else "REFUSED"
-    _artifacts(report, metrics, html)
+    _artifacts(report, metrics, html, paths)
     if not passed:
         failed = failures(verdicts)
         if gate.enforce:
@@ -202,7 +202,7 @@ def _run_report(paths: RunPaths, metrics: dict, diag: dict | None) -> Path | Non
     return report.write_report(paths, metrics, diag)
 
 
-def _artifacts(report: StageReport, metrics: dict, html: Path | None) -> None:
+def _artifacts(report: StageReport, metrics: dict, html: Path | None, paths: RunPaths) -> None:
     if not in_prefect_run():
         return
     from prefect.artifacts import create_link_artifact, create_table_artifact
@@ -213,11 +213,17 @@ def _artifacts(report: StageReport, metrics: dict, html: Path | None) -> None:
         table=key_table(metrics), key="recsys-metrics", description="model vs baselines"
     )
     if html is not None:
+        # A run that goes on to publish is renamed from work/<id>/run to runs/<id>: link
+        # where the report will live; a refused run keeps it in the work folder.
+        target = html
+        if metrics["gate"]["passed"] or not metrics["gate"]["enforced"]:
+            target = paths.final_dir / html.name
         create_link_artifact(
-            link=f"file://{html}",
-            link_text=f"run report {html.parent.parent.name}",
+            link=f"file://{target}",
+            link_text=f"run report {paths.run_id}",
             key="recsys-run-report",
-            description="self-contained HTML report of this run's evaluation",
+            description="self-contained HTML report of this run's evaluation (in "
+            f"{paths.work_dir} if the run stopped before publishing)",
         )
     gate = metrics.get("gate", {"rules": []})
     lines = ["| rule | observed | threshold | verdict | note |", "|---|---:|---:|---|---|"]

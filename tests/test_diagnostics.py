@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from recsys.config import EvaluateConfig, ItemAttributes
+from recsys.errors import UsageError
 from recsys.layout import RunPaths
 from recsys.report import record_history, write_report
 from recsys.tasks.diagnostics import diagnose, load_attributes
@@ -103,3 +104,11 @@ def test_report_trend_and_warehouse_history(tmp_path):
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         rows = con.sql("select source, value, gate_passed from run_metrics order by 1").fetchall()
     assert rows == [("item2vec", 0.0567, False), ("popularity", 0.05, False)]
+
+
+def test_bad_attributes_file_is_a_usage_error(tmp_path):
+    attrs = _attributes(tmp_path).model_copy(update={"title_column": "no_such_column"})
+    with pytest.raises(UsageError, match=r"item_attributes .*no_such_column"):
+        load_attributes(attrs)
+    with pytest.raises(UsageError, match="item_attributes"):
+        load_attributes(attrs.model_copy(update={"path": str(tmp_path / "missing.csv")}))

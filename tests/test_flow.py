@@ -111,6 +111,12 @@ def test_movielens_beats_popularity(tmp_path, ml100k):
     metrics = json.loads((current(data) / "metrics.json").read_text())
     model, popular = metrics["models"]["item2vec"], metrics["models"]["popularity"]
     assert model["hr@20"] > popular["hr@20"]
+    # The goal: beat the best baseline by >= 10% HR@20 (the gate enforces it by default).
+    best = max(popular["hr@20"], metrics["models"]["cooccurrence"]["hr@20"])
+    assert model["hr@20"] >= 1.1 * best
+    diagnostics = json.loads((current(data) / "diagnostics.json").read_text())
+    assert diagnostics["neighbours"][0]["title"]  # MovieLens titles found by default
+    assert "nmi_vs_category" in diagnostics["clustering"]
     assert metrics["test_pairs"] > 5_000
     users = duckdb.sql(
         f"select count(distinct user_id) from '{current(data) / 'user_recs.parquet'}'"
@@ -124,4 +130,8 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli("run", "--events", tmp_path / "missing.csv", "--data-dir", data) == 2
     assert run_cli("run", "--set", "train.epoch=3", "--data-dir", data) == 2
     assert run_cli("run", "--set", "train.sg=7", "--data-dir", data) == 2
+    missing = tmp_path / "no-such-items.csv"
+    assert (
+        run_cli("run", "--set", f"evaluate.item_attributes.path={missing}", "--data-dir", data) == 2
+    )
     assert not (data / "published").exists()
