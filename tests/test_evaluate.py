@@ -51,6 +51,9 @@ def test_slices_by_hand(con):
     assert got[("target_item", "cold")] == (1, pytest.approx(0.0))
     assert got[("session", "short")] == (1, pytest.approx(1.0))
     assert got[("session", "long")] == (3, pytest.approx(1 / 3))
+    # Query c was never trained: its pair is the only cold-query case.
+    assert got[("query_item", "cold")] == (1, pytest.approx(0.0))
+    assert got[("query_item", "trained")] == (3, pytest.approx(2 / 3))
 
 
 def test_coverage_and_popularity_bias_by_hand(con):

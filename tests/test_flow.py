@@ -20,6 +20,25 @@ def current(data: Path) -> Path:
     return (data / "published" / "current").resolve()
 
 
+def _artifact(key: str):
+    """The latest artifact with this key from the test harness's Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas import filters
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    # The sync client sends None for omitted filters, which the 3.8 server rejects.
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=filters.ArtifactFilter(key=filters.ArtifactFilterKey(any_=[key])),
+            flow_run_filter=filters.FlowRunFilter(),
+            task_run_filter=filters.TaskRunFilter(),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+            offset=0,
+        )
+    return found[0]
+
+
 def test_planted_groups_come_first(tmp_path, planted_events, capsys):
     data = tmp_path / "data"
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
@@ -47,6 +66,9 @@ def test_planted_groups_come_first(tmp_path, planted_events, capsys):
     assert "gate PASSED" in html and "data:image/png;base64," in html
     rules = {r["rule"]: r for r in manifest["gate"]["rules"]}
     assert rules["not_worse_than_champion_hr@20"]["note"] == "skipped: no published champion"
+    link, table = _artifact("recsys-run-report"), _artifact("recsys-metrics")
+    assert f"(file://{run}/report.html)" in link.data  # prefect stores links as markdown
+    assert table.type == "table" and "item2vec" in json.dumps(table.data)
     item = recs[0]["item_id"]
     capsys.readouterr()
     assert run_cli("similar", item, "-k", "5", "--data-dir", data, "--json") == 0
