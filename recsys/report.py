@@ -27,6 +27,9 @@ TREND_RUNS = 20
 
 
 def gate_k(metrics: dict) -> int:
+    """The K the gate read (older metrics.json files only name it in their rules)."""
+    if "k" in metrics["gate"]:
+        return int(metrics["gate"]["k"])
     rule = next(r for r in metrics["gate"]["rules"] if r["rule"].startswith("min_hr@"))
     return int(rule["rule"].split("@")[1])
 

@@ -157,7 +157,12 @@ def evaluate(
         metrics["embedding"] = embedding_stats(emb.vectors, emb.context)
         verdicts = gate_verdicts(metrics, metrics["embedding"], gate)
         passed = all(v["passed"] for v in verdicts)
-        metrics["gate"] = {"passed": passed, "enforced": gate.enforce, "rules": verdicts}
+        metrics["gate"] = {
+            "passed": passed,
+            "enforced": gate.enforce,
+            "k": gate.k,
+            "rules": verdicts,
+        }
         metrics["evaluated_at"] = datetime.now(UTC).isoformat()
         (paths.out / METRICS).write_text(json.dumps(metrics, indent=2))
         diag = _diagnostics(paths, emb, cfg, scoring, attributes)
