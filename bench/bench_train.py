@@ -50,7 +50,7 @@ def _hr(paths: RunPaths, model: Word2Vec, item_of: dict[str, str], scoring: str)
     emb = Embedding(
         model.wv.vectors, np.asarray([item_of[k] for k in keys], dtype=object), model.syn1neg
     )
-    return score(paths.stage_db, emb, scoring, [20])["hr@20"]
+    return score(paths.stage_db, emb, scoring, [20])["item2vec"]["hr@20"]
 
 
 def speed(events: int, root: Path) -> list[dict]:

@@ -19,6 +19,7 @@ from recsys.config import PipelineConfig
 from recsys.layout import RunPaths
 from recsys.notify import notify_hook
 from recsys.stage import in_prefect_run, logger
+from recsys.tasks.diagnostics import resolve_attributes
 from recsys.tasks.evaluate import evaluate_task
 from recsys.tasks.export import export_task
 from recsys.tasks.extract import extract_task
@@ -74,10 +75,13 @@ def pipeline(
     log = logger()
     log.info("run %s: data dir %s", paths.run_id, paths.data_dir)
     try:
+        attrs = resolve_attributes(config.evaluate.item_attributes, events, paths.data_dir)
         stages = [extract_task(events, paths, config.extract, config.quality)]
         stages.append(quality_task(paths, config.quality, config.extract))
         stages.append(train_task(paths, config.train, config.augment))
-        stages.append(evaluate_task(paths, config.evaluate, config.gate, config.export.scoring))
+        stages.append(
+            evaluate_task(paths, config.evaluate, config.gate, config.export.scoring, attrs)
+        )
         stages.append(export_task(paths, config.export))
         stages.append(publish_task(paths, config, stages, created_at))
     except BaseException as exc:

@@ -28,7 +28,7 @@ from recsys.notify import notify_hook
 from recsys.stage import in_prefect_run, logger, retry_unless_deterministic
 from recsys.tasks.extract import extract, sql_params
 from recsys.tasks.quality import quality
-from recsys.tuning import TuneSetup, baselines, run_trial, suggest, svg_plot, write_tuned
+from recsys.tuning import TuneSetup, run_trial, suggest, svg_plot, write_tuned
 
 TUNED = "tuned.yaml"
 
@@ -161,7 +161,7 @@ def tune(
         "trials": len(results),
         "seconds": round(time.perf_counter() - start, 1),
         "validation_baselines": {
-            src: round(m[metric], 5) for src, m in baselines(setup.stage_db, setup.ks).items()
+            src: round(m[metric], 5) for src, m in best.get("baselines", {}).items()
         },
     }
     out = Path(data_dir).resolve()

@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from recsys import sqlrun
 from recsys.config import TrainConfig
 from recsys.vocab import Embedding
+
+MODEL = "item2vec"  # the evaluate stage's name for the model's source
 
 
 class TuneSetup(BaseModel):
@@ -57,35 +58,14 @@ def split_params(params: dict[str, Any], base: TrainConfig) -> tuple[TrainConfig
     return base.model_copy(update=knobs), params.get("scoring", "in_out")
 
 
-def score(stage_db: Path, emb: Embedding, scoring: str, ks: list[int]) -> dict[str, float]:
-    """HR/MRR/NDCG@K of a model on the stage's held-out pairs (the evaluate stage's SQL)."""
-    from recsys.tasks.evaluate import model_neighbours
+def score(stage_db: Path, emb: Embedding, scoring: str, ks: list[int]) -> dict[str, dict]:
+    """Metrics of every source (model and baselines) on the stage's held-out pairs, computed
+    by the evaluate stage itself, so a trial is scored exactly as the gate will score it."""
+    from recsys.config import EvaluateConfig
+    from recsys.tasks.evaluate import compute_metrics
 
-    with sqlrun.connect(stage_db, read_only=True) as con:
-        sqlrun.run(con, "evaluate_pairs")
-        sqlrun.run(con, "evaluate_candidates")
-        queries = [r[0] for r in sqlrun.run(con, "evaluate_queries").fetchall()]
-        con.register("model_neighbours", model_neighbours(emb, queries, max(ks), scoring))
-        sqlrun.run(con, "evaluate_model_candidates", {"source": "model"})
-        rows = sqlrun.run(con, "evaluate_metrics", {"ks": ks}).fetchall()
-    out: dict[str, float] = {}
-    for _, k, _, hr, mrr, ndcg in rows:
-        out |= {f"hr@{k}": hr, f"mrr@{k}": mrr, f"ndcg@{k}": ndcg}
-    return out
-
-
-def baselines(stage_db: Path, ks: list[int]) -> dict[str, dict[str, float]]:
-    """Popularity and co-occurrence on the validation pairs, for the trials table."""
-    with sqlrun.connect(stage_db, read_only=True) as con:
-        sqlrun.run(con, "evaluate_pairs")
-        sqlrun.run(con, "evaluate_candidates")
-        sqlrun.run(con, "evaluate_popularity", {"k": max(ks)})
-        sqlrun.run(con, "evaluate_cooccurrence", {"k": max(ks)})
-        rows = sqlrun.run(con, "evaluate_metrics", {"ks": ks}).fetchall()
-    out: dict[str, dict[str, float]] = {}
-    for source, k, _, hr, mrr, ndcg in rows:
-        out.setdefault(source, {}).update({f"hr@{k}": hr, f"mrr@{k}": mrr, f"ndcg@{k}": ndcg})
-    return out
+    metrics = compute_metrics(stage_db, emb, EvaluateConfig(ks=ks), max(ks), scoring, None)
+    return metrics["models"]
 
 
 def run_trial(
@@ -107,10 +87,11 @@ def run_trial(
     emb = Embedding(
         model.wv.vectors, np.asarray([setup.item_of[k] for k in keys], dtype=object), context
     )
-    metrics = score(setup.stage_db, emb, scoring, setup.ks)
+    models = score(setup.stage_db, emb, scoring, setup.ks)
     return {
         "params": params,
-        "metrics": metrics,
+        "metrics": models.pop(MODEL),
+        "baselines": models,
         "seconds": round(time.perf_counter() - start, 3),
         "sampled": sampled,
     }

@@ -1,37 +1,45 @@
--- HR@K, MRR@K and NDCG@K of every candidate source over every test pair (a pair whose query
--- has no candidates is a miss), for each K in $ks.
-with pairs as (
-    select * from test_pairs
-),
-
-sources as (
+-- HR@K, MRR@K and NDCG@K of every candidate source over every test pair (a pair whose
+-- target is not in the source's list, or whose query has none, is a miss), for each K in $ks.
+with sources as (
     select distinct source from candidates
 ),
 
-hits as (
-    select s.source, p.pair_id, min(c.rank) as hit_rank
-    from pairs as p
-    cross join sources as s
-    left join candidates as c
-        on c.source = s.source and c.query_id = p.query_id and c.item_id = p.target_id
-    group by s.source, p.pair_id
+n_pairs as (
+    select count(*) as pairs from test_pairs
 ),
 
 cutoffs as (
     select unnest($ks) as k
 ),
 
+grid as (
+    select s.source, c.k
+    from sources as s
+    cross join cutoffs as c
+),
+
+summed as (
+    select
+        g.source,
+        g.k,
+        count(h.hit_rank) as hits,
+        coalesce(sum(1.0 / h.hit_rank), 0) as rr,
+        coalesce(sum(1.0 / log2(h.hit_rank + 1)), 0) as dcg
+    from grid as g
+    left join hits as h on h.source = g.source and h.hit_rank <= g.k
+    group by g.source, g.k
+),
+
 final as (
     select
-        h.source,
-        c.k,
-        count(*) as pairs,
-        avg(case when h.hit_rank <= c.k then 1.0 else 0.0 end) as hr,
-        avg(case when h.hit_rank <= c.k then 1.0 / h.hit_rank else 0.0 end) as mrr,
-        avg(case when h.hit_rank <= c.k then 1.0 / log2(h.hit_rank + 1) else 0.0 end) as ndcg
-    from hits as h
-    cross join cutoffs as c
-    group by h.source, c.k
+        s.source,
+        s.k,
+        n.pairs,
+        s.hits / n.pairs as hr,
+        s.rr / n.pairs as mrr,
+        s.dcg / n.pairs as ndcg
+    from summed as s
+    cross join n_pairs as n
 )
 
 select * from final order by source, k

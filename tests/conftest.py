@@ -25,8 +25,12 @@ import pytest  # noqa: E402
 from recsys.cli import main  # noqa: E402
 from recsys.synth import generate, write  # noqa: E402
 
-# Small, fast training for flow tests; the knobs are gensim's.
+# Small, fast training for flow tests; the knobs are gensim's. On planted data the next item
+# is drawn from its group's popularity, so co-occurrence is near the best possible predictor
+# (HR@20 ~0.86 vs ~0.92 for item2vec): the default 10% lift over every baseline is out of
+# reach there by construction, and 5% is asked instead.
 FAST = ["--set", "train.epochs=5", "--set", "train.vector_size=32", "--set", "train.workers=1"]
+FAST += ["--set", "gate.min_lift=0.05"]
 
 
 @pytest.fixture(scope="session")

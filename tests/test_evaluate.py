@@ -5,20 +5,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from recsys import index, sqlrun
-from recsys.config import GateConfig
-from recsys.tasks.evaluate import MODEL, gate_verdicts
-from recsys.vocab import Embedding
 
 
 @pytest.fixture
 def con():
     con = sqlrun.connect()
+    # Pairs: a->x (short session), a->y, b->z (long sessions), c->q (q never trained: cold).
     con.execute(
-        "create table test_pairs as select * from (values (1, 'a', 'x'), (2, 'a', 'y'), "
-        "(3, 'b', 'z')) t(pair_id, query_id, target_id)"
+        "create table test_pairs as select * from (values (1, 'a', 'x', 3), (2, 'a', 'y', 9), "
+        "(3, 'b', 'z', 9), (4, 'c', 'q', 9)) t(pair_id, query_id, target_id, session_length)"
+    )
+    # Catalogue of 5 trained items, most trained first: a, x, y, b, z.
+    con.execute(
+        "create table items as select * from (values (0, 'a', 50), (1, 'x', 40), "
+        "(2, 'y', 30), (3, 'b', 20), (4, 'z', 10)) t(token, item_id, train_count)"
     )
     sqlrun.run(con, "evaluate_candidates")
     con.execute(
@@ -28,41 +32,58 @@ def con():
 
 
 def test_hr_mrr_ndcg_by_hand(con):
+    sqlrun.run(con, "evaluate_hits")
     rows = sqlrun.run(con, "evaluate_metrics", {"ks": [1, 3]}).fetchall()
     got = {k: (hr, mrr, ndcg) for _, k, n, hr, mrr, ndcg in rows}
-    # Hits: x at rank 1, y at rank 3, z never (query b has no candidates).
-    assert got[1] == pytest.approx((1 / 3, 1 / 3, 1 / 3))
-    assert got[3] == pytest.approx((2 / 3, (1 + 1 / 3) / 3, (1 + 1 / math.log2(4)) / 3))
+    # Hits: x at rank 1, y at rank 3, z and q never (queries b, c have no candidates).
+    assert got[1] == pytest.approx((1 / 4, 1 / 4, 1 / 4))
+    assert got[3] == pytest.approx((2 / 4, (1 + 1 / 3) / 4, (1 + 1 / math.log2(4)) / 4))
+
+
+def test_slices_by_hand(con):
+    sqlrun.run(con, "evaluate_hits")
+    params = {"k": 3, "head_share": 0.4, "short_max": 5}
+    rows = sqlrun.run(con, "evaluate_slices", params).fetchall()
+    got = {(dim, value): (n, hr) for _, dim, value, n, hr, _ in rows}
+    # Head = the 2 most trained items (a, x); y, z are tail; q is cold.
+    assert got[("target_item", "head")] == (1, pytest.approx(1.0))
+    assert got[("target_item", "tail")] == (2, pytest.approx(0.5))
+    assert got[("target_item", "cold")] == (1, pytest.approx(0.0))
+    assert got[("session", "short")] == (1, pytest.approx(1.0))
+    assert got[("session", "long")] == (3, pytest.approx(1 / 3))
+    # Query c was never trained: its pair is the only cold-query case.
+    assert got[("query_item", "cold")] == (1, pytest.approx(0.0))
+    assert got[("query_item", "trained")] == (3, pytest.approx(2 / 3))
+
+
+def test_coverage_and_popularity_bias_by_hand(con):
+    rows = sqlrun.run(con, "evaluate_beyond", {"k": 2}).fetchall()
+    (source, coverage, bias) = rows[0]
+    # Top-2 list of 'a' is x, w; w is not a trained item: 1 of 5 catalogue items shown.
+    assert source == "m" and coverage == pytest.approx(1 / 5)
+    # Popularity percentile: a 1.0, x 0.75, y 0.5, b 0.25, z 0; unknown w counts 0.
+    # Query 'a' occurs in 2 pairs; both see [x, w]: (0.75 + 0) / 2.
+    assert bias == pytest.approx(0.375)
+
+
+def test_vocab_coverage_of_test_events():
+    con = sqlrun.connect()
+    con.execute(
+        "create table events as select * from (values ('a', 'train'), ('a', 'test'), "
+        "('b', 'test'), ('c', 'test'), ('a', 'test')) t(item_id, split)"
+    )
+    con.register("model_vocab", pa.table({"item_id": ["a", "b", "zz"]}))
+    events, coverage = sqlrun.run(con, "evaluate_vocab_coverage").fetchone()
+    assert (events, coverage) == (4, pytest.approx(3 / 4))
 
 
 def test_popularity_never_recommends_the_query(con):
-    con.execute(
-        "create table items as select * from (values (0, 'a', 50), (1, 'x', 40), "
-        "(2, 'y', 30), (3, 'b', 20)) t(token, item_id, train_count)"
-    )
     sqlrun.run(con, "evaluate_popularity", {"k": 2})
     lists = con.execute(
         "select query_id, list(item_id order by rank) from candidates "
         "where source = 'popularity' group by 1 order by 1"
     ).fetchall()
-    assert lists == [("a", ["x", "y"]), ("b", ["a", "x"])]
-
-
-def _metrics(model_hr: float, popular_hr: float) -> dict:
-    return {"models": {MODEL: {"hr@20": model_hr}, "popularity": {"hr@20": popular_hr}}}
-
-
-def test_gate_rules():
-    emb = Embedding(np.ones((2, 3), dtype=np.float32), np.array(["a", "b"], dtype=object))
-    ok = gate_verdicts(
-        _metrics(0.2, 0.1), emb, GateConfig(min_hr=0.1, min_lift_over_popularity=0.5)
-    )
-    assert all(v["passed"] for v in ok)
-    low = gate_verdicts(_metrics(0.2, 0.15), emb, GateConfig(min_lift_over_popularity=0.5))
-    assert [v["rule"] for v in low if not v["passed"]] == ["lift_hr@20_over_popularity"]
-    emb.vectors[0, 0] = np.nan
-    broken = gate_verdicts(_metrics(0.2, 0.1), emb, GateConfig())
-    assert [v["rule"] for v in broken if not v["passed"]] == ["finite_vectors"]
+    assert lists == [("a", ["x", "y"]), ("b", ["a", "x"]), ("c", ["a", "x"])]
 
 
 def test_neighbours_never_include_self_even_for_duplicates():

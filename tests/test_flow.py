@@ -20,6 +20,25 @@ def current(data: Path) -> Path:
     return (data / "published" / "current").resolve()
 
 
+def _artifact(key: str):
+    """The latest artifact with this key from the test harness's Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas import filters
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    # The sync client sends None for omitted filters, which the 3.8 server rejects.
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=filters.ArtifactFilter(key=filters.ArtifactFilterKey(any_=[key])),
+            flow_run_filter=filters.FlowRunFilter(),
+            task_run_filter=filters.TaskRunFilter(),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+            offset=0,
+        )
+    return found[0]
+
+
 def test_planted_groups_come_first(tmp_path, planted_events, capsys):
     data = tmp_path / "data"
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
@@ -42,6 +61,14 @@ def test_planted_groups_come_first(tmp_path, planted_events, capsys):
     assert {"item_recs.parquet", "user_recs.parquet", "index.faiss", "metrics.json"} <= set(
         manifest["files"]
     )
+    assert {"report.html", "embedding_map.png", "diagnostics.json"} <= set(manifest["files"])
+    html = (run / "report.html").read_text()
+    assert "gate PASSED" in html and "data:image/png;base64," in html
+    rules = {r["rule"]: r for r in manifest["gate"]["rules"]}
+    assert rules["not_worse_than_champion_hr@20"]["note"] == "skipped: no published champion"
+    link, table = _artifact("recsys-run-report"), _artifact("recsys-metrics")
+    assert f"(file://{run}/report.html)" in link.data  # prefect stores links as markdown
+    assert table.type == "table" and "item2vec" in json.dumps(table.data)
     item = recs[0]["item_id"]
     capsys.readouterr()
     assert run_cli("similar", item, "-k", "5", "--data-dir", data, "--json") == 0
@@ -61,6 +88,13 @@ def test_publish_lifecycle(tmp_path, planted_events):
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
     second = current(data)
     assert second != first and first.is_dir()
+    metrics = json.loads((second / "metrics.json").read_text())
+    assert metrics["champion"]["run_id"] == first.name
+    # Same data, same seed: the re-scored champion is the same model, so the same HR.
+    assert metrics["models"]["champion"]["hr@20"] == pytest.approx(
+        metrics["models"]["item2vec"]["hr@20"]
+    )
+    assert first.name in (second / "report.html").read_text()  # the trend lists the first run
 
     bad = events_csv(
         tmp_path / "nulls.csv",
@@ -75,6 +109,11 @@ def test_publish_lifecycle(tmp_path, planted_events):
     refused = sorted((data / "work").iterdir())[-1]
     assert (refused / "FAILED").read_text().startswith("GateRefused")
     assert json.loads((refused / "run" / "metrics.json").read_text())["gate"]["passed"] is False
+    assert "gate REFUSED" in (refused / "run" / "report.html").read_text()
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as wh:
+        verdicts = wh.sql("select run_id, bool_and(gate_passed) from run_metrics group by 1")
+        verdicts = dict(verdicts.fetchall())
+    assert verdicts == {first.name: True, second.name: True, refused.name: False}
 
     forced = [*impossible, "--set", "gate.enforce=false"]
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *forced) == 0
@@ -94,6 +133,12 @@ def test_movielens_beats_popularity(tmp_path, ml100k):
     metrics = json.loads((current(data) / "metrics.json").read_text())
     model, popular = metrics["models"]["item2vec"], metrics["models"]["popularity"]
     assert model["hr@20"] > popular["hr@20"]
+    # The goal: beat the best baseline by >= 10% HR@20 (the gate enforces it by default).
+    best = max(popular["hr@20"], metrics["models"]["cooccurrence"]["hr@20"])
+    assert model["hr@20"] >= 1.1 * best
+    diagnostics = json.loads((current(data) / "diagnostics.json").read_text())
+    assert diagnostics["neighbours"][0]["title"]  # MovieLens titles found by default
+    assert "nmi_vs_category" in diagnostics["clustering"]
     assert metrics["test_pairs"] > 5_000
     users = duckdb.sql(
         f"select count(distinct user_id) from '{current(data) / 'user_recs.parquet'}'"
@@ -107,6 +152,10 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli("run", "--events", tmp_path / "missing.csv", "--data-dir", data) == 2
     assert run_cli("run", "--set", "train.epoch=3", "--data-dir", data) == 2
     assert run_cli("run", "--set", "train.sg=7", "--data-dir", data) == 2
+    missing = tmp_path / "no-such-items.csv"
+    assert (
+        run_cli("run", "--set", f"evaluate.item_attributes.path={missing}", "--data-dir", data) == 2
+    )
     assert not (data / "published").exists()
 
 
