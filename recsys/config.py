@@ -204,11 +204,12 @@ class ExportConfig(_Section):
     exclude_seen: bool = Field(True, description="Drop items the user already interacted with.")
     batch_size: int = Field(8192, ge=1, description="Queries per FAISS search batch.")
     # --- serving index (see docs/serving.md) ---
-    index_type: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
+    index_type: Literal["auto", "flat", "hnsw", "ivfflat", "ivfpq"] = Field(
         "auto",
         description="Serving index. 'auto' picks by catalogue size: exact 'flat' up to "
         "flat_max_items, 'hnsw' up to hnsw_max_items, 'ivfpq' above. Force one to trade "
-        "memory, build time and recall yourself.",
+        "memory, build time and recall yourself; 'ivfflat' (inverted lists over exact "
+        "vectors) is the fastest for all-items batch export when items form clusters.",
     )
     flat_max_items: int = Field(
         20_000,
@@ -226,10 +227,10 @@ class ExportConfig(_Section):
         32, ge=4, le=128, description="HNSW links per node: more = better recall, more memory."
     )
     hnsw_ef_construction: int = Field(
-        80, ge=8, description="HNSW build beam: more = better graph, slower build."
+        64, ge=8, description="HNSW build beam: more = better graph, slower build."
     )
     hnsw_ef_search: int = Field(
-        64, ge=1, description="HNSW search beam (>= K): raise it when the recall check fails."
+        32, ge=1, description="HNSW search beam (>= K): raise it when the recall check fails."
     )
     ivf_nlist: int | None = Field(
         None,
@@ -237,7 +238,10 @@ class ExportConfig(_Section):
         description="IVF lists; None = 4*sqrt(items), the usual FAISS rule of thumb.",
     )
     ivf_nprobe: int = Field(
-        32, ge=1, description="IVF lists visited per query: raise it when recall is too low."
+        32,
+        ge=1,
+        description="IVF lists visited per query (ivfpq, ivfflat): raise it when the recall "
+        "check fails, lower it for speed.",
     )
     pq_m: int | None = Field(
         None,

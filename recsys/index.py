@@ -122,6 +122,12 @@ def build(indexed: np.ndarray, cfg: Any) -> tuple[faiss.Index, dict]:
         idx.add(indexed)
         info.update(m=cfg.hnsw_m, ef_construction=cfg.hnsw_ef_construction)
         info["ef_search"] = cfg.hnsw_ef_search
+    elif kind == "ivfflat":
+        nlist = _nlist(n, cfg)
+        idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        idx.train(_training_sample(indexed, nlist))
+        idx.add(indexed)
+        info.update(nlist=nlist, nprobe=cfg.ivf_nprobe)
     else:
         idx, params = _build_ivfpq(indexed, cfg)
         info.update(params)
@@ -130,9 +136,19 @@ def build(indexed: np.ndarray, cfg: Any) -> tuple[faiss.Index, dict]:
     return idx, info
 
 
+def _nlist(n: int, cfg: Any) -> int:
+    return cfg.ivf_nlist or max(1, min(int(4 * np.sqrt(n)), n // 39))
+
+
+def _training_sample(indexed: np.ndarray, nlist: int) -> np.ndarray:
+    # FAISS needs ~39 training points per centroid; more only slows training down.
+    rng = np.random.default_rng(0)
+    return indexed[rng.choice(len(indexed), min(len(indexed), 64 * nlist), replace=False)]
+
+
 def _build_ivfpq(indexed: np.ndarray, cfg: Any) -> tuple[faiss.Index, dict]:
     n, dim = indexed.shape
-    nlist = cfg.ivf_nlist or max(1, min(int(4 * np.sqrt(n)), n // 39))
+    nlist = _nlist(n, cfg)
     pq_m = cfg.pq_m or max(1, dim // 2)
     if dim % pq_m:
         raise ValueError(f"export.pq_m={pq_m} must divide the vector size {dim}")
@@ -147,10 +163,7 @@ def _build_ivfpq(indexed: np.ndarray, cfg: Any) -> tuple[faiss.Index, dict]:
         )
         idx = faiss.IndexRefine(base, refine)
         idx.k_factor = 4.0
-    # FAISS needs ~39 training points per centroid; more only slows training down.
-    rng = np.random.default_rng(0)
-    sample = indexed[rng.choice(n, min(n, 64 * nlist), replace=False)]
-    idx.train(sample)
+    idx.train(_training_sample(indexed, nlist))
     idx.add(indexed)
     refine_info = {"refine": "SQ8", "k_factor": 4.0} if cfg.pq_refine else {"refine": None}
     return idx, {
@@ -166,7 +179,7 @@ def configure(idx: faiss.Index, info: dict) -> None:
     """Apply the search-time parameters recorded in `info` (after build or load)."""
     if info.get("kind") == "hnsw":
         faiss.downcast_index(idx).hnsw.efSearch = int(info["ef_search"])
-    elif info.get("kind") == "ivfpq":
+    elif info.get("kind") in ("ivfpq", "ivfflat"):
         faiss.extract_index_ivf(idx).nprobe = int(info["nprobe"])
         if info.get("refine"):
             faiss.downcast_index(idx).k_factor = float(info["k_factor"])
