@@ -16,9 +16,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
 from recsys.errors import PublishError, UsageError
 from recsys.layout import current_link, published_dir, runs_dir
 
@@ -191,6 +188,9 @@ def similar(data_dir: Path, item_id: str, k: int) -> list[dict]:
 
 def recommend(data_dir: Path, user_id: str, k: int) -> list[dict]:
     """The user's exported recommendations from the published run."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     run = current_run(data_dir)
     verify(run, hashed={"user_recs.parquet"})
     table = pq.read_table(run / "user_recs.parquet", filters=[("user_id", "=", user_id)])
