@@ -162,7 +162,9 @@ def prune(data_dir: Path, keep: int) -> list[str]:
 
 
 def similar(data_dir: Path, item_id: str, k: int) -> list[dict]:
-    """Nearest items to `item_id` from the published index (cosine), never itself."""
+    """Nearest items to `item_id` from the published index under the run's scoring, never
+    itself (raw model neighbours: the business rules shape `item_recs.parquet`). An item
+    without a vector gets its exported cold-start list instead, labelled by `source`."""
     import numpy as np
 
     from recsys import index
@@ -174,7 +176,7 @@ def similar(data_dir: Path, item_id: str, k: int) -> list[dict]:
     emb = Embedding.load(run)
     row = emb.rows([item_id])[0]
     if row < 0:
-        raise UsageError(f"item '{item_id}' is not in the published model ({run.name})")
+        return _cold_item(run, item_id, k)
     queries, _ = emb.spaces(scoring)
     scores, ids = index.neighbours_without_self(
         index.load(run), queries, np.array([row], dtype=np.int64), k
@@ -183,6 +185,20 @@ def similar(data_dir: Path, item_id: str, k: int) -> list[dict]:
         {"rank": r + 1, "item_id": str(emb.item_ids[i]), "score": float(s)}
         for r, (s, i) in enumerate(zip(scores[0], ids[0], strict=True))
         if i >= 0
+    ]
+
+
+def _cold_item(run: Path, item_id: str, k: int) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    verify(run, hashed={"item_recs.parquet"})
+    table = pq.read_table(run / "item_recs.parquet", filters=[("item_id", "=", item_id)])
+    if table.num_rows == 0:
+        raise UsageError(f"item '{item_id}' is not in the published model ({run.name})")
+    rows = sorted(table.to_pylist(), key=lambda r: r["rank"])[:k]
+    return [
+        {"rank": r["rank"], "item_id": r["neighbor_id"], "score": r["score"], "source": r["source"]}
+        for r in rows
     ]
 
 

@@ -41,7 +41,7 @@ def attributes(path: Path) -> Path:
     return path
 
 
-def test_rules_apply_to_item_and_user_lists(tmp_path, planted_events):
+def test_rules_apply_to_item_and_user_lists(tmp_path, planted_events, capsys):
     data = tmp_path / "data"
     attrs = attributes(tmp_path / "attrs.parquet")
     blocked = ["g0-i8", "g1-i9"]
@@ -69,6 +69,11 @@ def test_rules_apply_to_item_and_user_lists(tmp_path, planted_events):
     assert {"fusion", "item2vec:in_out"} <= sources
     cold = [r for r in items if r["item_id"] == "new-1"]
     assert cold and {r["source"] for r in cold} == {"popularity:same_attribute"}
+    assert all(category[r["neighbor_id"]] == 1 for r in cold)
+    capsys.readouterr()
+    assert run_cli("similar", "new-1", "-k", "3", "--data-dir", data, "--json") == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [a["item_id"] for a in answers] == [r["neighbor_id"] for r in cold[:3]]
     users = pq.read_table(run / "user_recs.parquet").to_pylist()
     assert users and not {r["item_id"] for r in users} & set(blocked)
     manifest = json.loads((run / "manifest.json").read_text())
