@@ -143,9 +143,10 @@ def build_index(paths: RunPaths, emb: Embedding, cfg: ExportConfig):
     queries, indexed = emb.spaces(cfg.scoring)
     idx, info = index.build(indexed, cfg)
     info["recall_k"] = min(cfg.k, len(emb))
-    info["recall"] = round(
-        index.recall_at_k(idx, queries, indexed, info["recall_k"], cfg.recall_sample), 4
+    recall = index.tune_recall(
+        idx, info, queries, indexed, info["recall_k"], cfg.recall_target, cfg.recall_sample
     )
+    info["recall"] = round(recall, 4)
     info["min_recall"] = cfg.min_recall
     index.save(idx, paths.out, info)
     return idx, queries, info

@@ -73,3 +73,19 @@ def test_user_vector_is_recency_weighted():
     np.testing.assert_allclose(vectors[1], [0, 0, 1])
     _, plain = user_vectors(history, queries, decay=1.0)
     np.testing.assert_allclose(plain[0], [1 / 3] * 3, rtol=1e-6)
+
+
+def test_tuning_raises_the_beam_until_recall_is_reached():
+    queries, indexed = index.spaces(*clustered(4000), "in_out")
+    cfg = ExportConfig(index_type="hnsw", hnsw_m=16, hnsw_ef_search=1)
+    idx, info = index.build(indexed, cfg)
+    start = index.recall_at_k(idx, queries, indexed, 20, 300)
+    recall = index.tune_recall(idx, info, queries, indexed, 20, 0.98, 300)
+    assert start < 0.9 <= 0.98 <= recall
+    assert info["ef_search"] > 1 and idx.hnsw.efSearch == info["ef_search"]
+    assert [ef for ef, _ in info["recall_tuning"]][:3] == [1, 2, 4]
+    # PQ without refinement cannot be tuned past its quantization error: the gate's case.
+    cfg = ExportConfig(index_type="ivfpq", ivf_nprobe=1, pq_m=2, pq_refine=False)
+    idx, info = index.build(indexed, cfg)
+    assert index.tune_recall(idx, info, queries, indexed, 20, 0.99, 300) < 0.9
+    assert info["nprobe"] == info["nlist"]
