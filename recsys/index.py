@@ -14,13 +14,17 @@ library.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
 INDEX_FILE = "index.faiss"
+INDEX_INFO = "index.json"  # kind, search parameters, recall, build time, bytes per vector
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
@@ -90,11 +94,163 @@ def neighbours_without_self(
     return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
 
 
-def save(index: faiss.Index, folder: Path) -> Path:
+def choose_kind(n_items: int, cfg: Any) -> str:
+    """The index type for a catalogue of `n_items` under an ExportConfig."""
+    if cfg.index_type != "auto":
+        return cfg.index_type
+    if n_items <= cfg.flat_max_items:
+        return "flat"
+    return "hnsw" if n_items <= cfg.hnsw_max_items else "ivfpq"
+
+
+def build(indexed: np.ndarray, cfg: Any) -> tuple[faiss.Index, dict]:
+    """Build the serving index (inner-product metric for every kind) and describe it.
+
+    Returns (index, info) where info holds the kind, its search parameters and the build
+    time; every kind scores by inner product, so both scorings keep their meaning.
+    """
+    indexed = np.ascontiguousarray(indexed, dtype=np.float32)
+    n, dim = indexed.shape
+    kind = choose_kind(n, cfg)
+    start = time.perf_counter()
+    info: dict[str, Any] = {"kind": kind, "items": n, "dim": dim}
+    if kind == "flat":
+        idx = build_exact(indexed)
+    elif kind == "hnsw":
+        idx = faiss.IndexHNSWFlat(dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        idx.hnsw.efConstruction = cfg.hnsw_ef_construction
+        idx.add(indexed)
+        info.update(m=cfg.hnsw_m, ef_construction=cfg.hnsw_ef_construction)
+        info["ef_search"] = cfg.hnsw_ef_search
+    elif kind == "ivfflat":
+        nlist = _nlist(n, cfg)
+        idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        idx.train(_training_sample(indexed, nlist))
+        idx.add(indexed)
+        info.update(nlist=nlist, nprobe=cfg.ivf_nprobe)
+    else:
+        idx, params = _build_ivfpq(indexed, cfg)
+        info.update(params)
+    info["build_seconds"] = round(time.perf_counter() - start, 3)
+    configure(idx, info)
+    return idx, info
+
+
+def _nlist(n: int, cfg: Any) -> int:
+    return cfg.ivf_nlist or max(1, min(int(4 * np.sqrt(n)), n // 39))
+
+
+def _training_sample(indexed: np.ndarray, nlist: int) -> np.ndarray:
+    # FAISS needs ~39 training points per centroid; more only slows training down.
+    rng = np.random.default_rng(0)
+    return indexed[rng.choice(len(indexed), min(len(indexed), 64 * nlist), replace=False)]
+
+
+def _build_ivfpq(indexed: np.ndarray, cfg: Any) -> tuple[faiss.Index, dict]:
+    n, dim = indexed.shape
+    nlist = _nlist(n, cfg)
+    pq_m = cfg.pq_m or max(1, dim // 2)
+    if dim % pq_m:
+        raise ValueError(f"export.pq_m={pq_m} must divide the vector size {dim}")
+    # 8-bit codes need 256 training points per sub-quantizer; tiny catalogues get fewer bits.
+    nbits = 8 if n >= 1024 else max(2, int(np.log2(n)) - 1)
+    quantizer = faiss.IndexFlatIP(dim)
+    base = faiss.IndexIVFPQ(quantizer, dim, nlist, pq_m, nbits, faiss.METRIC_INNER_PRODUCT)
+    idx: faiss.Index = base
+    if cfg.pq_refine:
+        refine = faiss.IndexScalarQuantizer(
+            dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        idx = faiss.IndexRefine(base, refine)
+        idx.k_factor = 4.0
+    idx.train(_training_sample(indexed, nlist))
+    idx.add(indexed)
+    refine_info = {"refine": "SQ8", "k_factor": 4.0} if cfg.pq_refine else {"refine": None}
+    return idx, {
+        "nlist": nlist,
+        "pq_m": pq_m,
+        "pq_nbits": nbits,
+        "nprobe": cfg.ivf_nprobe,
+        **refine_info,
+    }
+
+
+def configure(idx: faiss.Index, info: dict) -> None:
+    """Apply the search-time parameters recorded in `info` (after build or load)."""
+    if info.get("kind") == "hnsw":
+        faiss.downcast_index(idx).hnsw.efSearch = int(info["ef_search"])
+    elif info.get("kind") in ("ivfpq", "ivfflat"):
+        faiss.extract_index_ivf(idx).nprobe = int(info["nprobe"])
+        if info.get("refine"):
+            faiss.downcast_index(idx).k_factor = float(info["k_factor"])
+
+
+def recall_at_k(
+    idx: faiss.Index,
+    queries: np.ndarray,
+    indexed: np.ndarray,
+    k: int,
+    sample: int,
+    seed: int = 0,
+) -> float:
+    """Mean recall@k of `idx` against exact inner-product search on sampled query rows.
+
+    Each query's own row is searched too (in_out scores it like any item), so both lists
+    are compared exactly as the index answers them.
+    """
+    n = len(queries)
+    rows = np.random.default_rng(seed).choice(n, min(sample, n), replace=False)
+    k = min(k, idx.ntotal)
+    _, truth = build_exact(indexed).search(np.ascontiguousarray(queries[rows]), k)
+    _, found = search(idx, queries[rows], k)
+    hits = sum(len(np.intersect1d(t[t >= 0], f[f >= 0])) for t, f in zip(truth, found, strict=True))
+    return float(hits / max(1, (truth >= 0).sum()))
+
+
+BEAMS = {"hnsw": "ef_search", "ivfflat": "nprobe", "ivfpq": "nprobe"}
+
+
+def tune_recall(
+    idx: faiss.Index,
+    info: dict,
+    queries: np.ndarray,
+    indexed: np.ndarray,
+    k: int,
+    target: float,
+    sample: int,
+) -> float:
+    """Double the search beam (efSearch / nprobe) until sampled recall@k reaches `target`
+    or the beam hits its ceiling; updates `info` in place and returns the final recall.
+
+    Search parameters cost nothing to change after the build, so defaults can be fast and
+    the recall is still made sure on the actual vectors.
+    """
+    recall = recall_at_k(idx, queries, indexed, k, sample)
+    key = BEAMS.get(info["kind"])
+    ceiling = {"ef_search": 1024, "nprobe": info.get("nlist", 1)}.get(key, 0)
+    tried = [(info.get(key), round(recall, 4))] if key else []
+    while key and recall < target and info[key] < ceiling:
+        info[key] = min(info[key] * 2, ceiling)
+        configure(idx, info)
+        recall = recall_at_k(idx, queries, indexed, k, sample)
+        tried.append((info[key], round(recall, 4)))
+    info["recall_tuning"] = tried
+    return recall
+
+
+def save(idx: faiss.Index, folder: Path, info: dict) -> Path:
+    """Write index.faiss and index.json (with bytes per vector measured on disk)."""
     path = Path(folder) / INDEX_FILE
-    faiss.write_index(index, str(path))
+    faiss.write_index(idx, str(path))
+    info["bytes_per_vector"] = round(path.stat().st_size / max(1, idx.ntotal), 1)
+    (Path(folder) / INDEX_INFO).write_text(json.dumps(info, indent=2))
     return path
 
 
 def load(folder: Path) -> faiss.Index:
-    return faiss.read_index(str(Path(folder) / INDEX_FILE))
+    """Read the index and re-apply its recorded search parameters."""
+    idx = faiss.read_index(str(Path(folder) / INDEX_FILE))
+    info_path = Path(folder) / INDEX_INFO
+    if info_path.is_file():
+        configure(idx, json.loads(info_path.read_text()))
+    return idx

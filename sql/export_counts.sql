@@ -5,5 +5,13 @@ select
     (select count(distinct user_id) from read_parquet($user_recs)) as users,
     (
         select count(distinct user_id) from read_parquet($user_recs)
-        where source = 'popularity'
-    ) as users_popularity_fallback
+        where source like 'popularity%'
+    ) as users_fallback,
+    (
+        select count(distinct item_id) from read_parquet($item_recs)
+        where source like 'popularity%'
+    ) as items_fallback,
+    (
+        select count(*) from read_parquet($item_recs)
+        where source in ('fusion', 'cooccurrence')
+    ) as item_rows_from_cooccurrence

@@ -1,18 +1,19 @@
--- item_recs.parquet (contract schema): every model item's top-K neighbours, never itself.
+-- item_recs.parquet (contract schema): each item's top-K neighbours that passed every rule.
 copy (
-    with neighbours as (
-        select * from item_neighbours
+    with kept as (
+        select * from flagged where removed_by is null
     ),
 
     final as (
         select
-            item_id,
-            cast(rank as integer) as rank,
-            neighbor_id,
+            list_id as item_id,
+            cast(row_number() over (partition by list_id order by score desc, item_id) as integer)
+                as rank,
+            item_id as neighbor_id,
             cast(score as double) as score,
             source
-        from neighbours
-        where neighbor_id <> item_id
+        from kept
+        qualify rank <= $k
     )
 
     select * from final order by item_id, rank

@@ -1,5 +1,5 @@
--- Each user's most recent distinct items that the model knows (newest first), the input
--- of the user vector.
+-- Each user's most recent distinct items that the model knows, with their recency
+-- (0 = newest): the input of the recency-weighted user vector.
 with known as (
     select * from vocab
 ),
@@ -12,12 +12,15 @@ latest as (
 ),
 
 final as (
-    select l.user_id, k.row
+    select
+        l.user_id,
+        k.row,
+        row_number() over (
+            partition by l.user_id order by l.ts desc, l.input_order desc
+        ) - 1 as recency
     from latest as l
     inner join known as k on l.item_id = k.item_id
-    qualify row_number() over (
-        partition by l.user_id order by l.ts desc, l.input_order desc
-    ) <= $history
+    qualify recency < $history
 )
 
-select * from final order by user_id
+select * from final order by user_id, recency

@@ -1,11 +1,20 @@
 """Export: the serving FAISS index, `item_recs.parquet` and `user_recs.parquet`.
 
-The exported lists are read from the very index that is published, so `recsys similar`
-and `item_recs.parquet` agree. Filtering (self, already-seen) and ranking happen in DuckDB.
+The index type follows the catalogue size (exact / HNSW / IVF-PQ, see recsys.index) and its
+recall@K against exact search is measured here, on a fixed sample, and written to
+`index.json`; publish refuses an index below `export.min_recall`. The exported lists are
+read from that very index, so `recsys similar` and `item_recs.parquet` agree.
+
+Candidates (embedding channel, optional co-occurrence channel, cold-start fallbacks) go to
+DuckDB, where the business rules flag what they remove (`sql/export_flag.sql`) and the
+survivors are ranked; the same rules apply to item and user lists.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import numpy as np
 import pyarrow as pa
 from prefect import task
@@ -13,6 +22,7 @@ from prefect.cache_policies import NONE
 
 from recsys import index, sqlrun
 from recsys.config import ExportConfig
+from recsys.errors import UsageError
 from recsys.layout import RunPaths
 from recsys.stage import (
     Progress,
@@ -23,95 +33,149 @@ from recsys.stage import (
 )
 from recsys.vocab import VOCAB, Embedding
 
+RULES = ("self", "seen", "blocklist", "allowlist", "same_attribute", "price_gap")
 ITEM_RECS = "item_recs.parquet"
 USER_RECS = "user_recs.parquet"
 
 
-def item_neighbours(idx, queries: np.ndarray, emb: Embedding, cfg: ExportConfig) -> pa.Table:
+def item_neighbours(idx, queries: np.ndarray, emb: Embedding, depth: int, cfg) -> pa.Table:
+    """(list_id, item_id, score, rank) of every model item's `depth` nearest neighbours."""
     rows = np.arange(len(emb), dtype=np.int64)
     progress = Progress("export-items", len(rows))
     scores, ids = index.neighbours_without_self(
-        idx, queries, rows, cfg.k, batch_size=cfg.batch_size, on_batch=progress.update
+        idx, queries, rows, depth, batch_size=cfg.batch_size, on_batch=progress.update
     )
     valid = ids.ravel() >= 0
     width = ids.shape[1]
     return pa.table(
         {
-            "item_id": pa.array(np.repeat(emb.item_ids, width)[valid].tolist(), pa.string()),
-            "rank": pa.array(np.tile(np.arange(1, width + 1), len(rows))[valid], pa.int64()),
-            "neighbor_id": pa.array(emb.item_ids[ids.ravel()[valid]].tolist(), pa.string()),
+            "list_id": pa.array(np.repeat(emb.item_ids, width)[valid].tolist(), pa.string()),
+            "item_id": pa.array(emb.item_ids[ids.ravel()[valid]].tolist(), pa.string()),
             "score": pa.array(scores.ravel()[valid], pa.float32()),
-            "source": pa.array([f"item2vec:{cfg.scoring}"] * int(valid.sum()), pa.string()),
+            "rank": pa.array(np.tile(np.arange(1, width + 1), len(rows))[valid], pa.int64()),
         }
     )
 
 
-def user_candidates(
-    idx, queries: np.ndarray, con, seen: dict[str, int], cfg: ExportConfig
-) -> tuple[pa.Table, int]:
-    """Model candidates per user: mean of the query vectors of the user's recent items,
-    searched deep enough that K unseen items remain after filtering.
-    Returns (table, users placed)."""
-    history = sqlrun.arrow(con, "export_user_history", {"history": cfg.user_history})
+def user_vectors(history: pa.Table, queries: np.ndarray, decay: float):
+    """Recency-weighted mean of the query vectors of each user's recent items.
+
+    `history` rows are grouped by user, newest first (`recency` 0); weight = decay**recency.
+    Returns (user ids, vectors)."""
     users = np.asarray(history.column("user_id").to_pylist(), dtype=object)
-    item_rows = history.column("row").to_numpy()
-    if len(users) == 0:
-        empty = {"user_id": pa.string(), "item_row": pa.int64(), "score": pa.float32()}
-        return pa.schema(empty).empty_table(), 0
+    rows = history.column("row").to_numpy()
+    weights = decay ** history.column("recency").to_numpy().astype(np.float32)
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    counts = np.diff(np.r_[starts, len(users)])
-    user_vectors = np.add.reduceat(queries[item_rows], starts, axis=0) / counts[:, None]
-    user_ids = users[starts]
-    parts = []
+    summed = np.add.reduceat(queries[rows] * weights[:, None], starts, axis=0)
+    return users[starts], summed / np.add.reduceat(weights, starts)[:, None]
+
+
+def user_candidates(idx, queries: np.ndarray, con, seen: dict[str, int], cfg) -> pa.Table:
+    """(user_id, item_row, score): ANN hits for each placed user, searched deep enough that
+    K items survive the already-seen filter and the business rules."""
+    history = sqlrun.arrow(con, "export_user_history", {"history": cfg.user_history})
+    empty = {"user_id": pa.string(), "item_row": pa.int64(), "score": pa.float32()}
+    if history.num_rows == 0:
+        return pa.schema(empty).empty_table()
+    user_ids, vectors = user_vectors(history, queries, cfg.recency_decay)
+    parts = [pa.schema(empty).empty_table()]
     progress = Progress("export-users", len(user_ids))
     for start in range(0, len(user_ids), cfg.batch_size):
         batch = slice(start, start + cfg.batch_size)
-        depth = cfg.k + (max(seen[u] for u in user_ids[batch]) if cfg.exclude_seen else 0)
-        scores, ids = index.search(idx, user_vectors[batch], depth)
-        width = ids.shape[1]
-        flat = ids.ravel()
+        extra = max(seen[u] for u in user_ids[batch]) if cfg.exclude_seen else 0
+        scores, ids = index.search(idx, vectors[batch], cfg.overfetch * cfg.k + extra)
+        width, flat = ids.shape[1], ids.ravel()
         valid = flat >= 0
+        users = np.repeat(user_ids[batch], width)[valid].tolist()
         parts.append(
             pa.table(
                 {
-                    "user_id": pa.array(
-                        np.repeat(user_ids[batch], width)[valid].tolist(), pa.string()
-                    ),
+                    "user_id": pa.array(users, pa.string()),
                     "item_row": pa.array(flat[valid], pa.int64()),
                     "score": pa.array(scores.ravel()[valid], pa.float32()),
                 }
             )
         )
         progress.update(min(start + cfg.batch_size, len(user_ids)))
-    return pa.concat_tables(parts), len(user_ids)
+    return pa.concat_tables(parts)
+
+
+def load_attributes(con, cfg: ExportConfig) -> None:
+    """Temp table `item_attributes` (item_id, category, price); empty without a file."""
+    if not cfg.item_attributes:
+        sqlrun.run(con, "export_attributes_none")
+        return
+    path = cfg.item_attributes
+    fmt = "parquet" if path.lower().endswith((".parquet", ".pq")) else "csv"
+    slots = {"category": cfg.same_attribute, "price": cfg.price_column}
+    if not Path(path).exists() and "://" not in path:
+        raise UsageError(f"export.item_attributes: file not found: {path}")
+    try:
+        sqlrun.run(con, f"export_attributes_{fmt}", {"path": path}, idents=slots)
+    except duckdb.BinderException as exc:
+        wanted = ", ".join(c for c in ("item_id", *slots.values()) if c)
+        raise UsageError(
+            f"export.item_attributes {path}: needs columns {wanted} ({str(exc).splitlines()[0]})"
+        ) from exc
+
+
+def filter_and_write(con, kind: str, cfg: ExportConfig, path: Path) -> dict[str, int]:
+    """Flag the `candidates` table with the business rules, write the kept top-K to
+    `path`; returns rows removed per rule."""
+    sqlrun.run(
+        con,
+        "export_flag",
+        {
+            "kind": kind,
+            "exclude_seen": cfg.exclude_seen,
+            "use_allowlist": cfg.allowlist is not None,
+            "same_attribute": cfg.same_attribute is not None,
+            "price_gap": cfg.max_price_gap,
+        },
+    )
+    sqlrun.run(con, f"export_{kind}_recs", {"path": str(path), "k": cfg.k})
+    removed = dict(sqlrun.run(con, "export_rule_counts").fetchall())
+    return {rule: int(removed.get(rule, 0)) for rule in RULES}
+
+
+def build_index(paths: RunPaths, emb: Embedding, cfg: ExportConfig):
+    """Build, recall-check and save the serving index; returns (index, queries, info)."""
+    queries, indexed = emb.spaces(cfg.scoring)
+    idx, info = index.build(indexed, cfg)
+    info["recall_k"] = min(cfg.k, len(emb))
+    recall = index.tune_recall(
+        idx, info, queries, indexed, info["recall_k"], cfg.recall_target, cfg.recall_sample
+    )
+    info["recall"] = round(recall, 4)
+    info["min_recall"] = cfg.min_recall
+    index.save(idx, paths.out, info)
+    return idx, queries, info
 
 
 def export(paths: RunPaths, cfg: ExportConfig) -> StageReport:
-    """Write index.faiss, item_recs.parquet and user_recs.parquet into the run folder."""
+    """Write index.faiss + index.json, item_recs.parquet and user_recs.parquet."""
     report = StageReport(name="export")
     with timed(report):
         emb = Embedding.load(paths.out)
-        queries, indexed = emb.spaces(cfg.scoring)
-        idx = index.build_exact(indexed)
-        index.save(idx, paths.out)
+        idx, queries, info = build_index(paths, emb, cfg)
+        depth = min(cfg.overfetch * cfg.k, max(1, len(emb) - 1))
+        source = f"item2vec:{cfg.scoring}"
         with sqlrun.connect(paths.stage_db, read_only=True) as con:
             con.register("vocab", con.read_parquet(str(paths.out / VOCAB)))
-            con.register("item_neighbours", item_neighbours(idx, queries, emb, cfg))
-            sqlrun.run(con, "export_item_recs", {"path": str(paths.out / ITEM_RECS)})
+            con.register("blocklist", pa.table({"item_id": pa.array(cfg.blocklist, pa.string())}))
+            allow = pa.array(cfg.allowlist or [], pa.string())
+            con.register("allowlist", pa.table({"item_id": allow}))
+            load_attributes(con, cfg)
+            same = cfg.same_attribute is not None
+            con.register("item_neighbours", item_neighbours(idx, queries, emb, depth, cfg))
+            params = {"depth": depth, "cooc_weight": cfg.cooccurrence_weight, "source": source}
+            sqlrun.run(con, "export_item_candidates", {**params, "same_attribute": same})
+            item_rules = filter_and_write(con, "item", cfg, paths.out / ITEM_RECS)
             seen = dict(sqlrun.run(con, "export_seen_counts").fetchall())
-            candidates, placed = user_candidates(idx, queries, con, seen, cfg)
-            con.register("user_candidates", candidates)
-            sqlrun.run(
-                con,
-                "export_user_recs",
-                {
-                    "path": str(paths.out / USER_RECS),
-                    "k": cfg.k,
-                    "exclude_seen": cfg.exclude_seen,
-                    "max_seen": max(seen.values(), default=0),
-                    "source": f"item2vec:{cfg.scoring}",
-                },
-            )
+            con.register("user_candidates", user_candidates(idx, queries, con, seen, cfg))
+            user_params = {"depth": depth + max(seen.values(), default=0), "source": source}
+            sqlrun.run(con, "export_user_candidates", {**user_params, "same_attribute": same})
+            user_rules = filter_and_write(con, "user", cfg, paths.out / USER_RECS)
             counts = sqlrun.fetch_one(
                 con,
                 "export_counts",
@@ -120,11 +184,40 @@ def export(paths: RunPaths, cfg: ExportConfig) -> StageReport:
                     "user_recs": str(paths.out / USER_RECS),
                 },
             )
+            sqlrun.run(con, "evaluate_pairs")
+            hr = sqlrun.fetch_one(
+                con, "export_list_hr", params={"path": str(paths.out / ITEM_RECS), "k": cfg.k}
+            )
         report.rows_in = len(emb)
         report.rows_out = counts["item_recs_rows"] + counts["user_recs_rows"]
-        report.details = {"items": len(emb), **counts, "users_placed_by_model": placed}
+        report.details = {
+            "index": info["kind"],
+            "index recall@k": info["recall"],
+            "index build seconds": info["build_seconds"],
+            "index bytes per vector": info["bytes_per_vector"],
+            "items": len(emb),
+            **counts,
+            f"item_recs hr@{cfg.k} (test split)": round(hr["hr"] or 0.0, 4),
+            "cooccurrence_weight": cfg.cooccurrence_weight,
+            **{f"item rule {k} removed": v for k, v in item_rules.items()},
+            **{f"user rule {k} removed": v for k, v in user_rules.items()},
+        }
         report.details["k"] = cfg.k
     return report
+
+
+def _sample_markdown(paths: RunPaths) -> str:
+    import pyarrow.parquet as pq
+
+    lines = []
+    for name in (ITEM_RECS, USER_RECS):
+        rows = pq.read_table(paths.out / name).slice(0, 5).to_pylist()
+        if rows:
+            lines += [f"#### {name} (first rows)", "", "| " + " | ".join(rows[0]) + " |"]
+            lines.append("|" + "---|" * len(rows[0]))
+            lines += ["| " + " | ".join(str(v) for v in r.values()) + " |" for r in rows]
+            lines.append("")
+    return "\n".join(lines)
 
 
 @task(
@@ -137,5 +230,5 @@ def export(paths: RunPaths, cfg: ExportConfig) -> StageReport:
 )
 def export_task(paths: RunPaths, cfg: ExportConfig) -> StageReport:
     report = export(paths, cfg)
-    report_artifact(report)
+    report_artifact(report, _sample_markdown(paths))
     return report

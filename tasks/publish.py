@@ -21,7 +21,7 @@ from prefect.cache_policies import NONE
 
 from recsys import published
 from recsys.config import PipelineConfig
-from recsys.errors import PublishError
+from recsys.errors import GateRefused, PublishError
 from recsys.layout import RunPaths, runs_dir
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic
 
@@ -30,6 +30,7 @@ REQUIRED_FILES = (
     "context_vectors.npy",
     "vocab.parquet",
     "index.faiss",
+    "index.json",
     "item_recs.parquet",
     "user_recs.parquet",
     "metrics.json",
@@ -63,12 +64,14 @@ def build_manifest(
     if missing:
         raise PublishError(f"run {paths.run_id} is incomplete: missing {', '.join(missing)}")
     files = {
-        p.name: {"sha256": published.sha256_file(p), "bytes": p.stat().st_size}
+        p.name: {"sha256": published.sha256_file(p, sync=True), "bytes": p.stat().st_size}
         for p in sorted(paths.out.iterdir())
         if p.is_file() and p.name != published.MANIFEST
     }
     metrics = json.loads((paths.out / "metrics.json").read_text())
+    index_info = json.loads((paths.out / "index.json").read_text())
     extract = next((s for s in stages if s.name == "extract"), None)
+    export = next((s for s in stages if s.name == "export"), None)
     return {
         "run_id": paths.run_id,
         "created_at": created_at.isoformat(),
@@ -80,6 +83,8 @@ def build_manifest(
         "versions": package_versions(),
         "metrics": metrics["models"],
         "gate": metrics["gate"],
+        "index": index_info,
+        "export": export.details if export else {},
         "files": files,
         "stages": {
             s.name: {"seconds": s.seconds, "rows_in": s.rows_in, "rows_out": s.rows_out}
@@ -88,15 +93,43 @@ def build_manifest(
     }
 
 
+def recall_verdict(paths: RunPaths, cfg: PipelineConfig) -> dict:
+    """The serving index's recall gate rule; raises GateRefused below the floor when the
+    gate is enforced (nothing moved yet: the champion stays)."""
+    info = json.loads((paths.out / "index.json").read_text())
+    verdict = {
+        "rule": f"index_recall@{info['recall_k']}",
+        "observed": info["recall"],
+        "threshold": cfg.export.min_recall,
+        "passed": info["recall"] >= cfg.export.min_recall,
+    }
+    if not verdict["passed"]:
+        message = (
+            f"index recall gate refused the {info['kind']} index: recall@{info['recall_k']} "
+            f"{info['recall']} < export.min_recall {cfg.export.min_recall} (raise "
+            "export.hnsw_ef_search / export.ivf_nprobe or use export.index_type=flat)"
+        )
+        if cfg.gate.enforce:
+            raise GateRefused(message)
+        logger().warning("%s; gate.enforce=false: publishing", message)
+    return verdict
+
+
 def publish(
     paths: RunPaths, cfg: PipelineConfig, stages: list[StageReport], created_at: datetime
 ) -> StageReport:
-    """Write the manifest, move the run into runs/ and switch `current` to it."""
+    """Check the index recall, write the manifest, move the run into runs/ and switch
+    `current` to it."""
     start = time.perf_counter()
     if (paths.final_dir / published.MANIFEST).is_file():  # a retry after the rename
         published.switch_current(paths.data_dir, paths.run_id)
         return StageReport(name="publish", details={"run_dir": str(paths.final_dir)})
+    recall = recall_verdict(paths, cfg)
+    published.crash_point("before_manifest")
     manifest = build_manifest(paths, cfg, stages, created_at)
+    rules = [*manifest["gate"]["rules"], recall]
+    passed = manifest["gate"]["passed"] and recall["passed"]
+    manifest["gate"] = {**manifest["gate"], "passed": passed, "rules": rules}
     report = StageReport(name="publish", rows_in=len(manifest["files"]))
     report.seconds = round(time.perf_counter() - start, 3)
     manifest["stages"]["publish"] = {
@@ -105,13 +138,20 @@ def publish(
         "rows_out": report.rows_in + 1,
     }
     tmp = paths.out / f".{published.MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    with open(tmp, "w") as handle:
+        handle.write(json.dumps(manifest, indent=2, default=str))
+        published.crash_point("manifest_half_written")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, paths.out / published.MANIFEST)
     published.fsync_dir(paths.out)
+    published.crash_point("before_rename")
     runs_dir(paths.data_dir).mkdir(parents=True, exist_ok=True)
     os.rename(paths.out, paths.final_dir)
     published.fsync_dir(runs_dir(paths.data_dir))
+    published.crash_point("before_switch")
     published.switch_current(paths.data_dir, paths.run_id)
+    published.crash_point("before_prune")
     removed = published.prune(paths.data_dir, cfg.publish.keep_runs)
     shutil.rmtree(paths.work_dir, ignore_errors=True)
     report.seconds = round(time.perf_counter() - start, 3)

@@ -57,3 +57,26 @@ def test_prune_keeps_current_and_previous(tmp_path):
     kept = sorted(p.name for p in runs_dir(tmp_path).iterdir())
     assert kept == ["r0", "r1", "r4", "r5"]
     assert sorted(removed) == ["r2", "r3"]
+
+
+def test_verify_checks_sizes_of_all_and_hashes_of_what_is_read(tmp_path):
+    run = runs_dir(tmp_path) / fake_run(tmp_path, "r1")
+    manifest = json.loads((run / "manifest.json").read_text())
+    (run / "index.faiss").write_bytes(b"index")
+    manifest["files"]["index.faiss"] = {
+        "sha256": published.sha256_file(run / "index.faiss"),
+        "bytes": 5,
+    }
+    manifest["files"]["item_recs.parquet"]["bytes"] = 3  # the file has 2
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PublishError, match=r"item_recs\.parquet has \d+ bytes, manifest says 3"):
+        published.verify(run, hashed={"index.faiss"})
+    manifest["files"]["item_recs.parquet"].pop("bytes")
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    published.verify(run, hashed={"index.faiss", "index.json"})  # absent and unlisted: fine
+    (run / "index.json").write_text("{}")
+    with pytest.raises(PublishError, match=r"index\.json not in the manifest"):
+        published.verify(run, hashed={"index.faiss", "index.json"})
+    (run / "manifest.json").write_text("{not json")
+    with pytest.raises(PublishError, match=r"unreadable manifest\.json"):
+        published.verify(run)

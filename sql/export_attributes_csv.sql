@@ -1,0 +1,16 @@
+-- Optional item attributes (CSV): item_id plus the configured category and price columns.
+create or replace temp table item_attributes as
+with source as (
+    select * from read_csv($path, header = true, all_varchar = true)
+),
+
+final as (
+    select
+        cast(item_id as varchar) as item_id,
+        cast({{category}} as varchar) as category,
+        try_cast({{price}} as double) as price
+    from source
+    qualify row_number() over (partition by item_id) = 1
+)
+
+select * from final

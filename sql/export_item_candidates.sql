@@ -1,0 +1,96 @@
+-- Item-list candidates: the embedding channel (ANN neighbours), optionally fused with a
+-- co-occurrence channel by weighted reciprocal rank, plus a labelled popularity fallback for
+-- items that have no vector (seen in the events or the attributes file, not in the model).
+create or replace temp table candidates as
+with embedding as (
+    select list_id, item_id, score, rank from item_neighbours
+),
+
+train_events as (
+    select session, pos, item_id from events where split = 'train'
+),
+
+transitions as (
+    select prev.item_id as list_id, nxt.item_id, count(*) as n
+    from train_events as prev
+    inner join train_events as nxt
+        on prev.session = nxt.session and nxt.pos = prev.pos + 1
+    where $cooc_weight > 0 and prev.item_id <> nxt.item_id
+    group by all
+),
+
+cooccurrence as (
+    select
+        t.list_id,
+        t.item_id,
+        row_number() over (partition by t.list_id order by t.n desc, t.item_id) as rank
+    from transitions as t
+    where t.list_id in (select item_id from vocab)
+    qualify rank <= $depth
+),
+
+fused as (
+    select
+        coalesce(e.list_id, c.list_id) as list_id,
+        coalesce(e.item_id, c.item_id) as item_id,
+        case
+            when $cooc_weight > 0
+                then coalesce(1.0 / (60 + e.rank), 0) + $cooc_weight * coalesce(1.0 / (60 + c.rank), 0)
+            else e.score
+        end as score,
+        case
+            when e.item_id is not null and c.item_id is not null then 'fusion'
+            when e.item_id is not null then $source
+            else 'cooccurrence'
+        end as source
+    from embedding as e
+    full outer join cooccurrence as c on e.list_id = c.list_id and e.item_id = c.item_id
+),
+
+catalogue as (
+    select distinct item_id from events
+    union
+    select item_id from item_attributes
+),
+
+cold_items as (
+    select c.item_id as list_id
+    from catalogue as c
+    where c.item_id not in (select item_id from vocab)
+),
+
+popular as (
+    select
+        i.item_id,
+        i.train_count,
+        a.category,
+        row_number() over (
+            partition by a.category order by i.train_count desc, i.item_id
+        ) as category_rank,
+        row_number() over (order by i.train_count desc, i.item_id) as global_rank
+    from items as i
+    left join item_attributes as a on i.item_id = a.item_id
+),
+
+fallback as (
+    select
+        c.list_id,
+        p.item_id,
+        cast(p.train_count as double) as score,
+        case when $same_attribute then 'popularity:same_attribute' else 'popularity' end
+            as source
+    from cold_items as c
+    left join item_attributes as a on c.list_id = a.item_id
+    inner join popular as p
+        on
+            (not $same_attribute and p.global_rank <= $depth)
+            or ($same_attribute and p.category = a.category and p.category_rank <= $depth)
+),
+
+final as (
+    select list_id, list_id as anchor_id, item_id, score, source from fused
+    union all
+    select list_id, list_id as anchor_id, item_id, score, source from fallback
+)
+
+select * from final
