@@ -49,7 +49,9 @@ numbered as (
 
 final as (
     select
-        * exclude (prev_ts, prev_item, prev_ref, starts_gap_session, is_repeat, gap_session),
+        * exclude (
+            prev_ts, prev_item, prev_ref, starts_gap_session, is_repeat, gap_session, session_ref
+        ),
         case
             when $use_session_ref then coalesce(session_ref, '')
             else cast(gap_session as varchar)
