@@ -10,6 +10,7 @@ The next `extract.incremental` run then rebuilds the stage from the corrected wa
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,11 +68,12 @@ def backfill(
         params = sql_params(cfg, quality, datetime.now(UTC), scratch / "unused")
         logger().info("backfill: %s for [%s, %s)", source.source, start, end)
         scratch.mkdir(parents=True, exist_ok=True)
-        with sqlrun.connect(scratch / "scratch.duckdb", memory_limit=cfg.memory_limit) as con:
-            ingested, export = ingest(con, source, data_dir, scratch, cfg, params, (start, end))
-        export.unlink(missing_ok=True)
-        (scratch / "scratch.duckdb").unlink(missing_ok=True)
-        scratch.rmdir()
+        try:
+            db = scratch / "scratch.duckdb"
+            with sqlrun.connect(db, memory_limit=cfg.memory_limit) as con:
+                ingested, _ = ingest(con, source, data_dir, scratch, cfg, params, (start, end))
+        finally:  # scratch files only; the warehouse transaction committed or rolled back
+            shutil.rmtree(scratch, ignore_errors=True)
         report.rows_in = ingested.rows_ingested
         report.rows_out = ingested.warehouse_rows
         report.details = {"start": str(start), "end": str(end), **ingested.model_dump()}

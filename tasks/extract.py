@@ -96,9 +96,11 @@ def extract(
             if cfg.incremental:
                 log.info("extract: ingesting %s into the warehouse", source.source)
                 scratch = paths.work_dir / "ingest"
-                ingested, export = ingest(con, source, paths.data_dir, scratch, cfg, params)
-                sqlrun.run(con, "extract_typed_warehouse", {"path": str(export)})
-                shutil.rmtree(scratch, ignore_errors=True)
+                try:
+                    ingested, export = ingest(con, source, paths.data_dir, scratch, cfg, params)
+                    sqlrun.run(con, "extract_typed_warehouse", {"path": str(export)})
+                finally:  # hand-over files only: a failed run keeps just its reports
+                    shutil.rmtree(scratch, ignore_errors=True)
                 params["use_session_ref"] = ingested.session_ref
                 incremental = ingested.model_dump()
             else:

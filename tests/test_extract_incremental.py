@@ -10,6 +10,7 @@ import pytest
 
 from conftest import events_csv
 from recsys.config import ExtractConfig, PipelineConfig
+from recsys.errors import DataQualityError
 from recsys.layout import RunPaths
 from recsys.tasks.backfill import backfill
 from recsys.tasks.extract import extract
@@ -188,3 +189,21 @@ def test_backfill_flow_defaults_to_yesterday_and_reports(tmp_path):
     assert details["end"] == f"{today} 00:00:00"
     assert details["files_new"] == 1 and details["warehouse_rows"] == len(day_rows(0))
     assert "pipeline" not in result
+
+
+def test_a_bad_new_file_leaves_the_warehouse_as_it_was(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write_day(folder, 0)
+    _, first = run(tmp_path, data, folder, incremental=True)
+    part = folder / "date=2024-03-02"
+    part.mkdir()
+    (part / "part-0.csv").write_text("user_id,item_id\nu1,a\n")  # no timestamp column
+    cfg = PipelineConfig(extract=ExtractConfig(**CFG, incremental=True))
+    paths = RunPaths.new(data)
+    with pytest.raises(DataQualityError, match="missing required column 'timestamp'"):
+        extract(str(folder), paths, cfg.extract, cfg.quality, now=NOW)
+    assert not (paths.work_dir / "ingest").exists()
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("select count(*) from wh_events").fetchone()[0]
+        files = con.execute("select count(*) from wh_files").fetchone()[0]
+    assert rows == first.details["incremental"]["warehouse_rows"] and files == 1
