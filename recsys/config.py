@@ -147,6 +147,12 @@ class ExtractConfig(_Section):
         "is written to the corpus as many times as the largest weight of its events "
         "(default 1), so converting sessions count more.",
     )
+    incremental: bool = Field(
+        False,
+        description="Keep the typed events in DATA_DIR/warehouse.duckdb and read only input "
+        "files that are new or changed since the last run (a scheduled run over a folder of "
+        "daily partitions); the stage is then rebuilt from the warehouse (docs/extract.md).",
+    )
 
     @field_validator("test_start", "validation_start")
     @classmethod

@@ -1,5 +1,7 @@
 -- Sessions: the given session id, or a new session after an inactivity gap; ties in time
--- keep input order. Consecutive repeats of one item inside a session are collapsed.
+-- keep input order. Consecutive repeats of one item inside a session are collapsed. `seq`
+-- numbers each session's kept events 1, 2, ... in (ts, input order), so extract_split gets
+-- positions without sorting the events again.
 create or replace table sessionized_events as
 with valid as (
     select * exclude (type_kept, is_duplicate, drop_rule)
@@ -8,7 +10,6 @@ with valid as (
 ),
 
 gaps as (
-    -- One sort per user serves the gap, the session number and the repeat check.
     select
         *,
         lag(ts) over by_user as prev_ts,
@@ -18,36 +19,45 @@ gaps as (
     window by_user as (partition by user_id order by ts, input_order)
 ),
 
-numbered as (
+flagged as (
     select
         *,
-        case
+        prev_ts is null or epoch(ts) - epoch(prev_ts) > $gap_seconds as starts_gap_session,
+        -- A repeat is the user's previous event in the same session on the same item (with
+        -- a session_id column: the user's previous event, if it has the same session_id).
+        $collapse_repeats
+        and coalesce(prev_item = item_id, false)
+        and case
             when $use_session_ref then prev_ref is not distinct from session_ref
             else prev_ts is not null and epoch(ts) - epoch(prev_ts) <= $gap_seconds
-        end as same_session,
-        sum(
-            case
-                when prev_ts is null then 1
-                when epoch(ts) - epoch(prev_ts) > $gap_seconds then 1
-                else 0
-            end
-        ) over (
-            partition by user_id order by ts, input_order rows unbounded preceding
-        ) as gap_session
+        end as is_repeat
     from gaps
 ),
 
-final as (
-    -- A repeat is the user's previous event in the same session on the same item (with a
-    -- session_id column: the user's previous event, if it has the same session_id).
+numbered as (
+    -- Without a session_id column session_ref is NULL on every row, so this is one
+    -- partition per user (gap sessions); with it, one per given session.
     select
-        * exclude (prev_ts, prev_item, prev_ref, gap_session, same_session),
+        *,
+        sum(starts_gap_session::int) over by_session as gap_session,
+        cast(sum((not is_repeat)::int) over by_session as bigint) as seq
+    from flagged
+    window by_session as (
+        partition by user_id, session_ref order by ts, input_order rows unbounded preceding
+    )
+),
+
+final as (
+    select
+        * exclude (
+            prev_ts, prev_item, prev_ref, starts_gap_session, is_repeat, gap_session, session_ref
+        ),
         case
             when $use_session_ref then coalesce(session_ref, '')
             else cast(gap_session as varchar)
         end as session_key
     from numbered
-    where not ($collapse_repeats and same_session and prev_item = item_id)
+    where not is_repeat
 )
 
 select * from final

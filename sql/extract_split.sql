@@ -3,6 +3,9 @@
 -- time); a session crossing a cut is split there, so nothing later leaks into an earlier
 -- split. Long sessions are cut into chunks; parts shorter than the minimum are dropped. Each
 -- final session carries the largest event-type weight of its events (default 1).
+-- Positions come from extract_sessions' `seq` (a session's events are consecutive in it and
+-- a split is a time range, so each session part is a run of seq); per-part sizes and
+-- session numbers are hash aggregates over parts, so the events are not sorted again.
 create or replace table events as
 with sessionized as (
     select * from sessionized_events
@@ -40,45 +43,61 @@ labelled as (
     cross join cuts as c
 ),
 
-positioned as (
-    select
-        *,
-        row_number() over (
-            partition by user_id, session_key, split order by ts, input_order
-        ) as raw_pos
+part_starts as (
+    select user_id, session_key, split, min(seq) as first_seq
     from labelled
+    group by all
 ),
 
 chunked as (
     select
-        *,
-        (raw_pos - 1) // $max_session_length as chunk
-    from positioned
+        l.*,
+        (l.seq - p.first_seq) // $max_session_length as chunk,
+        (l.seq - p.first_seq) % $max_session_length + 1 as pos
+    from labelled as l
+    inner join part_starts as p
+        on l.user_id = p.user_id and l.session_key = p.session_key and l.split = p.split
 ),
 
-sized as (
+parts as (
+    select
+        user_id,
+        session_key,
+        split,
+        chunk,
+        count(*) as session_length,
+        max(weight) as session_weight
+    from chunked
+    group by all
+    having count(*) >= $min_session_length
+),
+
+numbered as (
     select
         *,
-        count(*) over (partition by user_id, session_key, split, chunk) as session_length,
-        max(weight) over (partition by user_id, session_key, split, chunk) as session_weight
-    from chunked
+        row_number() over (order by user_id, session_key, split, chunk) as session
+    from parts
 ),
 
 final as (
     select
-        dense_rank() over (order by user_id, session_key, split, chunk) as session,
-        user_id,
-        item_id,
-        ts,
-        event_type,
-        split,
-        -- raw_pos already orders by (ts, input_order): no second sort for the position.
-        raw_pos - chunk * $max_session_length as pos,
-        session_length,
-        input_order,
-        session_weight
-    from sized
-    where session_length >= $min_session_length
+        n.session,
+        c.user_id,
+        c.item_id,
+        c.ts,
+        c.event_type,
+        c.split,
+        c.pos,
+        n.session_length,
+        c.input_order,
+        n.session_weight
+    from chunked as c
+    inner join numbered as n
+        on
+            c.user_id = n.user_id
+            and c.session_key = n.session_key
+            and c.split = n.split
+            and c.chunk = n.chunk
 )
 
 select * from final

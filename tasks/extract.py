@@ -2,29 +2,30 @@
 
 Everything runs as SQL files in `sql/` against the run's own DuckDB file; nothing is pulled
 into pandas. Outputs: `stage.duckdb` tables `typed_events`, `events`, `items`, the corpus
-file (one session per line), and `extract.json` in the run folder.
+file (one session per line), and `extract.json` in the run folder. With
+`extract.incremental` the input is first merged into the events warehouse
+(`tasks/warehouse.py`) and the stage is rebuilt from it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 from prefect import task
 from prefect.cache_policies import NONE
 
 from recsys import sqlrun
 from recsys.config import ExtractConfig, QualityConfig
 from recsys.datasets import ml100k_events
-from recsys.errors import DataQualityError
-from recsys.inputs import EventsInput, resolve
+from recsys.inputs import resolve
 from recsys.layout import RunPaths
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic, timed
-
-REQUIRED = ("user_id", "item_id", "timestamp")
-OPTIONAL = ("event_type", "session_id")
+from recsys.tasks.extract_read import column_slots, read_source
+from recsys.tasks.warehouse import ingest
 
 
 def time_bounds(quality: QualityConfig, now: datetime) -> tuple[datetime, datetime]:
@@ -32,68 +33,6 @@ def time_bounds(quality: QualityConfig, now: datetime) -> tuple[datetime, dateti
     low = datetime(quality.min_year, 1, 1)
     high = (now + timedelta(hours=quality.future_tolerance_hours)).replace(tzinfo=None)
     return low, high
-
-
-def _read(con: duckdb.DuckDBPyConnection, events: EventsInput, delimiter: str | None) -> None:
-    try:
-        params: dict[str, object] = {"path": events.files}
-        if events.format == "csv":
-            # read_csv takes one delimiter for all files: the configured one, else the
-            # first file's sniffed one (a NULL delimiter would not sniff).
-            params["delimiter"] = (
-                delimiter
-                or sqlrun.fetch_one(
-                    con, "extract_sniff_csv", params={"first_file": events.files[0]}
-                )["delimiter"]
-            )
-        sqlrun.run(con, f"extract_read_{events.format}", params)
-    except duckdb.Error as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        first = lines[0]
-        # DuckDB's CSV errors put the reason (e.g. "not utf-8 encoded") after the echoed row.
-        reason = [
-            line
-            for line in lines[1:]
-            if not line.startswith(("Original Line", "Possible Solution")) and "=" not in line
-        ]
-        if "CSV Error" in first and reason:
-            first = f"{first}: {reason[0]}"
-        raise DataQualityError(
-            f"{events.source}: cannot be read as {events.format}: {first}"
-        ) from exc
-
-
-def _check_layout(columns: list[str], source: str) -> None:
-    """Name the two layouts where 'missing column' would mislead: no header at all (DuckDB
-    invents `column0`), and a header that did not split because the CSV sniffer gave up."""
-    if columns == ["column0"]:
-        raise DataQualityError(f"{source}: the file is empty (no header row, no data)")
-    if len(columns) == 1:
-        raise DataQualityError(
-            f"{source}: rows did not split into columns (the header was read as one column "
-            f"'{columns[0]}'): a row is truncated or malformed, or the delimiter is unusual"
-        )
-
-
-def _column_slots(
-    con: duckdb.DuckDBPyConnection, cfg: ExtractConfig, source: str
-) -> dict[str, str | None]:
-    present = [row[0] for row in con.execute("describe source_rows").fetchall()]
-    _check_layout([c for c in present if c != "input_order"], source)
-    mapping = cfg.columns.model_dump()
-    slots: dict[str, str | None] = {}
-    for name in REQUIRED:
-        column = mapping[name]
-        if column not in present:
-            shown = ", ".join(c for c in present if c != "input_order")
-            raise DataQualityError(
-                f"{source}: missing required column '{column}' (for {name}; columns found: {shown})"
-            )
-        slots[name] = column
-    for name in OPTIONAL:
-        column = mapping[name]
-        slots[name] = column if column in present else None
-    return slots
 
 
 def sql_params(
@@ -125,6 +64,14 @@ def sql_params(
     }
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def extract(
     events: str,
     paths: RunPaths,
@@ -144,17 +91,33 @@ def extract(
         with sqlrun.connect(
             paths.stage_db, memory_limit=cfg.memory_limit, threads=cfg.threads
         ) as con:
-            log.info("extract: reading %s (%s)", source.source, source.format)
-            _read(con, source, cfg.csv_delimiter)
-            slots = _column_slots(con, cfg, source.source)
-            params["use_session_ref"] = slots["session_id"] is not None
-            steps = ["extract_typed", "extract_valid", "extract_sessions", "extract_split"]
+            steps = ["extract_valid", "extract_sessions", "extract_split"]
             steps += ["extract_items", "extract_corpus"]
+            if cfg.incremental:
+                log.info("extract: ingesting %s into the warehouse", source.source)
+                scratch = paths.work_dir / "ingest"
+                try:
+                    ingested, export = ingest(con, source, paths.data_dir, scratch, cfg, params)
+                    sqlrun.run(con, "extract_typed_warehouse", {"path": str(export)})
+                finally:  # hand-over files only: a failed run keeps just its reports
+                    shutil.rmtree(scratch, ignore_errors=True)
+                params["use_session_ref"] = ingested.session_ref
+                incremental = ingested.model_dump()
+            else:
+                log.info("extract: reading %s (%s)", source.source, source.format)
+                read_source(con, source, cfg.csv_delimiter)
+                slots = column_slots(con, cfg, source.source)
+                params["use_session_ref"] = slots["session_id"] is not None
+                sqlrun.run(con, "extract_typed", params, idents=slots)
+                con.execute("drop table source_rows")
+                incremental = None
+            # Input order is a column from here on and every output that needs an order
+            # says ORDER BY; letting DuckDB reorder the rest saves memory and spilling.
+            con.execute("SET preserve_insertion_order = false")
             for done, step in enumerate(steps, start=1):
-                sqlrun.run(con, step, params, idents=slots)
+                sqlrun.run(con, step, params)
                 log.info("extract: %s done (%d/%d)", step, done, len(steps))
             stats = sqlrun.fetch_one(con, "extract_stats", params=params)
-            con.execute("drop table source_rows")
         for key in ("cut_ts", "validation_cut_ts"):
             stats[key] = str(stats[key]) if stats[key] is not None else None
         stats["session_length_histogram"] = {
@@ -167,6 +130,8 @@ def extract(
             "format": source.format,
             "fingerprint": source.fingerprint,
             "session_mode": "session_id column" if params["use_session_ref"] else "gap",
+            "corpus_sha256": _sha256(paths.corpus),
+            "incremental": incremental,
         }
     (paths.out / "extract.json").write_text(json.dumps(report.model_dump(), indent=2, default=str))
     return report

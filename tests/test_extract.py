@@ -157,3 +157,18 @@ def test_event_type_filter(tmp_path):
     paths, report = run_extract(tmp_path, events, test_fraction=0.2, event_types=["view"])
     assert sessions(paths, "train") == [["a", "c"]]
     assert report.details["dropped_event_type"] == 1
+
+
+def test_interleaved_session_ids_get_dense_positions_and_chunks(tmp_path):
+    # Two given sessions of one user interleave in time: each is still numbered 1, 2, ...
+    # in time order, and chunking counts only its own events.
+    rows = [("u1", "a", T0, "s1"), ("u1", "b", T0 + 10, "s2"), ("u1", "c", T0 + 20, "s1")]
+    rows += [("u1", "d", T0 + 30, "s2"), ("u1", "e", T0 + 40, "s1"), ("u1", "f", T0 + 50, "s1")]
+    rows += [("u1", "g", T0 + 60, "s1")]
+    rows += [("u2", f"z{i}", T0 + 10**6 + i, "s9") for i in range(2)]
+    events = events_csv(tmp_path / "e.csv", rows, header="user_id,item_id,timestamp,session_id")
+    paths, _ = run_extract(tmp_path, events, test_fraction=0.2, max_session_length=3)
+    assert sessions(paths, "train") == [["a", "c", "e"], ["f", "g"], ["b", "d"]]
+    with duckdb.connect(str(paths.stage_db), read_only=True) as con:
+        pos = con.execute("select item_id, pos from events where user_id = 'u1' order by 1")
+        assert dict(pos.fetchall()) == {"a": 1, "c": 2, "e": 3, "f": 1, "g": 2, "b": 1, "d": 2}

@@ -187,3 +187,24 @@ def test_dirty_log_with_validation_split(tmp_path):
         stats["train_events"] + stats["validation_events"] + stats["test_events"]
         == (stats["rows_out"])
     )
+
+
+def test_incremental_runs_share_the_warehouse_with_run_history(tmp_path, planted_events):
+    """Two incremental runs: the second parses nothing, publishes the same corpus, and the
+    evaluate stage's run_metrics lives next to the events in the same warehouse file."""
+    data, folder = tmp_path / "data", tmp_path / "landing"
+    folder.mkdir()
+    (folder / "part-0.parquet").write_bytes(Path(planted_events).read_bytes())
+    inc = ["--set", "extract.incremental=true"]
+    details = []
+    for _ in range(2):
+        assert run_cli("run", "--events", folder, "--data-dir", data, *FAST, *inc) == 0
+        details.append(json.loads((current(data) / "extract.json").read_text())["details"])
+    assert details[0]["incremental"]["files_new"] == 1
+    assert details[1]["incremental"]["files_skipped"] == 1
+    assert details[1]["incremental"]["rows_ingested"] == 0
+    assert details[0]["corpus_sha256"] == details[1]["corpus_sha256"]
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        runs = con.execute("select count(distinct run_id) from run_metrics").fetchone()[0]
+        rows = con.execute("select rows from wh_watermark").fetchone()[0]
+    assert runs == 2 and rows == details[0]["rows_in"]

@@ -1,0 +1,23 @@
+-- One input file's typed rows (all of them, or those in [$from_ts, $to_ts) for a backfill)
+-- as a Parquet file the warehouse connection inserts from.
+copy (
+    with typed as (
+        select * from typed_events
+    ),
+
+    final as (
+        select
+            $file_path as file_path,
+            input_order as file_row,
+            user_id,
+            item_id,
+            ts,
+            ts_text,
+            event_type,
+            session_ref
+        from typed
+        where $from_ts is null or (ts >= $from_ts and ts < $to_ts)
+    )
+
+    select * from final
+) to $out (format parquet)

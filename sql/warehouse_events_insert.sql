@@ -1,0 +1,4 @@
+-- Insert the rows written by extract_ingest_write.
+insert into wh_events
+select file_path, file_row, user_id, item_id, ts, ts_text, event_type, session_ref
+from read_parquet($files)

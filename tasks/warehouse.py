@@ -1,0 +1,174 @@
+"""The events warehouse: incremental ingestion of input files and date-range backfills.
+
+DATA_DIR/warehouse.duckdb (shared with the evaluate stage's `run_metrics`) holds:
+
+    wh_events     typed events (extract_typed's columns) keyed by (file_path, file_row)
+    wh_files      every ingested file with its content fingerprint
+    wh_watermark  the newest event time ingested, with file and row counts
+
+An input file is the unit of ingestion: a file whose (path, fingerprint) is registered is
+skipped, a new path is read whole, and a registered path whose content changed (a rewritten
+partition, an appended log) is read whole again and replaces its earlier rows. Reading and
+typing happen on the caller's DuckDB connection; the warehouse is opened only for the short
+write transaction (DuckDB allows one writing process per file), and rows travel between the
+two as Parquet files in a scratch folder, so no value is ever pasted into SQL text.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+from pydantic import BaseModel
+
+from recsys import sqlrun
+from recsys.config import ExtractConfig
+from recsys.inputs import EventsInput, fingerprint
+from recsys.report import WAREHOUSE
+from recsys.tasks.extract_read import column_slots, read_source
+
+_CREATE = ("warehouse_events_create", "warehouse_files_create", "warehouse_watermark_create")
+
+
+class IngestReport(BaseModel):
+    """What one ingest or backfill did to the warehouse (goes into the stage details)."""
+
+    files_seen: int = 0
+    files_new: int = 0
+    files_changed: int = 0
+    files_skipped: int = 0
+    rows_ingested: int = 0
+    late_rows: int = 0
+    warehouse_rows: int = 0
+    watermark: str | None = None
+    session_ref: bool = False
+
+
+def warehouse_path(data_dir: Path) -> Path:
+    return Path(data_dir) / WAREHOUSE
+
+
+def _open(data_dir: Path, memory_limit: str | None, attempts: int = 6):
+    """Open the warehouse for writing, waiting out another process's short write."""
+    for attempt in range(attempts):
+        try:
+            con = sqlrun.connect(warehouse_path(data_dir), memory_limit=memory_limit)
+            for name in _CREATE:
+                sqlrun.run(con, name)
+            return con
+        except duckdb.Error as exc:
+            if "lock" not in str(exc).lower() or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _type_file(
+    con: duckdb.DuckDBPyConnection,
+    events: EventsInput,
+    file: str,
+    cfg: ExtractConfig,
+    params: dict[str, object],
+    out: Path,
+    window: tuple[datetime, datetime] | None,
+) -> None:
+    """Read and type one file on `con` and write its rows (in the window, if any) to `out`."""
+    one = events.model_copy(update={"files": [file], "source": file})
+    read_source(con, one, cfg.csv_delimiter)
+    slots = column_slots(con, cfg, file)
+    sqlrun.run(con, "extract_typed", params, idents=slots)
+    low, high = window or (None, None)
+    sqlrun.run(
+        con,
+        "extract_ingest_write",
+        {"file_path": file, "from_ts": low, "to_ts": high, "out": str(out)},
+    )
+
+
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    events: EventsInput,
+    data_dir: Path,
+    scratch: Path,
+    cfg: ExtractConfig,
+    params: dict[str, object],
+    window: tuple[datetime, datetime] | None = None,
+) -> tuple[IngestReport, Path]:
+    """Bring the warehouse up to date with `events`; export all its events for the stage.
+
+    Parameters
+    ----------
+    con
+        Connection used to read and type the input files (the stage's, or a scratch one).
+    events
+        The resolved input; each of its files is ingested unless already registered.
+    data_dir, scratch
+        Where the warehouse lives, and a folder for the Parquet hand-over files.
+    cfg, params
+        The extract config and the bound values of the extract SQL (typing rules).
+    window
+        Backfill range [start, end): warehouse rows in it are deleted and re-read from every
+        input file; files not registered yet are still read whole.
+
+    Returns
+    -------
+    The ingest counts and a Parquet file holding every warehouse event.
+    """
+    scratch.mkdir(parents=True, exist_ok=True)
+    prints = {f: fingerprint([f]) for f in events.files}
+    with _open(data_dir, cfg.memory_limit) as wh:
+        registered = dict(sqlrun.run(wh, "warehouse_files_registered").fetchall())
+    report = IngestReport(files_seen=len(prints))
+    whole, ranged = [], []
+    for file, print_ in prints.items():
+        if file not in registered:
+            report.files_new += 1
+            whole.append(file)
+        elif registered[file] != print_:
+            report.files_changed += 1
+            whole.append(file)
+        elif window is not None:
+            ranged.append(file)
+        else:
+            report.files_skipped += 1
+    written = []
+    for n, file in enumerate(whole + ranged):
+        out = scratch / f"ingest-{n:05d}.parquet"
+        file_window = window if file in ranged else None
+        _type_file(con, events, file, cfg, params, out, file_window)
+        written.append(str(out))
+    con.execute("drop table if exists source_rows")
+    export = scratch / "warehouse_events.parquet"
+    with _open(data_dir, cfg.memory_limit) as wh:
+        wh.begin()  # all or nothing: a failed ingest leaves the warehouse as it was
+        if written:
+            late = sqlrun.fetch_one(wh, "warehouse_late_rows", params={"files": written})
+            report.late_rows, report.rows_ingested = late["late_rows"], late["new_rows"]
+            if window is not None:
+                bounds = {"from_ts": window[0], "to_ts": window[1]}
+                sqlrun.run(wh, "warehouse_events_delete_range", bounds)
+            sqlrun.run(wh, "warehouse_events_delete_files", {"paths": whole})
+            sqlrun.run(wh, "warehouse_events_insert", {"files": written})
+            paths = whole + ranged
+            sqlrun.run(wh, "warehouse_files_delete", {"paths": paths})
+            sqlrun.run(
+                wh,
+                "warehouse_files_insert",
+                {"paths": paths, "fingerprints": [prints[p] for p in paths]},
+            )
+            if window is not None:
+                sqlrun.run(wh, "warehouse_files_prune")
+            sqlrun.run(wh, "warehouse_watermark_clear")
+            sqlrun.run(wh, "warehouse_watermark")
+        wh.commit()
+        mark = sqlrun.fetch_one(wh, "warehouse_watermark_read")
+        sqlrun.run(wh, "warehouse_events_export", {"out": str(export)})
+    if mark:
+        report.watermark = str(mark["max_ts"]) if mark["max_ts"] is not None else None
+        report.warehouse_rows = int(mark["rows"])
+        report.session_ref = bool(mark["has_session_ref"])
+    for name in written:
+        Path(name).unlink(missing_ok=True)
+    return report, export
