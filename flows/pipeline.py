@@ -78,7 +78,7 @@ def pipeline(
         attrs = resolve_attributes(config.evaluate.item_attributes, events, paths.data_dir)
         stages = [extract_task(events, paths, config.extract, config.quality)]
         stages.append(quality_task(paths, config.quality, config.extract))
-        stages.append(train_task(paths, config.train, config.augment))
+        stages.append(train_task(paths, config.train, config.augment, config.ops))
         stages.append(
             evaluate_task(paths, config.evaluate, config.gate, config.export.scoring, attrs)
         )
