@@ -682,6 +682,13 @@ class OpsConfig(_Section):
         "timeouts) and the run fails with exit code 1; set it so a stuck or runaway "
         "nightly run frees the worker. None trains in-process without a limit.",
     )
+    extract_cache: int = Field(
+        1,
+        ge=0,
+        description="Extractions kept under DATA_DIR/cache/extract for reuse when a run "
+        "reads the same input bytes with the same extract settings (each costs one stage "
+        "database of disk; 0 turns the cache off). Saves the extract stage on reruns.",
+    )
 
 
 class PipelineConfig(_Section):
