@@ -78,9 +78,9 @@ def one_size(n_events: int, root: Path, api_url: str) -> list[dict]:
     warm = {"PREFECT_API_URL": api_url}
     # "rerun": the warm data dir again, same input bytes -> the extract cache is hit.
     for mode, extra, folder in (
-        ("cold", {}, "cold"),
-        ("warm", warm, "warm"),
-        ("rerun", warm, "warm"),
+        ("cold API", {}, "cold"),
+        ("warm API", warm, "warm"),
+        ("warm API, rerun", warm, "warm"),
     ):
         data = root / f"data-{folder}"
         cmd = [str(BIN / "recsys"), "run", "--events", str(events), "--data-dir", str(data)]
