@@ -74,6 +74,9 @@ def one_size(n_events: int, root: Path, api_url: str) -> list[dict]:
         env,
     )
     knobs = ["--set", f"train.epochs={EPOCHS}", "--set", f"train.workers={WORKERS}"]
+    # Timing, not model quality: on planted data co-occurrence is near-optimal, so the
+    # default 10% lift gate may refuse; publish anyway (the verdict stays in the manifest).
+    knobs += ["--set", "gate.enforce=false"]
     rows = []
     warm = {"PREFECT_API_URL": api_url}
     # "rerun": the warm data dir again, same input bytes -> the extract cache is hit.

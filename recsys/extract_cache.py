@@ -14,7 +14,6 @@ URL inputs have no content fingerprint and are never cached.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -61,7 +60,9 @@ def _within(report: StageReport, bound: datetime) -> bool:
 
 
 def restore(key: str, paths: RunPaths, bound: datetime) -> StageReport | None:
-    """Copy the cached stage into `paths` and return its report, or None on a miss."""
+    """Copy the cached stage into `paths` and return its report, or None on a miss.
+
+    The caller writes the run's extract.json (with this run's seconds)."""
     entry = cache_dir(paths.data_dir) / key
     if not all((entry / name).is_file() for name in FILES):
         return None
@@ -72,7 +73,6 @@ def restore(key: str, paths: RunPaths, bound: datetime) -> StageReport | None:
     shutil.copyfile(entry / "stage.duckdb", paths.stage_db)
     shutil.copyfile(entry / "corpus.txt", paths.corpus)
     report.details["cache"] = f"hit {key[:12]}"
-    (paths.out / "extract.json").write_text(json.dumps(report.model_dump(), indent=2))
     entry.touch()  # most recently used: pruned last
     return report
 
