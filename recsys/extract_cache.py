@@ -55,8 +55,10 @@ def cache_key(source: EventsInput, cfg: ExtractConfig, quality: QualityConfig) -
 
 
 def _within(report: StageReport, bound: datetime) -> bool:
-    newest = report.details.get("max_input_ts")
-    return newest is not None and datetime.fromisoformat(newest) <= bound
+    try:
+        return datetime.fromisoformat(report.details["max_input_ts"]) <= bound
+    except (KeyError, TypeError, ValueError):  # no rows, or a year Python cannot hold (> 9999)
+        return False
 
 
 def restore(key: str, paths: RunPaths, bound: datetime) -> StageReport | None:

@@ -68,14 +68,16 @@ def test_a_rerun_reuses_the_stage_and_changes_are_misses(tmp_path):
 
 
 def test_rows_cut_by_the_future_bound_are_never_cached(tmp_path):
-    soon = datetime.now(UTC) + timedelta(days=30)  # beyond the default tolerance today
-    events = events_csv(tmp_path / "ev.csv", [*_rows(), ("u0", "i1", int(soon.timestamp()))])
-    data = tmp_path / "data"
-    _, first = _run(data, events)
-    assert "cache" not in first.details
-    _, second = _run(data, events)
-    assert "cache" not in second.details
-    assert not cache_dir(data).exists() or not any(cache_dir(data).iterdir())
+    soon = int((datetime.now(UTC) + timedelta(days=30)).timestamp())  # beyond the tolerance
+    far = 1_700_000_000_000_000  # milliseconds read as seconds: year 55920
+    for i, late in enumerate((soon, far)):
+        events = events_csv(tmp_path / f"ev{i}.csv", [*_rows(), ("u0", "i1", late)])
+        data = tmp_path / f"data{i}"
+        _, first = _run(data, events)
+        assert "cache" not in first.details
+        _, second = _run(data, events)
+        assert "cache" not in second.details
+        assert not cache_dir(data).exists() or not any(cache_dir(data).iterdir())
 
 
 def test_cache_off_and_url_inputs_are_not_cached(tmp_path):
