@@ -214,10 +214,15 @@ def extract_cached(
         if hit is not None:
             hit.details["extract_seconds_when_cached"] = hit.seconds
             hit.seconds = time.perf_counter() - started  # this run's cost: hash + copy
-            (paths.out / "extract.json").write_text(json.dumps(hit.model_dump(), indent=2))
+            (paths.out / "extract.json").write_text(
+                json.dumps(hit.model_dump(), indent=2, default=str)
+            )
             logger().info("extract: reused the extraction of %s (%s)", events, hit.details["cache"])
             return hit
     report = extract(source, paths, cfg, quality)
     if key is not None and extract_cache.store(key, paths, report, keep):
         report.details["cache"] = f"stored {key[:12]}"
+        (paths.out / "extract.json").write_text(
+            json.dumps(report.model_dump(), indent=2, default=str)
+        )
     return report

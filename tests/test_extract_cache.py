@@ -46,6 +46,10 @@ def test_a_rerun_reuses_the_stage_and_changes_are_misses(tmp_path):
     data = tmp_path / "data"
     first_paths, first = _run(data, events)
     assert first.details["cache"].startswith("stored")
+    assert (
+        json.loads((first_paths.out / "extract.json").read_text())["details"]["cache"]
+        == first.details["cache"]
+    )
     second_paths, second = _run(data, events)
     assert second.details["cache"].startswith("hit")
     assert second_paths.stage_db != first_paths.stage_db  # a copy, not the old run's file
