@@ -41,7 +41,7 @@ server: setup  ## a local Prefect server and UI on http://127.0.0.1:4200
 
 deploy: setup  ## create the process work pool and register prefect.yaml's deployments
 	$(BIN)/prefect work-pool create recsys-process --type process --overwrite
-	RECSYS_PROJECT_DIR=$(CURDIR) $(BIN)/prefect --no-prompt deploy --all
+	RECSYS_PROJECT_DIR=$(CURDIR) $(BIN)/python -m recsys.deploy --all  # = prefect deploy, 3.8.8 fix
 
 worker: setup  ## a worker that runs scheduled deployments
 	$(BIN)/prefect worker start --pool recsys-process

@@ -74,9 +74,18 @@ def one_size(n_events: int, root: Path, api_url: str) -> list[dict]:
         env,
     )
     knobs = ["--set", f"train.epochs={EPOCHS}", "--set", f"train.workers={WORKERS}"]
+    # Timing, not model quality: on planted data co-occurrence is near-optimal, so the
+    # default 10% lift gate may refuse; publish anyway (the verdict stays in the manifest).
+    knobs += ["--set", "gate.enforce=false"]
     rows = []
-    for mode, extra in (("cold", {}), ("warm", {"PREFECT_API_URL": api_url})):
-        data = root / f"data-{mode}"
+    warm = {"PREFECT_API_URL": api_url}
+    # "rerun": the warm data dir again, same input bytes -> the extract cache is hit.
+    for mode, extra, folder in (
+        ("cold API", {}, "cold"),
+        ("warm API", warm, "warm"),
+        ("warm API, rerun", warm, "warm"),
+    ):
+        data = root / f"data-{folder}"
         cmd = [str(BIN / "recsys"), "run", "--events", str(events), "--data-dir", str(data)]
         seconds, rss = measure([*cmd, *knobs], env | extra)
         manifest = json.loads((data / "published" / "current" / "manifest.json").read_text())
@@ -84,7 +93,7 @@ def one_size(n_events: int, root: Path, api_url: str) -> list[dict]:
         rows.append(
             {
                 "events": n_events,
-                "run": f"recsys run ({mode} API)",
+                "run": f"recsys run ({mode})",
                 "seconds": round(seconds, 1),
                 "raw script s": round(raw_s, 1),
                 "ratio": round(seconds / raw_s, 2),

@@ -76,9 +76,9 @@ def pipeline(
     log.info("run %s: data dir %s", paths.run_id, paths.data_dir)
     try:
         attrs = resolve_attributes(config.evaluate.item_attributes, events, paths.data_dir)
-        stages = [extract_task(events, paths, config.extract, config.quality)]
+        stages = [extract_task(events, paths, config.extract, config.quality, config.ops)]
         stages.append(quality_task(paths, config.quality, config.extract))
-        stages.append(train_task(paths, config.train, config.augment))
+        stages.append(train_task(paths, config.train, config.augment, config.ops))
         stages.append(
             evaluate_task(paths, config.evaluate, config.gate, config.export.scoring, attrs)
         )

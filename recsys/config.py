@@ -677,6 +677,26 @@ class TuneConfig(_Section):
     metric: str = Field("hr@20", description="Metric to maximise (hr@K, mrr@K or ndcg@K).")
 
 
+class OpsConfig(_Section):
+    """Operational limits of a run (not model settings: they never change the result)."""
+
+    train_timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Wall-time budget of the train stage. When set, training runs in a "
+        "child process that is killed at the limit (gensim's C loop ignores Python "
+        "timeouts) and the run fails with exit code 1; set it so a stuck or runaway "
+        "nightly run frees the worker. None trains in-process without a limit.",
+    )
+    extract_cache: int = Field(
+        1,
+        ge=0,
+        description="Extractions kept under DATA_DIR/cache/extract for reuse when a run "
+        "reads the same input bytes with the same extract settings (each costs one stage "
+        "database of disk; 0 turns the cache off). Saves the extract stage on reruns.",
+    )
+
+
 class PipelineConfig(_Section):
     """Everything a run needs besides its input path and data directory."""
 
@@ -689,6 +709,7 @@ class PipelineConfig(_Section):
     publish: PublishConfig = PublishConfig()
     augment: AugmentConfig = AugmentConfig()
     tune: TuneConfig = TuneConfig()
+    ops: OpsConfig = OpsConfig()
 
     @model_validator(mode="after")
     def _gate_k_evaluated(self) -> PipelineConfig:

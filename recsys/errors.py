@@ -33,6 +33,13 @@ class PublishError(RecsysError):
     exit_code = 1
 
 
+class StageTimeout(RecsysError):
+    """A stage ran past its configured time budget and was killed (exit 1)."""
+
+    exit_code = 1
+
+
 def is_deterministic(exc: BaseException) -> bool:
-    """Failures that a retry cannot fix: data, configuration and gate verdicts."""
-    return isinstance(exc, UsageError | DataQualityError | GateRefused)
+    """Failures that a retry cannot fix: data, configuration and gate verdicts, and a stage
+    that already used its whole time budget (a retry would only double the wait)."""
+    return isinstance(exc, UsageError | DataQualityError | GateRefused | StageTimeout)

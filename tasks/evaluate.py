@@ -199,9 +199,11 @@ def _diagnostics(paths, emb, cfg, scoring, attributes) -> dict | None:
 
 def _run_report(paths: RunPaths, metrics: dict, diag: dict | None) -> Path | None:
     from recsys import report
+    from recsys.locks import WAREHOUSE_LIMIT, exclusive
 
     try:
-        report.record_history(paths.data_dir, paths.run_id, metrics)
+        with exclusive(WAREHOUSE_LIMIT):  # one writer of warehouse.duckdb across all runs
+            report.record_history(paths.data_dir, paths.run_id, metrics)
     except Exception as exc:  # the warehouse is a convenience, not a gate
         logger().warning("evaluate: warehouse history not written (%s)", exc)
     return report.write_report(paths, metrics, diag)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,9 +20,9 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from recsys import sqlrun
-from recsys.config import ExtractConfig, QualityConfig
+from recsys.config import ExtractConfig, OpsConfig, QualityConfig
 from recsys.datasets import ml100k_events
-from recsys.inputs import resolve
+from recsys.inputs import EventsInput, resolve
 from recsys.layout import RunPaths
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic, timed
 from recsys.tasks.extract_read import column_slots, read_source
@@ -73,7 +74,7 @@ def _sha256(path: Path) -> str:
 
 
 def extract(
-    events: str,
+    events: str | EventsInput,
     paths: RunPaths,
     cfg: ExtractConfig,
     quality: QualityConfig,
@@ -83,7 +84,7 @@ def extract(
     now = now or datetime.now(UTC)
     report = StageReport(name="extract")
     with timed(report):
-        source = resolve(events, cfg.input_format)
+        source = events if isinstance(events, EventsInput) else resolve(events, cfg.input_format)
         paths.ensure()
         paths.stage_db.unlink(missing_ok=True)  # a retry starts from a clean stage
         params = sql_params(cfg, quality, now, paths.corpus)
@@ -118,6 +119,7 @@ def extract(
                 sqlrun.run(con, step, params)
                 log.info("extract: %s done (%d/%d)", step, done, len(steps))
             stats = sqlrun.fetch_one(con, "extract_stats", params=params)
+            newest = sqlrun.fetch_one(con, "extract_max_ts")["max_input_ts"]
         for key in ("cut_ts", "validation_cut_ts"):
             stats[key] = str(stats[key]) if stats[key] is not None else None
         stats["session_length_histogram"] = {
@@ -132,6 +134,9 @@ def extract(
             "session_mode": "session_id column" if params["use_session_ref"] else "gap",
             "corpus_sha256": _sha256(paths.corpus),
             "incremental": incremental,
+            # for the extract cache: was any row cut by the clock-dependent future bound?
+            "max_input_ts": None if newest is None else str(newest),
+            "future_bound": str(params["max_ts"]),
         }
     (paths.out / "extract.json").write_text(json.dumps(report.model_dump(), indent=2, default=str))
     return report
@@ -146,10 +151,45 @@ def extract(
     cache_policy=NONE,
 )
 def extract_task(
-    events: str | None, paths: RunPaths, cfg: ExtractConfig, quality: QualityConfig
+    events: str | None,
+    paths: RunPaths,
+    cfg: ExtractConfig,
+    quality: QualityConfig,
+    ops: OpsConfig | None = None,
 ) -> StageReport:
     if events is None:
         events = str(ml100k_events(paths.data_dir))
-    report = extract(events, paths, cfg, quality)
+    report = extract_cached(events, paths, cfg, quality, (ops or OpsConfig()).extract_cache)
     report_artifact(report)
+    return report
+
+
+def extract_cached(
+    events: str, paths: RunPaths, cfg: ExtractConfig, quality: QualityConfig, keep: int
+) -> StageReport:
+    """`extract`, reusing a cached extraction of the same input bytes and settings."""
+    from recsys import extract_cache
+
+    started = time.perf_counter()
+    source = resolve(events, cfg.input_format)
+    # An incremental stage depends on the warehouse, not only on this input: never cached.
+    cacheable = keep > 0 and not cfg.incremental
+    key = extract_cache.cache_key(source, cfg, quality) if cacheable else None
+    if key is not None:
+        _, bound = time_bounds(quality, datetime.now(UTC))
+        hit = extract_cache.restore(key, paths, bound)
+        if hit is not None:
+            hit.details["extract_seconds_when_cached"] = hit.seconds
+            hit.seconds = time.perf_counter() - started  # this run's cost: hash + copy
+            (paths.out / "extract.json").write_text(
+                json.dumps(hit.model_dump(), indent=2, default=str)
+            )
+            logger().info("extract: reused the extraction of %s (%s)", events, hit.details["cache"])
+            return hit
+    report = extract(source, paths, cfg, quality)
+    if key is not None and extract_cache.store(key, paths, report, keep):
+        report.details["cache"] = f"stored {key[:12]}"
+        (paths.out / "extract.json").write_text(
+            json.dumps(report.model_dump(), indent=2, default=str)
+        )
     return report

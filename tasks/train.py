@@ -20,9 +20,10 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from recsys import sqlrun
-from recsys.config import AugmentConfig, TrainConfig
+from recsys.config import AugmentConfig, OpsConfig, TrainConfig
 from recsys.deepwalk import augment_corpus
 from recsys.errors import DataQualityError
+from recsys.interrupt import call_with_timeout
 from recsys.layout import RunPaths
 from recsys.stage import (
     Progress,
@@ -92,8 +93,23 @@ def _augmented(paths: RunPaths, counts: dict[str, int], augment: AugmentConfig):
     return out, counts
 
 
-def train(paths: RunPaths, cfg: TrainConfig, augment: AugmentConfig | None = None) -> StageReport:
-    """Train item2vec on the run's corpus and save vectors, context vectors and vocab."""
+def train(
+    paths: RunPaths,
+    cfg: TrainConfig,
+    augment: AugmentConfig | None = None,
+    timeout_seconds: float | None = None,
+) -> StageReport:
+    """Train item2vec on the run's corpus and save vectors, context vectors and vocab.
+
+    With `timeout_seconds`, training runs in a child process that is killed at the limit
+    (raising `StageTimeout`); the files it writes appear only if it finished.
+    """
+    if timeout_seconds is None:
+        return _train(paths, cfg, augment)
+    return call_with_timeout(_train, (paths, cfg, augment), timeout_seconds, "train")
+
+
+def _train(paths: RunPaths, cfg: TrainConfig, augment: AugmentConfig | None) -> StageReport:
     report = StageReport(name="train")
     with timed(report):
         counts, item_of = _item_counts(paths)
@@ -135,7 +151,9 @@ def train(paths: RunPaths, cfg: TrainConfig, augment: AugmentConfig | None = Non
     retry_condition_fn=retry_unless_deterministic,
     cache_policy=NONE,
 )
-def train_task(paths: RunPaths, cfg: TrainConfig, augment: AugmentConfig) -> StageReport:
-    report = train(paths, cfg, augment)
+def train_task(
+    paths: RunPaths, cfg: TrainConfig, augment: AugmentConfig, ops: OpsConfig | None = None
+) -> StageReport:
+    report = train(paths, cfg, augment, (ops or OpsConfig()).train_timeout_seconds)
     report_artifact(report)
     return report
