@@ -48,13 +48,12 @@ def test_deployment_runs_through_a_process_worker(tmp_path, planted_events):
     # What `make deploy` runs (recsys.deploy is `prefect deploy` with a 3.8.8 fix).
     _run("prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite", env=env)
     _run("recsys.deploy", "--all", env=env)
-    flow_of = {
-        "flows/pipeline.py:pipeline": "item2vec-pipeline",
-        "flows/tune.py:tune": "item2vec-tune",
-    }
+    from prefect.flows import load_flow_from_entrypoint
+
     with get_client(sync_client=True) as client:
         for d in DEPLOYMENTS:  # --all registered every deployment, not just the first
-            client.read_deployment_by_name(f"{flow_of[d['entrypoint']]}/{d['name']}")
+            flow_name = load_flow_from_entrypoint(str(ROOT / d["entrypoint"])).name
+            client.read_deployment_by_name(f"{flow_name}/{d['name']}")
 
     data_dir = tmp_path / "data"
     params = {"events": str(planted_events), "data_dir": str(data_dir), "config": SMALL}
