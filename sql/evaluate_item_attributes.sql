@@ -1,6 +1,6 @@
--- Item titles and categories for the diagnostics, from a CSV/TSV file (delimiter sniffed).
+-- Item titles and categories for the diagnostics.
 with source as (
-    select * from read_csv($path, header = true, all_varchar = true)
+    select * from attributes_source
 ),
 
 final as (

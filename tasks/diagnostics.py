@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from recsys import index, sqlrun
+from recsys.attributes import read_attributes
 from recsys.config import EvaluateConfig, ItemAttributes
 from recsys.errors import UsageError
 from recsys.vocab import VOCAB, Embedding
@@ -50,13 +51,11 @@ def load_attributes(attrs: ItemAttributes | None) -> dict[str, tuple[str | None,
     """item_id -> (title, first category) from the attributes file ({} when none)."""
     if attrs is None or not attrs.path:
         return {}
-    name = "evaluate_item_attributes"
-    if attrs.path.endswith(".parquet"):
-        name += "_parquet"
     idents = {"id": attrs.id_column, "title": attrs.title_column, "category": attrs.category_column}
     try:
         with sqlrun.connect() as con:
-            rows = sqlrun.run(con, name, {"path": attrs.path}, idents).fetchall()
+            read_attributes(con, attrs.path)
+            rows = sqlrun.run(con, "evaluate_item_attributes", idents=idents).fetchall()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise UsageError(f"evaluate.item_attributes {attrs.path}: {first}") from exc

@@ -21,6 +21,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from recsys import index, sqlrun
+from recsys.attributes import read_attributes
 from recsys.config import ExportConfig
 from recsys.errors import UsageError
 from recsys.layout import RunPaths
@@ -106,12 +107,12 @@ def load_attributes(con, cfg: ExportConfig) -> None:
         sqlrun.run(con, "export_attributes_none")
         return
     path = cfg.item_attributes
-    fmt = "parquet" if path.lower().endswith((".parquet", ".pq")) else "csv"
     slots = {"category": cfg.same_attribute, "price": cfg.price_column}
     if not Path(path).exists() and "://" not in path:
         raise UsageError(f"export.item_attributes: file not found: {path}")
     try:
-        sqlrun.run(con, f"export_attributes_{fmt}", {"path": path}, idents=slots)
+        read_attributes(con, path)
+        sqlrun.run(con, "export_attributes", idents=slots)
     except duckdb.BinderException as exc:
         wanted = ", ".join(c for c in ("item_id", *slots.values()) if c)
         raise UsageError(

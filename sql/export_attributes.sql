@@ -1,7 +1,8 @@
--- Optional item attributes (Parquet): item_id plus the configured category and price columns.
+-- Optional item attributes for the business rules: item_id plus the configured category and
+-- price columns, one row per item.
 create or replace temp table item_attributes as
 with source as (
-    select * from read_parquet($path)
+    select * from attributes_source
 ),
 
 final as (
