@@ -10,7 +10,6 @@ export therefore builds the serving FAISS index and reads the recommendations fr
 
 from __future__ import annotations
 
-import traceback
 from datetime import UTC, datetime
 
 from prefect import flow
@@ -18,34 +17,15 @@ from prefect import flow
 from recsys.config import PipelineConfig
 from recsys.layout import RunPaths
 from recsys.notify import notify_hook
-from recsys.stage import in_prefect_run, logger
+from recsys.stage import logger
 from recsys.tasks.diagnostics import resolve_attributes
 from recsys.tasks.evaluate import evaluate_task
 from recsys.tasks.export import export_task
 from recsys.tasks.extract import extract_task
 from recsys.tasks.publish import publish_task
 from recsys.tasks.quality import quality_task
+from recsys.tasks.rundir import run_transaction
 from recsys.tasks.train import train_task
-
-
-def _mark_failed(paths: RunPaths, exc: BaseException) -> None:
-    """Keep the failed run's reports for inspection; drop its bulky stage data."""
-    if not paths.work_dir.exists():
-        return
-    paths.stage_db.unlink(missing_ok=True)
-    paths.corpus.unlink(missing_ok=True)
-    (paths.work_dir / "FAILED").write_text(
-        f"{type(exc).__name__}: {exc}\n\n{''.join(traceback.format_exception(exc))}"
-    )
-    if in_prefect_run():
-        from prefect.artifacts import create_markdown_artifact
-
-        create_markdown_artifact(
-            markdown=f"### Run {paths.run_id} failed\n\n`{type(exc).__name__}`: {exc}\n\n"
-            f"Reports kept in `{paths.work_dir}`; `published/current` is unchanged.",
-            key="recsys-failure",
-            description="why the run stopped",
-        )
 
 
 @flow(
@@ -71,10 +51,12 @@ def pipeline(
         The whole pipeline configuration (rendered as a form in the Prefect UI).
     """
     created_at = datetime.now(UTC)
-    paths = RunPaths.new(data_dir).ensure()
+    paths = RunPaths.new(data_dir)
     log = logger()
     log.info("run %s: data dir %s", paths.run_id, paths.data_dir)
-    try:
+    # Any stage that finally fails rolls the run back (tasks/rundir.py): its half-written
+    # folder goes, its reports stay under work/<id>/reports/, `current` never moves.
+    with run_transaction(paths):
         attrs = resolve_attributes(config.evaluate.item_attributes, events, paths.data_dir)
         stages = [extract_task(events, paths, config.extract, config.quality, config.ops)]
         stages.append(quality_task(paths, config.quality, config.extract))
@@ -84,9 +66,6 @@ def pipeline(
         )
         stages.append(export_task(paths, config.export))
         stages.append(publish_task(paths, config, stages, created_at))
-    except BaseException as exc:
-        _mark_failed(paths, exc)
-        raise
     return {
         "run_id": paths.run_id,
         "run_dir": str(paths.final_dir),

@@ -6,8 +6,9 @@
     DATA_DIR/runs/<run_id>/               the same folder after a rename, once complete
     DATA_DIR/published/current            symlink to runs/<run_id>, swapped by rename(2)
 
-A folder under runs/ is therefore always complete; a failed run leaves its reports in
-work/<run_id>/ (with a FAILED note) and never touches runs/ or published/.
+A folder under runs/ is therefore always complete; a failed run is rolled back to its
+reports in work/<run_id>/reports/ and a FAILED note (tasks/rundir.py) and leaves runs/ and
+published/ as they were.
 """
 
 from __future__ import annotations

@@ -125,5 +125,5 @@ def test_recall_gate_refuses_a_poor_index(tmp_path, planted_events):
     assert current(data) == champion
     refused = sorted((data / "work").iterdir())[-1]
     assert "index recall gate refused" in (refused / "FAILED").read_text()
-    info = json.loads((refused / "run" / "index.json").read_text())
+    info = json.loads((refused / "reports" / "index.json").read_text())
     assert info["kind"] == "ivfpq" and info["recall"] < 0.95

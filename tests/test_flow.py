@@ -108,8 +108,12 @@ def test_publish_lifecycle(tmp_path, planted_events):
     assert current(data) == second
     refused = sorted((data / "work").iterdir())[-1]
     assert (refused / "FAILED").read_text().startswith("GateRefused")
-    assert json.loads((refused / "run" / "metrics.json").read_text())["gate"]["passed"] is False
-    assert "gate REFUSED" in (refused / "run" / "report.html").read_text()
+    assert json.loads((refused / "reports" / "metrics.json").read_text())["gate"]["passed"] is False
+    assert "gate REFUSED" in (refused / "reports" / "report.html").read_text()
+    # Rolled back: only the FAILED note and the reports stay; no model file anywhere.
+    assert sorted(p.name for p in refused.iterdir()) == ["FAILED", "reports"]
+    assert not list(refused.rglob("*.npy")) and not list(refused.rglob("*.parquet"))
+    assert not (data / "runs" / refused.name).exists()
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as wh:
         verdicts = wh.sql("select run_id, bool_and(gate_passed) from run_metrics group by 1")
         verdicts = dict(verdicts.fetchall())

@@ -63,4 +63,5 @@ def test_a_timed_out_run_exits_1_and_leaves_current_alone(tmp_path, planted_even
     failed = [p for p in (data / "work").iterdir() if (p / "FAILED").exists()]
     assert len(failed) == 1 and "StageTimeout" in (failed[0] / "FAILED").read_text()
     assert not (failed[0] / "stage.duckdb").exists()
-    assert not (failed[0] / "run" / "vectors.npy").exists()
+    assert not (failed[0] / "run").exists() and (failed[0] / "reports" / "extract.json").exists()
+    assert not list(failed[0].rglob("*.npy"))

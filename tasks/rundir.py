@@ -1,0 +1,140 @@
+"""The run directory as a Prefect transaction: opened by a task, rolled back on failure.
+
+A flow opens its run inside `prefect.transactions.transaction()`. `open_run_task` is the
+first task to complete in it, so its rollback hook runs whenever any later stage raises
+(extract, quality, train, evaluate, export, or publish before `current` moved). The hook
+removes the half-written run: the model, index and recommendation files assembled in
+`work/<id>/run/`, the stage database and corpus, and a `runs/<id>` folder that publish
+renamed but never switched `current` to. Reports a person needs to see why the run
+stopped (JSON summaries, quality and evaluation reports, GX Data Docs) move to
+`work/<id>/reports/` beside a `FAILED` note, and a failure artifact says where.
+
+Only `open-run` belongs to the transaction. Prefect 3.8 rolls a flow-level transaction
+back as soon as any child task *attempt* fails, even one its retries will repeat (checked:
+a task failing once with retries=1 ran the sibling's rollback hook, then succeeded), so the
+stage tasks run detached from it and the rollback comes from the exception that finally
+leaves the flow's stages. A SIGKILL runs no hook; publish's own ordering covers that case
+(see tasks/publish.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NONE
+from prefect.transactions import Transaction, transaction
+
+from recsys import published
+from recsys.layout import RunPaths
+from recsys.stage import StageReport, in_prefect_run, logger
+
+PATHS_KEY = "recsys_run_paths"
+# What a person reads after a failure; everything else in the run folder is model data.
+REPORT_SUFFIXES = {".json", ".md", ".html", ".png", ".svg"}
+REPORT_DIRS = {"data_docs"}
+REPORTS = "reports"
+FAILED = "FAILED"
+
+
+def open_run(paths: RunPaths) -> StageReport:
+    """Create the run's folders (`run_transaction` remembers them for the rollback hook)."""
+    paths.ensure()
+    return StageReport(name="open_run", details={"work_dir": str(paths.work_dir)})
+
+
+# No retries: a failed attempt would roll the transaction back before it holds the hook.
+@task(name="open-run", cache_policy=NONE)
+def open_run_task(paths: RunPaths) -> StageReport:
+    return open_run(paths)
+
+
+@contextmanager
+def run_transaction(paths: RunPaths) -> Iterator[Transaction]:
+    """Open the run in a transaction; an exception from the block rolls it back."""
+    with transaction() as txn:
+        txn.set(PATHS_KEY, paths)
+        open_run_task(paths)
+        detached = Transaction.__var__.set(None)  # see the module docstring
+        try:
+            yield txn
+        finally:
+            Transaction.__var__.reset(detached)
+
+
+def discard_run(paths: RunPaths, reason: str) -> list[str]:
+    """Remove everything a failed run wrote except its reports; returns what was removed.
+
+    Idempotent: a second call (a hook retried, a flow re-raising) finds nothing to do."""
+    removed: list[str] = []
+    final = paths.final_dir
+    if final.exists() and _current_id(paths) != paths.run_id:
+        # Renamed by publish but never switched to: take it back, then discard as usual.
+        shutil.rmtree(paths.out, ignore_errors=True)
+        paths.work_dir.mkdir(parents=True, exist_ok=True)
+        final.rename(paths.out)
+        removed.append(str(final))
+    if not paths.work_dir.exists():
+        return removed
+    reports = paths.work_dir / REPORTS
+    if paths.out.exists():
+        reports.mkdir(exist_ok=True)
+        for item in sorted(paths.out.iterdir()):
+            keep = item.name in REPORT_DIRS if item.is_dir() else item.suffix in REPORT_SUFFIXES
+            if keep:
+                item.rename(reports / item.name)
+        shutil.rmtree(paths.out)
+        removed.append(str(paths.out))
+    for item in sorted(paths.work_dir.iterdir()):
+        if item.name not in (REPORTS, FAILED):
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+            removed.append(str(item))
+    (paths.work_dir / FAILED).write_text(reason)
+    return removed
+
+
+def _current_id(paths: RunPaths) -> str | None:
+    try:
+        return published.current_run(paths.data_dir).name
+    except Exception:
+        return None
+
+
+def _reason() -> str:
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return "run rolled back\n"
+    return f"{type(exc).__name__}: {exc}\n\n{''.join(traceback.format_exception(exc))}"
+
+
+@open_run_task.on_rollback
+def _rollback(txn: Transaction) -> None:
+    paths: RunPaths | None = txn.get(PATHS_KEY, None)
+    if paths is None:
+        return
+    reason = _reason()
+    removed = discard_run(paths, reason)
+    unswitched = str(paths.final_dir) in removed
+    logger().warning("run %s rolled back: removed %d paths", paths.run_id, len(removed))
+    if in_prefect_run():
+        from prefect.artifacts import create_markdown_artifact
+
+        create_markdown_artifact(
+            markdown=f"### Run {paths.run_id} failed and was rolled back\n\n"
+            f"`{reason.splitlines()[0]}`\n\nRemoved: model, index and recommendation files, "
+            f"stage data{', the unswitched runs/ folder' if unswitched else ''}. Reports kept in "
+            f"`{paths.work_dir / REPORTS}`; `published/current` is unchanged.",
+            key="recsys-failure",
+            description="why the run stopped",
+        )
+
+
+def failed_reason(work_dir: Path) -> str:
+    """First line of a rolled-back run's FAILED note ('' if the run did not fail)."""
+    note = Path(work_dir) / FAILED
+    return note.read_text().splitlines()[0] if note.is_file() else ""
