@@ -1,4 +1,5 @@
-"""`recsys` command line (see CONTRACT.md): run, similar, recommend, rollback, generate.
+"""`recsys` command line (see CONTRACT.md): run, refresh, tune, similar, recommend, rollback,
+generate.
 
 Exit codes: 0 published; 1 other failure; 2 usage/configuration; 3 data quality; 4 gate.
 """
@@ -62,6 +63,35 @@ def run(
     from recsys.flows.pipeline import pipeline
 
     result = pipeline(events=events, data_dir=str(folder), config=cfg)
+    _print_run(result)
+
+
+@app.command()
+def refresh(
+    events: Annotated[
+        str | None,
+        typer.Option(
+            help="Landing folder, glob or file; only new files are read [default: MovieLens-100K]."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one key of the published config.")
+    ] = None,
+) -> None:
+    """Ingest new events and republish recommendations from the published model (no training)."""
+    from recsys.config import load_config
+    from recsys.tasks.adopt import champion_manifest
+
+    folder = data_dir_of(data_dir)
+    champion = champion_manifest(folder)
+    cfg = load_config([config], set_ or [], base=champion["config"])
+    _prepare_environment()
+    from recsys.flows.refresh import refresh as refresh_flow
+
+    result = refresh_flow(events=events, data_dir=str(folder), config=cfg)
+    typer.echo(f"model of run {result['model_run']}, recommendations refreshed")
     _print_run(result)
 
 

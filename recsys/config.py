@@ -763,9 +763,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_config(layers: list[Path | None] = (), overrides: list[str] = ()) -> PipelineConfig:
-    """Build the config from YAML layers (earliest first, None skipped) and `--set` items."""
-    tree: dict[str, Any] = {}
+def load_config(
+    layers: list[Path | None] = (), overrides: list[str] = (), base: dict | None = None
+) -> PipelineConfig:
+    """Build the config from `base` (e.g. a published run's config), YAML layers (earliest
+    first, None skipped) and `--set` items."""
+    tree: dict[str, Any] = dict(base or {})
     for layer in layers:
         if layer is not None:
             tree = _merge(tree, read_yaml(layer))

@@ -39,7 +39,14 @@ class StageTimeout(RecsysError):
     exit_code = 1
 
 
+class Superseded(RecsysError):
+    """`current` moved while a refresh ran: publishing it would bring an older model back
+    (exit 1; the newer champion stays)."""
+
+    exit_code = 1
+
+
 def is_deterministic(exc: BaseException) -> bool:
     """Failures that a retry cannot fix: data, configuration and gate verdicts, and a stage
     that already used its whole time budget (a retry would only double the wait)."""
-    return isinstance(exc, UsageError | DataQualityError | GateRefused | StageTimeout)
+    return isinstance(exc, UsageError | DataQualityError | GateRefused | StageTimeout | Superseded)

@@ -21,7 +21,7 @@ from prefect.cache_policies import NONE
 
 from recsys import published
 from recsys.config import PipelineConfig
-from recsys.errors import GateRefused, PublishError
+from recsys.errors import GateRefused, PublishError, Superseded
 from recsys.layout import RunPaths, runs_dir
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic
 
@@ -72,8 +72,11 @@ def build_manifest(
     index_info = json.loads((paths.out / "index.json").read_text())
     extract = next((s for s in stages if s.name == "extract"), None)
     export = next((s for s in stages if s.name == "export"), None)
+    adopted = next((s for s in stages if s.name == "adopt"), None)
     return {
         "run_id": paths.run_id,
+        # The run whose training produced the vectors (an hourly refresh reuses one).
+        "model_run": adopted.details["model_run"] if adopted else paths.run_id,
         "created_at": created_at.isoformat(),
         "input": {
             "source": extract.details.get("source") if extract else None,
@@ -115,6 +118,20 @@ def recall_verdict(paths: RunPaths, cfg: PipelineConfig) -> dict:
     return verdict
 
 
+def _still_current(paths: RunPaths, stages: list[StageReport]) -> None:
+    """A refresh publishes only over the run it copied its model from: if a nightly run
+    published meanwhile, switching would replace the new model with the old one."""
+    adopted = next((s for s in stages if s.name == "adopt"), None)
+    if adopted is None:
+        return
+    now = published.current_run(paths.data_dir).name
+    if now != adopted.details["copied_from"]:
+        raise Superseded(
+            f"refresh {paths.run_id} not published: current moved from "
+            f"{adopted.details['copied_from']} to {now} while it ran (the newer model stays)"
+        )
+
+
 def publish(
     paths: RunPaths, cfg: PipelineConfig, stages: list[StageReport], created_at: datetime
 ) -> StageReport:
@@ -125,6 +142,7 @@ def publish(
         published.switch_current(paths.data_dir, paths.run_id)
         return StageReport(name="publish", details={"run_dir": str(paths.final_dir)})
     recall = recall_verdict(paths, cfg)
+    _still_current(paths, stages)
     published.crash_point("before_manifest")
     manifest = build_manifest(paths, cfg, stages, created_at)
     rules = [*manifest["gate"]["rules"], recall]

@@ -1,0 +1,71 @@
+"""Adopt: take the published model's vectors into this run instead of training.
+
+The hourly refresh (flows/refresh.py) keeps the nightly model and recomputes what depends
+on fresh events: user histories (so `user_recs` follow what users did in the last hour),
+the evaluation on the newest test split and the gate. Copying three files takes
+milliseconds; retraining would take the nightly run's full training time every hour.
+The files are checked against the champion's manifest (sha256) before they are used, so a
+tampered or half-copied champion is refused rather than republished.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import NONE
+
+from recsys import published
+from recsys.errors import UsageError
+from recsys.layout import RunPaths
+from recsys.stage import StageReport, report_artifact, retry_unless_deterministic, timed
+from recsys.vocab import CONTEXT_VECTORS, VECTORS, VOCAB
+
+MODEL_FILES = (VECTORS, CONTEXT_VECTORS, VOCAB)
+
+
+def champion_manifest(data_dir) -> dict:
+    """The published run's manifest; UsageError (exit 2) when nothing is published yet."""
+    try:
+        run = published.current_run(data_dir)
+    except Exception as exc:
+        raise UsageError(
+            f"refresh needs a published model in {data_dir} to reuse ({exc}); "
+            "run `recsys run` first"
+        ) from exc
+    return published.verify(run, hashed=set(MODEL_FILES))
+
+
+def adopt(paths: RunPaths) -> StageReport:
+    """Copy the champion's vectors, context vectors and vocabulary into the run folder."""
+    report = StageReport(name="adopt")
+    with timed(report):
+        manifest = champion_manifest(paths.data_dir)
+        run = published.current_run(paths.data_dir)
+        paths.ensure()
+        for name in MODEL_FILES:
+            shutil.copyfile(run / name, paths.out / name)
+        items = pq.read_metadata(paths.out / VOCAB).num_rows
+        report.rows_in = report.rows_out = items
+        report.details = {
+            "model_run": manifest.get("model_run", manifest["run_id"]),
+            "copied_from": run.name,
+            "model_created_at": manifest["created_at"],
+            "vocabulary": items,
+        }
+    return report
+
+
+@task(
+    name="adopt",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_unless_deterministic,
+    cache_policy=NONE,
+)
+def adopt_task(paths: RunPaths) -> StageReport:
+    report = adopt(paths)
+    report_artifact(report)
+    return report
