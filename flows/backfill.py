@@ -13,6 +13,7 @@ from prefect import flow
 
 from recsys.config import PipelineConfig
 from recsys.datasets import ml100k_events
+from recsys.errors import UsageError
 from recsys.flows.pipeline import pipeline
 from recsys.notify import notify_hook
 from recsys.tasks.backfill import backfill_task
@@ -55,7 +56,7 @@ def backfill(
     if start is None and end is None:
         start, end = _yesterday()
     elif start is None or end is None:
-        raise ValueError("backfill: give both start and end, or neither (yesterday)")
+        raise UsageError("backfill: give both start and end, or neither (yesterday)")
     path = Path(data_dir)
     path.mkdir(parents=True, exist_ok=True)
     if events is None:

@@ -1,5 +1,5 @@
-"""`recsys` command line (see CONTRACT.md): run, refresh, tune, similar, recommend, rollback,
-generate.
+"""`recsys` command line (see CONTRACT.md): run, refresh, backfill, tune, similar, recommend,
+rollback, generate.
 
 Exit codes: 0 published; 1 other failure; 2 usage/configuration; 3 data quality; 4 gate.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -93,6 +94,49 @@ def refresh(
     result = refresh_flow(events=events, data_dir=str(folder), config=cfg)
     typer.echo(f"model of run {result['model_run']}, recommendations refreshed")
     _print_run(result)
+
+
+@app.command()
+def backfill(
+    start: Annotated[datetime, typer.Option(help="First day (or time) of the range, UTC.")],
+    end: Annotated[datetime, typer.Option(help="End of the range (excluded), UTC.")],
+    events: Annotated[
+        str | None, typer.Option(help="Files covering the range [default: MovieLens-100K].")
+    ] = None,
+    data_dir: DataDir = None,
+    run_pipeline: Annotated[
+        bool, typer.Option("--run-pipeline", help="Then run the pipeline incrementally.")
+    ] = False,
+    config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one key, e.g. extract.….")
+    ] = None,
+) -> None:
+    """Replace the warehouse's events in [START, END) with those read from EVENTS."""
+    from recsys.config import load_config
+
+    cfg = load_config([config], set_ or [])
+    _prepare_environment()
+    from recsys.flows.backfill import backfill as backfill_flow
+
+    result = backfill_flow(
+        events=events,
+        data_dir=str(data_dir_of(data_dir)),
+        start=start,
+        end=end,
+        run_pipeline=run_pipeline,
+        config=cfg,
+    )
+    details = result["backfill"]["details"]
+    typer.echo(
+        f"backfilled [{details['start']}, {details['end']}): "
+        + ", ".join(f"{k} {details[k]:,}" for k in BACKFILL_COUNTS if k in details)
+    )
+    if "pipeline" in result:
+        _print_run(result["pipeline"])
+
+
+BACKFILL_COUNTS = ("files_new", "files_changed", "files_skipped", "rows_ingested", "warehouse_rows")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
-from conftest import events_csv
+from conftest import events_csv, run_cli
 from recsys.config import ExtractConfig, PipelineConfig
 from recsys.errors import DataQualityError
 from recsys.layout import RunPaths
@@ -207,3 +207,23 @@ def test_a_bad_new_file_leaves_the_warehouse_as_it_was(tmp_path):
         rows = con.execute("select count(*) from wh_events").fetchone()[0]
         files = con.execute("select count(*) from wh_files").fetchone()[0]
     assert rows == first.details["incremental"]["warehouse_rows"] and files == 1
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_backfill_command(tmp_path, capsys):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    for day in range(2):
+        write_day(folder, day)
+    args = ["backfill", "--events", folder, "--data-dir", data]
+    assert run_cli(*args, "--start", "2024-03-02", "--end", "2024-03-03") == 0
+    out = capsys.readouterr().out
+    rows = len(day_rows(0)) + len(day_rows(1))  # files never seen before are read whole
+    assert "backfilled [2024-03-02 00:00:00, 2024-03-03 00:00:00): files_new 2" in out
+    assert f"warehouse_rows {rows:,}" in out
+    assert run_cli(*args, "--start", "2024-03-02", "--end", "2024-03-03") == 0  # idempotent
+    assert (
+        f"files_new 0, files_changed 0, files_skipped 0, rows_ingested {len(day_rows(1)) - 1}"
+        in (capsys.readouterr().out)
+    )
+    assert run_cli(*args, "--start", "2024-03-03", "--end", "2024-03-02") == 2
+    assert "must be before end" in capsys.readouterr().err
