@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Refresh the README's Prefect UI screenshots from a real local server (`make screenshots`).
 # Needs Debian's chromium (apt-get install chromium). Runs the pipeline once on
-# MovieLens-100K against a throw-away server home, then photographs the flow run and
-# two artifacts with headless Chromium.
+# MovieLens-100K against a throw-away server home, then photographs the flow run, two
+# artifacts and a run the gate refused (rolled back) with headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -32,3 +32,8 @@ artifact() {  # artifact KEY -> id of its newest version
 shot flow-run "/runs/flow-run/$FLOW_RUN"
 shot metrics-artifact "/artifacts/artifact/$(artifact recsys-metrics)"
 shot evaluate-artifact "/artifacts/artifact/$(artifact recsys-evaluate)"
+# A run the gate refuses (exit 4): its open-run task shows RolledBack, the failure artifact why.
+"$BIN/recsys" run --data-dir "$WORK/data" --set gate.min_hr=1.0 >/dev/null 2>&1 || true
+REFUSED=$(curl -sf -X POST "$PREFECT_API_URL/flow_runs/filter" -H 'content-type: application/json' \
+  -d '{"limit": 1, "sort": "START_TIME_DESC"}' | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+shot refused-run "/runs/flow-run/$REFUSED"
