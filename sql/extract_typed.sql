@@ -1,7 +1,8 @@
 -- One typed row per input row: ids as trimmed text (empty -> NULL), timestamps parsed from
 -- ISO text (with or without zone), TIMESTAMP values, or Unix seconds/milliseconds; UTC.
--- Unparseable timestamps become NULL here and are counted by the quality stage.
-create or replace table typed_events as
+-- Unparseable timestamps become NULL here and are counted by the quality stage. An
+-- in-memory table: extract_rows keeps what later stages read, the warehouse keeps all of it.
+create or replace temp table typed_rows as
 with source as (
     select * from source_rows
 ),

@@ -1,6 +1,6 @@
--- typed_events from the warehouse export: the same columns as extract_typed, input order
+-- typed_rows from the warehouse export: the same columns as extract_typed, input order
 -- = files in path order, rows in file order (what reading all the files at once gives).
-create or replace table typed_events as
+create or replace temp table typed_rows as
 with stored as (
     select * from read_parquet($path)
 ),

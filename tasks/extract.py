@@ -92,8 +92,8 @@ def extract(
         with sqlrun.connect(
             paths.stage_db, memory_limit=cfg.memory_limit, threads=cfg.threads
         ) as con:
-            steps = ["extract_valid", "extract_sessions", "extract_split"]
-            steps += ["extract_items", "extract_corpus"]
+            steps = ["extract_rows", "extract_valid_view", "extract_sessions_view"]
+            steps += ["extract_split", "extract_items", "extract_corpus"]
             if cfg.incremental:
                 log.info("extract: ingesting %s into the warehouse", source.source)
                 scratch = paths.work_dir / "ingest"
@@ -117,6 +117,8 @@ def extract(
             con.execute("SET preserve_insertion_order = false")
             for done, step in enumerate(steps, start=1):
                 sqlrun.run(con, step, params)
+                if step == "extract_rows":
+                    con.execute("drop table typed_rows")
                 log.info("extract: %s done (%d/%d)", step, done, len(steps))
             stats = sqlrun.fetch_one(con, "extract_stats", params=params)
             newest = sqlrun.fetch_one(con, "extract_max_ts")["max_input_ts"]
