@@ -14,7 +14,7 @@
 -- event of a kept one: the same result as running each window over the kept rows only.
 create or replace table typed_events as
 with typed as (
-    select * from typed_rows
+    select * from typed_rows($timestamp_unit)
 ),
 
 checked as (
@@ -27,14 +27,24 @@ checked as (
             and ts >= $min_ts
             and ts <= $max_ts,
             false
-        ) as usable
+        ) as usable,
+        ($event_types is null or list_contains($event_types, event_type)) as type_kept
     from typed
+),
+
+trimmed as (
+    -- The raw time text only for rows dropped as unusable or by event type (what the
+    -- quality stage's examples show): a column of unique strings is the most expensive one
+    -- to sort and store, so it goes before the windows.
+    select
+        * exclude (ts_text),
+        case when not usable or not type_kept then ts_text end as ts_text
+    from checked
 ),
 
 flagged as (
     select
         *,
-        ($event_types is null or list_contains($event_types, event_type)) as type_kept,
         coalesce(
             epoch(ts) - epoch(
                 lag(ts) over (
@@ -43,7 +53,7 @@ flagged as (
             ) <= $dedup_seconds,
             false
         ) as is_duplicate
-    from checked
+    from trimmed
 ),
 
 kept as (
@@ -156,9 +166,7 @@ final as (
         user_id,
         item_id,
         ts,
-        -- The raw time text only where a rule dropped the row (what the quality stage's
-        -- examples show): a column of unique strings is the most expensive one to store.
-        case when drop_rule is not null then ts_text end as ts_text,
+        ts_text,
         event_type,
         session_ref,
         type_kept,

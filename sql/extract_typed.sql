@@ -1,8 +1,10 @@
 -- One typed row per input row: ids as trimmed text (empty -> NULL), timestamps parsed from
 -- ISO text (with or without zone), TIMESTAMP values, or Unix seconds/milliseconds; UTC.
--- Unparseable timestamps become NULL here and are counted by the quality stage. An
--- in-memory table: extract_rows keeps what later stages read, the warehouse keeps all of it.
-create or replace temp table typed_rows as
+-- Unparseable timestamps become NULL here and are counted by the quality stage. A table
+-- macro, not a table: extract_rows types the rows as it reads them (a copy of 10M typed
+-- rows would take most of the memory limit), extract_ingest_write writes them for the
+-- warehouse. Called as `typed_rows(timestamp_unit)`.
+create or replace temp macro typed_rows(timestamp_unit) as table
 with source as (
     select * from source_rows
 ),
@@ -30,8 +32,8 @@ epoch_seconds as (
         *,
         case
             when ts_number is null or not isfinite(ts_number) then null
-            when $timestamp_unit = 'ms' then ts_number / 1000.0
-            when $timestamp_unit = 'auto' and abs(ts_number) > 1e11 then ts_number / 1000.0
+            when timestamp_unit = 'ms' then ts_number / 1000.0
+            when timestamp_unit = 'auto' and abs(ts_number) > 1e11 then ts_number / 1000.0
             else ts_number
         end as ts_seconds
     from numeric_ts

@@ -13,8 +13,8 @@ final as (
         input_order as input_row,
         user_id,
         item_id,
-        -- the raw text where the extract dropped the row (all rules but finite_ids and
-        -- event_types); a kept row shows its parsed UTC time
+        -- the raw text where the extract dropped the row as unusable or by event type
+        -- (null_ids and the timestamp rules); other rows show their parsed UTC time
         coalesce(ts_text, cast(ts as varchar)) as timestamp,
         event_type
     from typed

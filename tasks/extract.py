@@ -100,6 +100,7 @@ def extract(
                 try:
                     ingested, export = ingest(con, source, paths.data_dir, scratch, cfg, params)
                     sqlrun.run(con, "extract_typed_warehouse", {"path": str(export)})
+                    sqlrun.run(con, "extract_typed_stored")
                 finally:  # hand-over files only: a failed run keeps just its reports
                     shutil.rmtree(scratch, ignore_errors=True)
                 params["use_session_ref"] = ingested.session_ref
@@ -110,15 +111,15 @@ def extract(
                 slots = column_slots(con, cfg, source.source)
                 params["use_session_ref"] = slots["session_id"] is not None
                 sqlrun.run(con, "extract_typed", params, idents=slots)
-                con.execute("drop table source_rows")
                 incremental = None
             # Input order is a column from here on and every output that needs an order
             # says ORDER BY; letting DuckDB reorder the rest saves memory and spilling.
             con.execute("SET preserve_insertion_order = false")
             for done, step in enumerate(steps, start=1):
                 sqlrun.run(con, step, params)
-                if step == "extract_rows":
-                    con.execute("drop table typed_rows")
+                if step == "extract_rows":  # the input copy is no longer needed
+                    con.execute("drop table if exists source_rows")
+                    con.execute("drop table if exists warehouse_rows")
                 log.info("extract: %s done (%d/%d)", step, done, len(steps))
             stats = sqlrun.fetch_one(con, "extract_stats", params=params)
             newest = sqlrun.fetch_one(con, "extract_max_ts")["max_input_ts"]
