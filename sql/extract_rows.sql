@@ -104,7 +104,7 @@ sparse_users as (
 
 tagged as (
     select
-        f.*,
+        f.* exclude (usable),
         case
             when not f.usable then 'invalid'
             when not f.type_kept then 'event_type'
@@ -131,8 +131,9 @@ gaps as (
 ),
 
 flagged_repeats as (
+    -- the previous event's columns are not carried into the next sort
     select
-        *,
+        * exclude (prev_ts, prev_item, prev_ref),
         prev_ts is null or epoch(ts) - epoch(prev_ts) > $gap_seconds as starts_gap_session,
         -- A repeat is the user's previous event in the same session on the same item (with
         -- a session_id column: the user's previous event, if it has the same session_id).
