@@ -2,7 +2,7 @@
 -- as a Parquet file the warehouse connection inserts from.
 copy (
     with typed as (
-        select * from typed_events
+        select * from typed_rows($timestamp_unit)
     ),
 
     final as (

@@ -7,7 +7,7 @@
 -- a split is a time range, so each session part is a run of seq); per-part sizes and
 -- session numbers are hash aggregates over parts, so the events are not sorted again.
 create or replace table events as
-with sessionized as (
+with sessionized as not materialized (
     select * from sessionized_events
 ),
 
@@ -28,7 +28,7 @@ cuts as (
     from quantiles
 ),
 
-labelled as (
+labelled as not materialized (
     select
         s.*,
         case

@@ -1,7 +1,10 @@
 -- One typed row per input row: ids as trimmed text (empty -> NULL), timestamps parsed from
 -- ISO text (with or without zone), TIMESTAMP values, or Unix seconds/milliseconds; UTC.
--- Unparseable timestamps become NULL here and are counted by the quality stage.
-create or replace table typed_events as
+-- Unparseable timestamps become NULL here and are counted by the quality stage. A table
+-- macro, not a table: extract_rows types the rows as it reads them (a copy of 10M typed
+-- rows would take most of the memory limit), extract_ingest_write writes them for the
+-- warehouse. Called as `typed_rows(timestamp_unit)`.
+create or replace temp macro typed_rows(timestamp_unit) as table
 with source as (
     select * from source_rows
 ),
@@ -29,8 +32,8 @@ epoch_seconds as (
         *,
         case
             when ts_number is null or not isfinite(ts_number) then null
-            when $timestamp_unit = 'ms' then ts_number / 1000.0
-            when $timestamp_unit = 'auto' and abs(ts_number) > 1e11 then ts_number / 1000.0
+            when timestamp_unit = 'ms' then ts_number / 1000.0
+            when timestamp_unit = 'auto' and abs(ts_number) > 1e11 then ts_number / 1000.0
             else ts_number
         end as ts_seconds
     from numeric_ts
@@ -43,8 +46,10 @@ final as (
         item_id,
         case
             -- 9e12 s is near TIMESTAMP's upper bound; larger values are broken, not dates.
+            -- make_timestamp(microseconds) is to_timestamp(seconds) at time zone 'UTC'
+            -- without the time-zone conversion (a tenth of the cost at 10M rows).
             when ts_seconds is not null and abs(ts_seconds) < 9e12
-                then to_timestamp(ts_seconds) at time zone 'UTC'
+                then make_timestamp(cast(ts_seconds * 1000000 as bigint))
             when ts_number is null
                 then try_cast(ts_text as timestamptz) at time zone 'UTC'
         end as ts,

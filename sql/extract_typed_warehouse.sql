@@ -1,6 +1,7 @@
--- typed_events from the warehouse export: the same columns as extract_typed, input order
--- = files in path order, rows in file order (what reading all the files at once gives).
-create or replace table typed_events as
+-- The warehouse export as typed rows (extract_typed's columns), input order = files in path
+-- order, rows in file order (what reading all the files at once gives); extract_typed_stored
+-- makes them the rows extract_rows reads.
+create or replace temp table warehouse_rows as
 with stored as (
     select * from read_parquet($path)
 ),

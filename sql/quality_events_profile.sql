@@ -44,7 +44,9 @@ final as (
         count(*) filter (where user_id is null) as null_user_ids,
         count(*) filter (where item_id is null) as null_item_ids,
         count(*) filter (where nonfinite_id) as nonfinite_ids,
-        count(*) filter (where ts_text is null) as null_timestamps,
+        -- typed_events keeps the raw time text of dropped rows only (every row without a
+        -- time is dropped), so a missing time is "no time and no text".
+        count(*) filter (where ts is null and ts_text is null) as null_timestamps,
         count(*) filter (where ts is null and ts_text is not null) as unparseable_timestamps,
         count(*) filter (where ts > $max_ts) as future_timestamps,
         count(*) filter (where ts < $min_ts) as ancient_timestamps,

@@ -13,7 +13,9 @@ final as (
         input_order as input_row,
         user_id,
         item_id,
-        ts_text as timestamp,
+        -- the raw text where the extract dropped the row as unusable or by event type
+        -- (null_ids and the timestamp rules); other rows show their parsed UTC time
+        coalesce(ts_text, cast(ts as varchar)) as timestamp,
         event_type
     from typed
     where

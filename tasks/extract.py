@@ -9,6 +9,7 @@ file (one session per line), and `extract.json` in the run folder. With
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -16,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 from prefect import task
 from prefect.cache_policies import NONE
 
@@ -65,6 +67,15 @@ def sql_params(
     }
 
 
+def _cheaper_string_writes(con: duckdb.DuckDBPyConnection) -> None:
+    """Store the stage's id columns with plain dictionary/FSST compression, not DuckDB's
+    combined DICT_FSST: choosing and writing that one took ~35% longer for 10M ids, the
+    largest single cost of storing typed_events and events (docs/extract.md). A DuckDB
+    without the method (before 1.3) keeps its default."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET disabled_compression_methods = 'dict_fsst'")
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -92,14 +103,16 @@ def extract(
         with sqlrun.connect(
             paths.stage_db, memory_limit=cfg.memory_limit, threads=cfg.threads
         ) as con:
-            steps = ["extract_valid", "extract_sessions", "extract_split"]
-            steps += ["extract_items", "extract_corpus"]
+            _cheaper_string_writes(con)
+            steps = ["extract_rows", "extract_valid_view", "extract_sessions_view"]
+            steps += ["extract_split", "extract_items", "extract_corpus"]
             if cfg.incremental:
                 log.info("extract: ingesting %s into the warehouse", source.source)
                 scratch = paths.work_dir / "ingest"
                 try:
                     ingested, export = ingest(con, source, paths.data_dir, scratch, cfg, params)
                     sqlrun.run(con, "extract_typed_warehouse", {"path": str(export)})
+                    sqlrun.run(con, "extract_typed_stored")
                 finally:  # hand-over files only: a failed run keeps just its reports
                     shutil.rmtree(scratch, ignore_errors=True)
                 params["use_session_ref"] = ingested.session_ref
@@ -110,13 +123,15 @@ def extract(
                 slots = column_slots(con, cfg, source.source)
                 params["use_session_ref"] = slots["session_id"] is not None
                 sqlrun.run(con, "extract_typed", params, idents=slots)
-                con.execute("drop table source_rows")
                 incremental = None
             # Input order is a column from here on and every output that needs an order
             # says ORDER BY; letting DuckDB reorder the rest saves memory and spilling.
             con.execute("SET preserve_insertion_order = false")
             for done, step in enumerate(steps, start=1):
                 sqlrun.run(con, step, params)
+                if step == "extract_rows":  # the input copy is no longer needed
+                    con.execute("drop table if exists source_rows")
+                    con.execute("drop table if exists warehouse_rows")
                 log.info("extract: %s done (%d/%d)", step, done, len(steps))
             stats = sqlrun.fetch_one(con, "extract_stats", params=params)
             newest = sqlrun.fetch_one(con, "extract_max_ts")["max_input_ts"]

@@ -83,7 +83,7 @@ def _type_file(
     sqlrun.run(
         con,
         "extract_ingest_write",
-        {"file_path": file, "from_ts": low, "to_ts": high, "out": str(out)},
+        {**params, "file_path": file, "from_ts": low, "to_ts": high, "out": str(out)},
     )
 
 

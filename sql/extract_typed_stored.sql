@@ -1,0 +1,12 @@
+-- typed_rows for an incremental run: the warehouse rows are typed already (the unit
+-- argument only keeps the call the same as extract_typed's macro).
+create or replace temp macro typed_rows(timestamp_unit) as table
+with stored as (
+    select * from warehouse_rows
+),
+
+final as (
+    select * from stored
+)
+
+select * from final
