@@ -32,10 +32,30 @@ def task_runner(ops: OpsConfig, threads: int | None = None):
             return DaskTaskRunner(address=ops.dask_address)
         # One thread per worker: DuckDB, FAISS and gensim bring their own threads.
         kwargs = {"n_workers": ops.dask_workers, "threads_per_worker": 1}
-        return DaskTaskRunner(cluster_kwargs=kwargs)
+        return DaskTaskRunner(cluster_class=local_cluster, cluster_kwargs=kwargs)
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=threads)
+
+
+def local_cluster(**kwargs: Any):
+    """A `distributed.LocalCluster` that leaves this process's environment as it was.
+
+    Dask's nanny writes its pre-spawn variables (PYTHONHASHSEED=6640 when unset or 0,
+    OMP_NUM_THREADS=1, ...) into `os.environ` of the *parent* before spawning workers, so
+    every later child of the run (the train-timeout subprocess) would inherit them: gensim
+    would then hash differently than a threads run with PYTHONHASHSEED=0."""
+    import os
+
+    from distributed import LocalCluster
+
+    saved = dict(os.environ)
+    try:
+        return LocalCluster(**kwargs)
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        os.environ.update(saved)
 
 
 def _flow_runner():

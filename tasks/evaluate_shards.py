@@ -102,20 +102,27 @@ def score_shard(
         sqlrun.run(con, "evaluate_popularity", {"k": k})
         sqlrun.run(con, "evaluate_cooccurrence", {"k": k})
         sqlrun.run(con, "evaluate_hits")
+        counts = count(con, k_gate, head_share, short_max, shown_path)
         queries = [r[0] for r in sqlrun.run(con, "evaluate_queries").fetchall()]
-        slice_params = {"head_share": head_share, "short_max": short_max}
-        sqlrun.run(con, "evaluate_slice_pairs", slice_params)
-        sqlrun.run(con, "evaluate_shown", {"k": k_gate, "path": str(shown_path)})
-        return ShardCounts(
-            worker=worker_id(),
-            pairs=con.execute("select count(*) from test_pairs").fetchone()[0],
-            queries=len(queries),
-            queries_known=int((emb.rows(queries) >= 0).sum()),
-            sources=[r[0] for r in sqlrun.run(con, "evaluate_sources").fetchall()],
-            hits=sqlrun.run(con, "evaluate_hit_counts").fetchall(),
-            cells=sqlrun.run(con, "evaluate_slice_cells").fetchall(),
-            cell_hits=sqlrun.run(con, "evaluate_slice_hits", {"k": k_gate}).fetchall(),
-        )
+    counts.queries = len(queries)
+    counts.queries_known = int((emb.rows(queries) >= 0).sum())
+    return counts
+
+
+def count(con, k_gate: int, head_share: float, short_max: int, shown_path: Path) -> ShardCounts:
+    """Counts of the `test_pairs`, `candidates` and `hits` tables on `con`; the sources'
+    shown items go to `shown_path`."""
+    slice_params = {"head_share": head_share, "short_max": short_max}
+    sqlrun.run(con, "evaluate_slice_pairs", slice_params)
+    sqlrun.run(con, "evaluate_shown", {"k": k_gate, "path": str(shown_path)})
+    return ShardCounts(
+        worker=worker_id(),
+        pairs=con.execute("select count(*) from test_pairs").fetchone()[0],
+        sources=[r[0] for r in sqlrun.run(con, "evaluate_sources").fetchall()],
+        hits=sqlrun.run(con, "evaluate_hit_counts").fetchall(),
+        cells=sqlrun.run(con, "evaluate_slice_cells").fetchall(),
+        cell_hits=sqlrun.run(con, "evaluate_slice_hits", {"k": k_gate}).fetchall(),
+    )
 
 
 def evaluate_shard(

@@ -4,6 +4,7 @@ LocalCluster (2 worker processes) publishes the same files as the threads run.""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -111,6 +112,7 @@ def test_dask_local_cluster_publishes_what_threads_publish(tmp_path, planted_eve
         assert run_cli(*args, "--task-runner", runner, "--set", "ops.dask_workers=2") == 0
         out[runner] = _published(data)
     assert out["threads"]["shards"] == 1 and out["dask"]["shards"] == 2
+    assert os.environ["PYTHONHASHSEED"] == "0"  # Dask's nanny did not leak its env here
     here = worker_id()  # the flow ran in this process; the shards on the cluster's workers
     for stage in ("evaluate", "export"):
         assert _workers(stage) and here not in _workers(stage), stage
