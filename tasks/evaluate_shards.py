@@ -42,6 +42,7 @@ def model_neighbours(
 ) -> pa.Table:
     """(query_id, rank, item_id): exact top-k neighbours of each id the model knows.
 
+    Exact search: the evaluation measures the embedding itself, not an ANN approximation.
     Every id is searched, unknown ones with a stand-in row whose answer is dropped, so a
     FAISS batch holds the same rows however the ids were sharded."""
     rows = emb.rows(item_ids)
@@ -68,6 +69,8 @@ def model_neighbours(
 
 def plan(stage_db: Path, shards: int, batch: int) -> list[Range]:
     """Query-item ranges of whole search batches over the sorted test items."""
+    if shards <= 1:
+        return [(None, None)]
     with sqlrun.connect(stage_db, read_only=True) as con:
         rows = sqlrun.run(con, "evaluate_test_items", {"lo": None, "hi": None}).fetchall()
     return ranges([r[0] for r in rows], batch, shards)
@@ -141,7 +144,8 @@ def combine(
 ) -> dict:
     """Metrics of all shards together: sums first, then one division per metric."""
     n_pairs = sum(p.pairs for p in parts)
-    sources = sorted({s for p in parts for s in p.sources})
+    # No pairs, no metrics (evaluate refuses such a run); lists alone score nothing.
+    sources = sorted({s for p in parts for s in p.sources}) if n_pairs else []
     by_rank: dict[str, dict[int, int]] = {s: defaultdict(int) for s in sources}
     for part in parts:
         for source, rank, hits in part.hits:

@@ -39,12 +39,16 @@ EMPTY: Range = ("", "")  # no id is >= "" and < ""
 def plan(paths: RunPaths, emb: Embedding, cfg: ExportConfig, shards: int) -> list[dict]:
     """One call per shard: its item and user ranges, search depths and part paths."""
     depth = min(cfg.overfetch * cfg.k, max(1, len(emb) - 1))
-    item_ranges = ranges(sorted(emb.item_ids.tolist()), cfg.batch_size, shards)
-    with sqlrun.connect(paths.stage_db, read_only=True) as con:
-        con.register("vocab", con.read_parquet(str(paths.out / VOCAB)))
-        starts = sqlrun.run(con, "export_user_starts", {"batch": cfg.batch_size}).fetchall()
-    max_seen = starts[0][1] if starts else 0
-    user_ranges = ranges([u for u, _ in starts], 1, shards)  # starts are whole batches
+    if shards <= 1:  # one shard sees every user: it finds the largest seen count itself
+        item_ranges, user_ranges, max_seen = [(None, None)], [(None, None)], None
+    else:
+        item_ranges = ranges(sorted(emb.item_ids.tolist()), cfg.batch_size, shards)
+        with sqlrun.connect(paths.stage_db, read_only=True) as con:
+            con.register("vocab", con.read_parquet(str(paths.out / VOCAB)))
+            params = {"batch": cfg.batch_size}
+            starts = sqlrun.run(con, "export_user_starts", params).fetchall()
+        max_seen = starts[0][1] if starts else 0
+        user_ranges = ranges([u for u, _ in starts], 1, shards)  # starts are whole batches
     n = max(len(item_ranges), len(user_ranges))
     item_ranges += [EMPTY] * (n - len(item_ranges))
     user_ranges += [EMPTY] * (n - len(user_ranges))
@@ -75,7 +79,7 @@ def export_shard(
     items: Range,
     users: Range,
     depth: int,
-    max_seen: int,
+    max_seen: int | None,
     item_path: Path,
     user_path: Path,
 ) -> dict:
@@ -104,6 +108,8 @@ def export_shard(
         bounds = {"lo": users[0], "hi": users[1]}
         seen = dict(sqlrun.run(con, "export_seen_counts", bounds).fetchall())
         con.register("user_candidates", user_candidates(idx, queries, con, seen, cfg, users))
+        if max_seen is None:
+            max_seen = max(seen.values(), default=0)
         user_params = {"depth": depth + max_seen, "source": source, **bounds}
         sqlrun.run(con, "export_user_candidates", {**user_params, "same_attribute": same})
         user_rules = filter_and_write(con, "user", cfg, user_path)
@@ -118,7 +124,7 @@ def export_shard_task(
     items: Range,
     users: Range,
     depth: int,
-    max_seen: int,
+    max_seen: int | None,
     item_path: Path,
     user_path: Path,
 ) -> dict:
