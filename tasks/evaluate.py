@@ -18,7 +18,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NONE
 
-from recsys import published, sqlrun
+from recsys import index, published, sqlrun
 from recsys.config import EvaluateConfig, GateConfig, ItemAttributes, OpsConfig
 from recsys.errors import GateRefused
 from recsys.gate import embedding_stats, failures, gate_verdicts
@@ -76,6 +76,7 @@ def compute_metrics(
                 "head_share": cfg.head_share,
                 "short_max": cfg.short_session_max,
                 "batch": cfg.search_batch,
+                "threads": index.search_threads(),
                 "lo": lo,
                 "hi": hi,
                 "shown_path": Path(tmp) / f"shown-{i:04d}.parquet",
@@ -204,6 +205,7 @@ def evaluate_shard_task(
     head_share: float,
     short_max: int,
     batch: int,
+    threads: int,
     lo: str | None,
     hi: str | None,
     shown_path: Path,

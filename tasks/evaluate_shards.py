@@ -86,11 +86,14 @@ def score_shard(
     head_share: float,
     short_max: int,
     batch: int,
+    threads: int,
     lo: str | None,
     hi: str | None,
     shown_path: Path,
 ) -> ShardCounts:
-    """Score every source on the test pairs whose query item is in [lo, hi)."""
+    """Score every source on the test pairs whose query item is in [lo, hi), searching
+    with `threads` FAISS threads (see `index.search_threads`)."""
+    index.search_threads(threads)
     k, bounds = max(ks), {"lo": lo, "hi": hi}
     with sqlrun.connect(stage_db, read_only=True) as con:
         sqlrun.run(con, "evaluate_pairs", bounds)

@@ -64,6 +64,7 @@ def plan(paths: RunPaths, emb: Embedding, cfg: ExportConfig, shards: int) -> lis
             "users": user_ranges[i],
             "depth": depth,
             "max_seen": max_seen,
+            "threads": index.search_threads(),
             # One shard writes the published files directly.
             "item_path": paths.out / ITEM_RECS if n == 1 else parts / f"items-{i:04d}.parquet",
             "user_path": paths.out / USER_RECS if n == 1 else parts / f"users-{i:04d}.parquet",
@@ -80,11 +81,14 @@ def export_shard(
     users: Range,
     depth: int,
     max_seen: int | None,
+    threads: int,
     item_path: Path,
     user_path: Path,
 ) -> dict:
     """Write the item lists of `items` and the user lists of `users`; returns the rows each
-    business rule removed, per kind, and the worker that ran it."""
+    business rule removed, per kind, and the worker that ran it. FAISS searches with
+    `threads` threads (see `index.search_threads`)."""
+    index.search_threads(threads)
     emb = Embedding.load(model_dir)
     idx = index.load(model_dir)
     queries, _ = emb.spaces(cfg.scoring)
@@ -125,6 +129,7 @@ def export_shard_task(
     users: Range,
     depth: int,
     max_seen: int | None,
+    threads: int,
     item_path: Path,
     user_path: Path,
 ) -> dict:

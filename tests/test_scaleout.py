@@ -119,3 +119,31 @@ def test_dask_local_cluster_publishes_what_threads_publish(tmp_path, planted_eve
     for key in ("item_recs", "user_recs"):
         assert out["dask"][key].equals(out["threads"][key]), key
     assert out["dask"]["metrics"] == out["threads"]["metrics"]
+
+
+SEARCH = """
+import sys, numpy as np
+from recsys import index
+index.search_threads(int(sys.argv[2]) if len(sys.argv) > 2 else None)
+rng = np.random.default_rng(1)
+base, queries = rng.standard_normal((20000, 64), "f4"), rng.standard_normal((4096, 64), "f4")
+np.save(sys.argv[1], index.search(index.build_exact(base), queries, 20)[0])
+"""
+
+
+def test_a_worker_pinned_to_the_flow_threads_scores_alike(tmp_path):
+    # A Dask worker process starts with OMP_NUM_THREADS=1; FAISS's BLAS splits a batch by
+    # thread count, so the shards pin the flow process's count (index.search_threads).
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from recsys import index
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    here, worker = tmp_path / "here.npy", tmp_path / "worker.npy"
+    subprocess.run([sys.executable, "-c", SEARCH, str(here)], check=True)
+    threads = str(index.search_threads())
+    subprocess.run([sys.executable, "-c", SEARCH, str(worker), threads], env=env, check=True)
+    assert np.array_equal(np.load(here), np.load(worker))
