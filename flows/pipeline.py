@@ -62,9 +62,11 @@ def pipeline(
         stages.append(quality_task(paths, config.quality, config.extract))
         stages.append(train_task(paths, config.train, config.augment, config.ops))
         stages.append(
-            evaluate_task(paths, config.evaluate, config.gate, config.export.scoring, attrs)
+            evaluate_task(
+                paths, config.evaluate, config.gate, config.export.scoring, attrs, config.ops
+            )
         )
-        stages.append(export_task(paths, config.export))
+        stages.append(export_task(paths, config.export, config.ops))
         stages.append(publish_task(paths, config, stages, created_at))
     return {
         "run_id": paths.run_id,

@@ -81,8 +81,10 @@ def refresh(
         stages = [extract_task(events, paths, cfg.extract, cfg.quality, cfg.ops)]
         stages.append(quality_task(paths, cfg.quality, cfg.extract))
         stages.append(adopt_task(paths))
-        stages.append(evaluate_task(paths, cfg.evaluate, cfg.gate, cfg.export.scoring, attrs))
-        stages.append(export_task(paths, cfg.export))
+        stages.append(
+            evaluate_task(paths, cfg.evaluate, cfg.gate, cfg.export.scoring, attrs, cfg.ops)
+        )
+        stages.append(export_task(paths, cfg.export, cfg.ops))
         stages.append(publish_task(paths, cfg, stages, created_at))
     return {
         "run_id": paths.run_id,

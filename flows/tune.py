@@ -5,7 +5,7 @@
 The validation stage is the run's *training period* split again by time: trials train on
 its first part and are scored on its tail, so the test split the gate later reads is never
 used to choose hyperparameters. Trials are Prefect tasks: on threads in this process by
-default, or on a Dask cluster (`tune.task_runner=dask`, LocalCluster or `tune.dask_address`).
+default, or on a Dask cluster (`--task-runner dask`: a LocalCluster or `ops.dask_address`).
 """
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
 from recsys.cli import console
 
-console()
+# Guarded: Dask's LocalCluster spawns worker processes that re-import the main module.
+if __name__ == "__main__":
+    console()

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # help texts say "[default: …]"; rich would eat the brackets
 )
+
+
+class Runner(StrEnum):
+    threads = "threads"
+    dask = "dask"
+
+
+TaskRunner = Annotated[
+    Runner | None,
+    typer.Option(
+        "--task-runner",
+        help="Where parallel tasks run (= --set ops.task_runner=...): threads here, or a "
+        "Dask cluster (ops.dask_address, or a LocalCluster of ops.dask_workers).",
+    ),
+]
 
 DataDir = Annotated[
     Path | None,
@@ -54,17 +70,21 @@ def run(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override one key, e.g. train.epochs=10.")
     ] = None,
+    task_runner: TaskRunner = None,
 ) -> None:
     """Run the whole pipeline once and publish the model if every gate passes."""
     from recsys.config import load_config
+    from recsys.scaleout import task_runner as runner_of
 
     folder = data_dir_of(data_dir)
     tuned = folder / "tuned.yaml"
-    cfg = load_config([tuned if tuned.is_file() else None, config], set_ or [])
+    cfg = load_config([tuned if tuned.is_file() else None, config], _runner_set(set_, task_runner))
     _prepare_environment()
     from recsys.flows.pipeline import pipeline
 
-    result = pipeline(events=events, data_dir=str(folder), config=cfg)
+    result = pipeline.with_options(task_runner=runner_of(cfg.ops))(
+        events=events, data_dir=str(folder), config=cfg
+    )
     _print_run(result)
 
 
@@ -154,19 +174,22 @@ def tune(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override one key, e.g. tune.parallel=2.")
     ] = None,
+    task_runner: TaskRunner = None,
 ) -> None:
     """Search training/export settings on a validation split; write DATA_DIR/tuned.yaml."""
     from recsys.config import load_config
+    from recsys.scaleout import task_runner as runner_of
 
     folder = data_dir_of(data_dir)
-    overrides = list(set_ or [])
+    overrides = _runner_set(set_, task_runner)
     overrides += [f"tune.trials={trials}"] if trials else []
     overrides += [f"tune.timeout_seconds={timeout}"] if timeout else []
     cfg = load_config([config], overrides)
     _prepare_environment()
     from recsys.flows.tune import tune as tune_flow
 
-    result = tune_flow.with_options(task_runner=_task_runner(cfg))(
+    # Trials run tune.parallel at a time: that many threads (a LocalCluster has dask_workers).
+    result = tune_flow.with_options(task_runner=runner_of(cfg.ops, cfg.tune.parallel))(
         events=events, data_dir=str(folder), config=cfg
     )
     summary = result["summary"]
@@ -178,18 +201,9 @@ def tune(
     )
 
 
-def _task_runner(cfg):
-    if cfg.tune.task_runner == "dask":
-        from prefect_dask import DaskTaskRunner
-
-        if cfg.tune.dask_address:
-            return DaskTaskRunner(address=cfg.tune.dask_address)
-        return DaskTaskRunner(
-            cluster_kwargs={"n_workers": cfg.tune.parallel, "threads_per_worker": 1}
-        )
-    from prefect.task_runners import ThreadPoolTaskRunner
-
-    return ThreadPoolTaskRunner(max_workers=cfg.tune.parallel)
+def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]:
+    """`--set` items plus `--task-runner` (the explicit option wins over a --set)."""
+    return [*(set_ or []), *([f"ops.task_runner={task_runner.value}"] if task_runner else [])]
 
 
 def _print_run(result: dict) -> None:

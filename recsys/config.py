@@ -429,6 +429,12 @@ class EvaluateConfig(_Section):
         10, ge=0, description="Most popular items whose neighbours the report lists."
     )
     item_attributes: ItemAttributes = ItemAttributes()
+    search_batch: int = Field(
+        8192,
+        ge=1,
+        description="Queries per exact FAISS search batch (memory: batch x catalogue "
+        "scores); evaluate shards are cut at whole batches.",
+    )
 
 
 class GateConfig(_Section):
@@ -666,15 +672,16 @@ class TuneConfig(_Section):
         "trials); the best configuration is then re-scored on all of them.",
     )
     parallel: int = Field(2, ge=1, description="Trials run at once (one core each).")
-    task_runner: Literal["threads", "dask"] = Field(
-        "threads",
-        description="Where trials run: threads in this process, or a Dask cluster "
-        "(a LocalCluster, or the scheduler at dask_address).",
-    )
-    dask_address: str | None = Field(
-        None, description="Scheduler address of an existing Dask cluster (tcp://host:8786)."
-    )
     metric: str = Field("hr@20", description="Metric to maximise (hr@K, mrr@K or ndcg@K).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _runner_moved(cls, data: Any) -> Any:
+        # Since issue 8 the runner is shared by `recsys run` and `recsys tune` (ops section).
+        for key in ("task_runner", "dask_address"):
+            if isinstance(data, dict) and key in data:
+                raise ValueError(f"tune.{key} moved to ops.{key}")
+        return data
 
 
 class OpsConfig(_Section):
@@ -694,6 +701,28 @@ class OpsConfig(_Section):
         description="Extractions kept under DATA_DIR/cache/extract for reuse when a run "
         "reads the same input bytes with the same extract settings (each costs one stage "
         "database of disk; 0 turns the cache off). Saves the extract stage on reruns.",
+    )
+    # --- scale-out (docs/operations.md#scale-out-on-dask); none of these change a result ---
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads",
+        description="Where parallel tasks (tuning trials, evaluate/export shards) run: "
+        "threads in this process, or a Dask cluster (a LocalCluster of dask_workers "
+        "processes, or the scheduler at dask_address). `--task-runner` sets it.",
+    )
+    dask_address: str | None = Field(
+        None,
+        description="Scheduler of an existing Dask cluster (tcp://host:8786); None starts a "
+        "LocalCluster for the run. Its workers must see the data directory.",
+    )
+    dask_workers: int = Field(
+        2, ge=1, description="Worker processes of the LocalCluster (one thread each)."
+    )
+    shards: int | None = Field(
+        None,
+        ge=1,
+        description="Shards the evaluate and export stages are split into (by ranges of "
+        "query item / user id). None: 1 on threads (DuckDB and FAISS already use every "
+        "core of this machine), one per Dask worker on a cluster.",
     )
 
 

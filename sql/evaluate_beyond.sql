@@ -1,46 +1,28 @@
--- Beyond accuracy, per source at cut-off $k: catalogue coverage (share of trained items
--- that appear in at least one served list) and popularity bias (mean popularity percentile
--- of the recommended items, 1 = the most trained item, weighted by how often each query
--- occurs in the test pairs, i.e. what the test users would have been shown).
+-- Beyond accuracy from the shards' `shown` files ($shown, a glob): per source and popularity
+-- percentile of the recommended items (1 = the most trained item, NULL = untrained), the
+-- number of distinct items and their summed weight. Coverage = trained items shown /
+-- catalogue; popularity bias = weighted mean percentile (Python sums these in a fixed order).
 with percentiles as (
     select item_id, 1 - percent_rank() over (order by train_count desc) as pop_pct
     from items
 ),
 
-catalogue as (
-    select count(*) as n from items
-),
-
-query_weights as (
-    select query_id, count(*) as w from test_pairs group by query_id
-),
-
 shown as (
-    select c.source, c.query_id, c.item_id
-    from candidates as c
-    where c.rank <= $k
-),
-
-coverage as (
-    select s.source, count(distinct s.item_id) / any_value(cat.n) as coverage
-    from shown as s
-    cross join catalogue as cat
-    inner join items as i on s.item_id = i.item_id
-    group by s.source
-),
-
-bias as (
-    select s.source, sum(q.w * coalesce(p.pop_pct, 0)) / sum(q.w) as popularity_bias
-    from shown as s
-    inner join query_weights as q on s.query_id = q.query_id
-    left join percentiles as p on s.item_id = p.item_id
-    group by s.source
+    select source, item_id, sum(weight) as weight
+    from read_parquet($shown)
+    group by all
 ),
 
 final as (
-    select b.source, coalesce(c.coverage, 0) as coverage, b.popularity_bias
-    from bias as b
-    left join coverage as c on b.source = c.source
+    select
+        s.source,
+        p.pop_pct,
+        sum(s.weight) as weight,
+        count(p.item_id) as items,
+        any_value((select count(*) from items)) as catalogue
+    from shown as s
+    left join percentiles as p on s.item_id = p.item_id
+    group by all
 )
 
-select * from final order by source
+select * from final order by source, pop_pct nulls first

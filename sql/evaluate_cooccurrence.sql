@@ -5,17 +5,19 @@ with train_events as (
     select session, pos, item_id from events where split = 'train'
 ),
 
+queries as (
+    select distinct query_id from test_pairs
+),
+
+-- Only transitions out of this (shard's) query items are counted.
 transitions as (
     select prev.item_id as query_id, nxt.item_id, count(*) as n
     from train_events as prev
+    inner join queries as q on prev.item_id = q.query_id
     inner join train_events as nxt
         on prev.session = nxt.session and nxt.pos = prev.pos + 1
     where prev.item_id <> nxt.item_id
     group by all
-),
-
-queries as (
-    select distinct query_id from test_pairs
 ),
 
 followers as (

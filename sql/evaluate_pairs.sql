@@ -1,6 +1,7 @@
 -- Next-item test cases: inside each held-out session, the previous item is the query and
 -- the item that followed is the target; the session's length feeds the session slices.
 -- pair_id only needs to be unique (no global sort: it is the slowest step at 10M events).
+-- A shard keeps the pairs whose query item is in [$lo, $hi) (NULL = unbounded).
 create or replace temp table test_pairs as
 with test_events as (
     select session, pos, item_id, session_length
@@ -17,6 +18,9 @@ final as (
     from test_events as prev
     inner join test_events as nxt
         on prev.session = nxt.session and nxt.pos = prev.pos + 1
+    where
+        (cast($lo as varchar) is null or prev.item_id >= cast($lo as varchar))
+        and (cast($hi as varchar) is null or prev.item_id < cast($hi as varchar))
 )
 
 select * from final

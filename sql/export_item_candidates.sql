@@ -1,6 +1,8 @@
 -- Item-list candidates: the embedding channel (ANN neighbours), optionally fused with a
 -- co-occurrence channel by weighted reciprocal rank, plus a labelled popularity fallback for
 -- items that have no vector (seen in the events or the attributes file, not in the model).
+-- A shard builds the lists of the items in [$lo, $hi) (NULL = unbounded); `item_neighbours`
+-- already holds only its items.
 create or replace temp table candidates as
 with embedding as (
     select list_id, item_id, score, rank from item_neighbours
@@ -15,7 +17,11 @@ transitions as (
     from train_events as prev
     inner join train_events as nxt
         on prev.session = nxt.session and nxt.pos = prev.pos + 1
-    where $cooc_weight > 0 and prev.item_id <> nxt.item_id
+    where
+        $cooc_weight > 0
+        and prev.item_id <> nxt.item_id
+        and (cast($lo as varchar) is null or prev.item_id >= cast($lo as varchar))
+        and (cast($hi as varchar) is null or prev.item_id < cast($hi as varchar))
     group by all
 ),
 
@@ -56,7 +62,10 @@ catalogue as (
 cold_items as (
     select c.item_id as list_id
     from catalogue as c
-    where c.item_id not in (select item_id from vocab)
+    where
+        c.item_id not in (select item_id from vocab)
+        and (cast($lo as varchar) is null or c.item_id >= cast($lo as varchar))
+        and (cast($hi as varchar) is null or c.item_id < cast($hi as varchar))
 ),
 
 popular as (

@@ -1,6 +1,7 @@
 -- User-list candidates: the model's items for each placed user, and for users the model
 -- cannot place (no known item) a labelled popularity fallback (same attribute as their
 -- latest item when configured). The anchor of a user list is the user's latest item.
+-- A shard builds the lists of the users in [$lo, $hi) (NULL = unbounded).
 create or replace temp table candidates as
 with model as (
     select c.user_id as list_id, v.item_id, c.score
@@ -11,6 +12,9 @@ with model as (
 latest as (
     select user_id, item_id
     from events
+    where
+        (cast($lo as varchar) is null or user_id >= cast($lo as varchar))
+        and (cast($hi as varchar) is null or user_id < cast($hi as varchar))
     qualify row_number() over (partition by user_id order by ts desc, input_order desc) = 1
 ),
 

@@ -1,5 +1,5 @@
 -- Each user's most recent distinct items that the model knows, with their recency
--- (0 = newest): the input of the recency-weighted user vector.
+-- (0 = newest): the input of the recency-weighted user vector; users in [$lo, $hi).
 with known as (
     select * from vocab
 ),
@@ -8,6 +8,9 @@ latest as (
     select e.user_id, e.item_id, max(e.ts) as ts, max(e.input_order) as input_order
     from events as e
     inner join known as k on e.item_id = k.item_id
+    where
+        (cast($lo as varchar) is null or e.user_id >= cast($lo as varchar))
+        and (cast($hi as varchar) is null or e.user_id < cast($hi as varchar))
     group by e.user_id, e.item_id
 ),
 

@@ -9,46 +9,27 @@ warehouse history row are written whatever the verdict, then a refusal raises Ga
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NONE
 
 from recsys import index, published, sqlrun
-from recsys.config import EvaluateConfig, GateConfig, ItemAttributes
+from recsys.config import EvaluateConfig, GateConfig, ItemAttributes, OpsConfig
 from recsys.errors import GateRefused
-from recsys.gate import CHAMPION, MODEL, embedding_stats, failures, gate_verdicts
-from recsys.layout import RunPaths
+from recsys.gate import embedding_stats, failures, gate_verdicts
+from recsys.layout import RunPaths, runs_dir
+from recsys.scaleout import Mapper, inline, run_shards, shard_count, worker_id
 from recsys.stage import StageReport, in_prefect_run, logger, report_artifact, timed
+from recsys.tasks import evaluate_shards as shards_of
 from recsys.vocab import Embedding
 
 METRICS = "metrics.json"
 BASELINES = ("popularity", "cooccurrence")
-
-
-def model_neighbours(emb: Embedding, query_ids: list[str], k: int, scoring: str) -> pa.Table:
-    """(query_id, rank, item_id) for the model's top-k neighbours of each known query.
-
-    Exact search: the evaluation measures the embedding itself, not an ANN approximation."""
-    rows = emb.rows(query_ids)
-    known = rows >= 0
-    rows = rows[known]
-    queries, indexed = emb.spaces(scoring)
-    _, ids = index.neighbours_without_self(index.build_exact(indexed), queries, rows, k)
-    queries = np.repeat(np.asarray(query_ids, dtype=object)[known], ids.shape[1])
-    ranks = np.tile(np.arange(1, ids.shape[1] + 1), len(rows))
-    flat = ids.ravel()
-    valid = flat >= 0
-    return pa.table(
-        {
-            "query_id": pa.array(queries[valid].tolist(), pa.string()),
-            "rank": pa.array(ranks[valid], pa.int64()),
-            "item_id": pa.array(emb.item_ids[flat[valid]].tolist(), pa.string()),
-        }
-    )
 
 
 def load_champion(data_dir: Path) -> tuple[Embedding, str, str] | None:
@@ -68,71 +49,61 @@ def load_champion(data_dir: Path) -> tuple[Embedding, str, str] | None:
         return None
 
 
-def _score(con, emb: Embedding, scoring: str, k: int, champion) -> list[str]:
-    """Fill the `candidates` table for every source; returns the query items."""
-    sqlrun.run(con, "evaluate_pairs")
-    sqlrun.run(con, "evaluate_candidates")
-    queries = [r[0] for r in sqlrun.run(con, "evaluate_queries").fetchall()]
-    con.register("model_neighbours", model_neighbours(emb, queries, k, scoring))
-    sqlrun.run(con, "evaluate_model_candidates", {"source": MODEL})
-    if champion is not None:
-        champ_emb, champ_scoring, _ = champion
-        con.register("model_neighbours", model_neighbours(champ_emb, queries, k, champ_scoring))
-        sqlrun.run(con, "evaluate_model_candidates", {"source": CHAMPION})
-    sqlrun.run(con, "evaluate_popularity", {"k": k})
-    sqlrun.run(con, "evaluate_cooccurrence", {"k": k})
-    sqlrun.run(con, "evaluate_hits")
-    return queries
-
-
 def compute_metrics(
-    stage_db: Path, emb: Embedding, cfg: EvaluateConfig, k_gate: int, scoring: str, champion
+    stage_db: Path,
+    emb: Embedding,
+    cfg: EvaluateConfig,
+    k_gate: int,
+    scoring: str,
+    champion,
+    *,
+    shards: int = 1,
+    mapper: Mapper | None = None,
+    work: Path | None = None,
 ) -> dict:
-    """Accuracy at every K, slices, coverage/popularity bias, and vocabulary coverage."""
-    k = max(cfg.ks)
+    """Accuracy at every K, slices, coverage/popularity bias, and vocabulary coverage.
+
+    The test pairs are split into `shards` query-item ranges; `mapper` runs the shard
+    calls (default: here, one after the other, with these in-memory vectors) and the
+    counts they return are combined (see tasks/evaluate_shards.py)."""
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        calls = [
+            {
+                "stage_db": stage_db,
+                "scoring": scoring,
+                "ks": cfg.ks,
+                "k_gate": k_gate,
+                "head_share": cfg.head_share,
+                "short_max": cfg.short_session_max,
+                "batch": cfg.search_batch,
+                "threads": index.search_threads(),
+                "lo": lo,
+                "hi": hi,
+                "shown_path": Path(tmp) / f"shown-{i:04d}.parquet",
+            }
+            for i, (lo, hi) in enumerate(shards_of.plan(stage_db, shards, cfg.search_batch))
+        ]
+        if mapper is None:
+            pair = None if champion is None else champion[:2]
+            mapper = inline(partial(shards_of.score_shard, emb=emb, champion=pair))
+        parts = mapper(calls)
+        combined = shards_of.combine(stage_db, parts, f"{tmp}/shown-*.parquet", cfg.ks, k_gate)
     with sqlrun.connect(stage_db, read_only=True) as con:
-        queries = _score(con, emb, scoring, k, champion)
-        rows = sqlrun.run(con, "evaluate_metrics", {"ks": cfg.ks}).fetchall()
-        slices = sqlrun.run(
-            con,
-            "evaluate_slices",
-            {"k": k_gate, "head_share": cfg.head_share, "short_max": cfg.short_session_max},
-        ).fetchall()
-        beyond = sqlrun.run(con, "evaluate_beyond", {"k": k_gate}).fetchall()
         con.register("model_vocab", pa.table({"item_id": pa.array(emb.item_ids.tolist())}))
         test_events, vocab_coverage = sqlrun.run(con, "evaluate_vocab_coverage").fetchone()
-        n_pairs = con.execute("select count(*) from test_pairs").fetchone()[0]
-    models: dict[str, dict[str, float]] = {}
-    for source, cut, _, hr, mrr, ndcg in rows:
-        models.setdefault(source, {}).update(
-            {f"hr@{cut}": hr, f"mrr@{cut}": mrr, f"ndcg@{cut}": ndcg}
-        )
-    for source, coverage, bias in beyond:
-        models.setdefault(source, {}).update(
-            {f"coverage@{k_gate}": coverage, f"popularity_bias@{k_gate}": bias}
-        )
     metrics = {
         "task": "next-item prediction on the held-out time split",
         "scoring": scoring,
         "ks": cfg.ks,
-        "test_pairs": n_pairs,
+        "test_pairs": combined["pairs"],
         "test_events": test_events,
-        "query_items": len(queries),
-        "query_items_in_vocabulary": int((emb.rows(queries) >= 0).sum()),
+        "query_items": sum(p.queries for p in parts),
+        "query_items_in_vocabulary": sum(p.queries_known for p in parts),
         "vocab_coverage": float(vocab_coverage),
-        "models": models,
-        "slices": [
-            {
-                "source": s,
-                "dimension": d,
-                "slice": v,
-                "pairs": n,
-                f"hr@{k_gate}": hr,
-                f"mrr@{k_gate}": mrr,
-            }
-            for s, d, v, n, hr, mrr in slices
-        ],
+        "models": combined["models"],
+        "slices": combined["slices"],
     }
+
     if champion is not None:
         metrics["champion"] = {"run_id": champion[2], "scoring": champion[1]}
     return metrics
@@ -144,14 +115,32 @@ def evaluate(
     gate: GateConfig,
     scoring: str = "in_out",
     attributes: ItemAttributes | None = None,
+    ops: OpsConfig | None = None,
 ) -> StageReport:
     """Score model, baselines and champion; write metrics, diagnostics and the run report;
-    raise GateRefused when a rule fails and the gate is enforced."""
+    raise GateRefused when a rule fails and the gate is enforced.
+
+    With `ops`, the scoring is split into `scaleout.shard_count(ops)` shards that run as
+    Prefect tasks on the flow's task runner (the result does not depend on it)."""
     report = StageReport(name="evaluate")
     with timed(report):
         emb = Embedding.load(paths.out)
         champion = load_champion(paths.data_dir)
-        metrics = compute_metrics(paths.stage_db, emb, cfg, gate.k, scoring, champion)
+        shards = shard_count(ops)
+        mapper, workers = None, {worker_id()}
+        if shards > 1:
+            mapper = _shard_mapper(paths, champion, ops, workers)
+        metrics = compute_metrics(
+            paths.stage_db,
+            emb,
+            cfg,
+            gate.k,
+            scoring,
+            champion,
+            shards=shards,
+            mapper=mapper,
+            work=paths.work_dir,
+        )
         if metrics["test_pairs"] == 0:
             raise GateRefused("evaluate: the test split has no next-item pairs to score")
         metrics["embedding"] = embedding_stats(emb.vectors, emb.context)
@@ -175,6 +164,8 @@ def evaluate(
             if name.endswith(f"@{gate.k}") and name.startswith("hr")
         }
         report.details["gate"] = "passed" if passed else "REFUSED"
+        report.details["shards"] = shards
+        report.details["shard workers"] = ", ".join(sorted(workers))
     _artifacts(report, metrics, html, paths)
     if not passed:
         failed = failures(verdicts)
@@ -182,6 +173,44 @@ def evaluate(
             raise GateRefused(f"evaluation gate refused the model: {failed}")
         logger().warning("gate would refuse (%s) but gate.enforce=false: publishing", failed)
     return report
+
+
+def _shard_mapper(paths: RunPaths, champion, ops: OpsConfig | None, workers: set) -> Mapper:
+    """Shards as Prefect tasks: they read the vectors from the run folders (paths only);
+    `workers` collects where they ran."""
+    where = {
+        "model_dir": paths.out,
+        "champion_dir": None if champion is None else runs_dir(paths.data_dir) / champion[2],
+        "champion_scoring": None if champion is None else champion[1],
+    }
+
+    def mapper(calls: list[dict]) -> list[shards_of.ShardCounts]:
+        parts = run_shards(evaluate_shard_task, [c | where for c in calls], ops)
+        workers.clear()
+        workers.update(p.worker for p in parts)
+        return parts
+
+    return mapper
+
+
+@task(name="evaluate-shard", cache_policy=NONE)
+def evaluate_shard_task(
+    model_dir: Path,
+    champion_dir: Path | None,
+    champion_scoring: str | None,
+    stage_db: Path,
+    scoring: str,
+    ks: list[int],
+    k_gate: int,
+    head_share: float,
+    short_max: int,
+    batch: int,
+    threads: int,
+    lo: str | None,
+    hi: str | None,
+    shown_path: Path,
+) -> shards_of.ShardCounts:
+    return shards_of.evaluate_shard(**locals())
 
 
 def _diagnostics(paths, emb, cfg, scoring, attributes) -> dict | None:
@@ -250,5 +279,6 @@ def evaluate_task(
     gate: GateConfig,
     scoring: str,
     attributes: ItemAttributes | None = None,
+    ops: OpsConfig | None = None,
 ) -> StageReport:
-    return evaluate(paths, cfg, gate, scoring, attributes)
+    return evaluate(paths, cfg, gate, scoring, attributes, ops)

@@ -12,6 +12,7 @@ survivors are ranked; the same rules apply to item and user lists.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -22,9 +23,10 @@ from prefect.cache_policies import NONE
 
 from recsys import index, sqlrun
 from recsys.attributes import read_attributes
-from recsys.config import ExportConfig
+from recsys.config import ExportConfig, OpsConfig
 from recsys.errors import UsageError
 from recsys.layout import RunPaths
+from recsys.scaleout import Mapper, inline, run_shards, shard_count
 from recsys.stage import (
     Progress,
     StageReport,
@@ -32,16 +34,18 @@ from recsys.stage import (
     retry_unless_deterministic,
     timed,
 )
-from recsys.vocab import VOCAB, Embedding
+from recsys.vocab import Embedding
 
 RULES = ("self", "seen", "blocklist", "allowlist", "same_attribute", "price_gap")
 ITEM_RECS = "item_recs.parquet"
 USER_RECS = "user_recs.parquet"
 
 
-def item_neighbours(idx, queries: np.ndarray, emb: Embedding, depth: int, cfg) -> pa.Table:
-    """(list_id, item_id, score, rank) of every model item's `depth` nearest neighbours."""
-    rows = np.arange(len(emb), dtype=np.int64)
+def item_neighbours(
+    idx, queries: np.ndarray, emb: Embedding, rows: np.ndarray, depth: int, cfg
+) -> pa.Table:
+    """(list_id, item_id, score, rank): the `depth` nearest neighbours of the items at
+    `rows` (searched in this order, in batches of `cfg.batch_size`)."""
     progress = Progress("export-items", len(rows))
     scores, ids = index.neighbours_without_self(
         idx, queries, rows, depth, batch_size=cfg.batch_size, on_batch=progress.update
@@ -50,7 +54,7 @@ def item_neighbours(idx, queries: np.ndarray, emb: Embedding, depth: int, cfg) -
     width = ids.shape[1]
     return pa.table(
         {
-            "list_id": pa.array(np.repeat(emb.item_ids, width)[valid].tolist(), pa.string()),
+            "list_id": pa.array(np.repeat(emb.item_ids[rows], width)[valid].tolist(), pa.string()),
             "item_id": pa.array(emb.item_ids[ids.ravel()[valid]].tolist(), pa.string()),
             "score": pa.array(scores.ravel()[valid], pa.float32()),
             "rank": pa.array(np.tile(np.arange(1, width + 1), len(rows))[valid], pa.int64()),
@@ -71,10 +75,14 @@ def user_vectors(history: pa.Table, queries: np.ndarray, decay: float):
     return users[starts], summed / np.add.reduceat(weights, starts)[:, None]
 
 
-def user_candidates(idx, queries: np.ndarray, con, seen: dict[str, int], cfg) -> pa.Table:
-    """(user_id, item_row, score): ANN hits for each placed user, searched deep enough that
-    K items survive the already-seen filter and the business rules."""
-    history = sqlrun.arrow(con, "export_user_history", {"history": cfg.user_history})
+def user_candidates(
+    idx, queries: np.ndarray, con, seen: dict[str, int], cfg, users: tuple = (None, None)
+) -> pa.Table:
+    """(user_id, item_row, score): ANN hits for each placed user in the id range `users`,
+    searched deep enough that K items survive the already-seen filter and the rules."""
+    lo, hi = users
+    params = {"history": cfg.user_history, "lo": lo, "hi": hi}
+    history = sqlrun.arrow(con, "export_user_history", params)
     empty = {"user_id": pa.string(), "item_row": pa.int64(), "score": pa.float32()}
     if history.num_rows == 0:
         return pa.schema(empty).empty_table()
@@ -153,30 +161,28 @@ def build_index(paths: RunPaths, emb: Embedding, cfg: ExportConfig):
     return idx, queries, info
 
 
-def export(paths: RunPaths, cfg: ExportConfig) -> StageReport:
-    """Write index.faiss + index.json, item_recs.parquet and user_recs.parquet."""
+def export(
+    paths: RunPaths, cfg: ExportConfig, shards: int = 1, mapper: Mapper | None = None
+) -> StageReport:
+    """Write index.faiss + index.json, item_recs.parquet and user_recs.parquet.
+
+    The lists are built in `shards` shards (ranges of item and user ids, see
+    tasks/export_shards.py) run by `mapper` (default: here, one after the other); each
+    writes its own Parquet parts, concatenated in id order into the published files."""
+    from recsys.tasks import export_shards
+
     report = StageReport(name="export")
     with timed(report):
         emb = Embedding.load(paths.out)
-        idx, queries, info = build_index(paths, emb, cfg)
-        depth = min(cfg.overfetch * cfg.k, max(1, len(emb) - 1))
-        source = f"item2vec:{cfg.scoring}"
+        _, _, info = build_index(paths, emb, cfg)
+        calls = export_shards.plan(paths, emb, cfg, shards)
+        parts = (mapper or inline(export_shards.export_shard))(calls)
+        for kind, name in (("item", ITEM_RECS), ("user", USER_RECS)):
+            export_shards.concat([c[f"{kind}_path"] for c in calls], paths.out / name)
+        shutil.rmtree(paths.work_dir / "export-shards", ignore_errors=True)
+        item_rules = {r: sum(p["item"][r] for p in parts) for r in RULES}
+        user_rules = {r: sum(p["user"][r] for p in parts) for r in RULES}
         with sqlrun.connect(paths.stage_db, read_only=True) as con:
-            con.register("vocab", con.read_parquet(str(paths.out / VOCAB)))
-            con.register("blocklist", pa.table({"item_id": pa.array(cfg.blocklist, pa.string())}))
-            allow = pa.array(cfg.allowlist or [], pa.string())
-            con.register("allowlist", pa.table({"item_id": allow}))
-            load_attributes(con, cfg)
-            same = cfg.same_attribute is not None
-            con.register("item_neighbours", item_neighbours(idx, queries, emb, depth, cfg))
-            params = {"depth": depth, "cooc_weight": cfg.cooccurrence_weight, "source": source}
-            sqlrun.run(con, "export_item_candidates", {**params, "same_attribute": same})
-            item_rules = filter_and_write(con, "item", cfg, paths.out / ITEM_RECS)
-            seen = dict(sqlrun.run(con, "export_seen_counts").fetchall())
-            con.register("user_candidates", user_candidates(idx, queries, con, seen, cfg))
-            user_params = {"depth": depth + max(seen.values(), default=0), "source": source}
-            sqlrun.run(con, "export_user_candidates", {**user_params, "same_attribute": same})
-            user_rules = filter_and_write(con, "user", cfg, paths.out / USER_RECS)
             counts = sqlrun.fetch_one(
                 con,
                 "export_counts",
@@ -185,7 +191,7 @@ def export(paths: RunPaths, cfg: ExportConfig) -> StageReport:
                     "user_recs": str(paths.out / USER_RECS),
                 },
             )
-            sqlrun.run(con, "evaluate_pairs")
+            sqlrun.run(con, "evaluate_pairs", {"lo": None, "hi": None})
             hr = sqlrun.fetch_one(
                 con, "export_list_hr", params={"path": str(paths.out / ITEM_RECS), "k": cfg.k}
             )
@@ -204,6 +210,8 @@ def export(paths: RunPaths, cfg: ExportConfig) -> StageReport:
             **{f"user rule {k} removed": v for k, v in user_rules.items()},
         }
         report.details["k"] = cfg.k
+        report.details["shards"] = len(calls)
+        report.details["shard workers"] = ", ".join(sorted({p["worker"] for p in parts}))
     return report
 
 
@@ -229,7 +237,11 @@ def _sample_markdown(paths: RunPaths) -> str:
     retry_condition_fn=retry_unless_deterministic,
     cache_policy=NONE,
 )
-def export_task(paths: RunPaths, cfg: ExportConfig) -> StageReport:
-    report = export(paths, cfg)
+def export_task(paths: RunPaths, cfg: ExportConfig, ops: OpsConfig | None = None) -> StageReport:
+    from recsys.tasks.export_shards import export_shard_task
+
+    shards = shard_count(ops)
+    mapper = lambda calls: run_shards(export_shard_task, calls, ops)  # noqa: E731
+    report = export(paths, cfg, shards, mapper)
     report_artifact(report, _sample_markdown(paths))
     return report

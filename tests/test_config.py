@@ -37,6 +37,8 @@ def test_layers_then_overrides_win(tmp_path):
         ("extract.test_fraction=0.9", "extract.test_fraction"),
         ("noequals", "key=value"),
         ("train=3", "train"),
+        ("tune.task_runner=dask", "tune.task_runner moved to ops.task_runner"),
+        ("ops.task_runner=spark", "ops.task_runner"),
     ],
 )
 def test_bad_overrides_name_the_key(override, message):

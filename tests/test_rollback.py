@@ -66,11 +66,11 @@ def test_a_retried_stage_does_not_roll_the_run_back(tmp_path, planted_events, mo
     calls = []
     real = export_stage.export
 
-    def flaky(paths, cfg):
+    def flaky(paths, *args, **kwargs):
         calls.append(paths.run_id)
         if len(calls) == 1:
             raise OSError("transient: object store timed out")
-        return real(paths, cfg)
+        return real(paths, *args, **kwargs)
 
     monkeypatch.setattr(export_stage, "export", flaky)
     data = tmp_path / "data"

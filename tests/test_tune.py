@@ -66,7 +66,7 @@ def test_dask_cluster_gives_the_sequential_results(tmp_path, planted_events):
     for runner in ("threads", "dask"):
         data = tmp_path / runner
         args = ["tune", "--events", planted_events, "--data-dir", data, "--trials", "3", *TUNE]
-        assert run_cli(*args, "--set", f"tune.task_runner={runner}") == 0
+        assert run_cli(*args, "--task-runner", runner) == 0
         results[runner] = [
             (t["params"], round(t["metrics"]["hr@20"], 10)) for t in _trials(data)["trials"]
         ]

@@ -1,0 +1,15 @@
+-- Distinct items of the test split in [$lo, $hi), sorted: the rows searched with FAISS (a
+-- superset of the query items) and the ids the evaluate shards are cut from.
+with test_items as (
+    select distinct item_id from events where split = 'test'
+),
+
+final as (
+    select item_id
+    from test_items
+    where
+        (cast($lo as varchar) is null or item_id >= cast($lo as varchar))
+        and (cast($hi as varchar) is null or item_id < cast($hi as varchar))
+)
+
+select * from final order by item_id
