@@ -21,7 +21,7 @@ from recsys.config import PipelineConfig
 from recsys.layout import RunPaths
 from recsys.notify import notify_hook
 from recsys.stage import logger
-from recsys.tasks.adopt import adopt_task, champion_manifest
+from recsys.tasks.adopt import adopt_task, champion_config, champion_manifest
 from recsys.tasks.diagnostics import resolve_attributes
 from recsys.tasks.evaluate import evaluate_task
 from recsys.tasks.export import export_task
@@ -34,8 +34,8 @@ from recsys.tasks.rundir import run_transaction
 def refresh_config(champion: dict, config: PipelineConfig | None) -> PipelineConfig:
     """The champion's settings (or `config`), incremental, with the model's own training
     settings and scoring: those describe the vectors being reused, not a choice."""
-    base = config or PipelineConfig.model_validate(champion["config"])
-    trained = PipelineConfig.model_validate(champion["config"])
+    trained = PipelineConfig.model_validate(champion_config(champion))
+    base = config or trained
     return base.model_copy(
         update={
             "extract": base.extract.model_copy(update={"incremental": True}),

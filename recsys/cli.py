@@ -104,11 +104,11 @@ def refresh(
 ) -> None:
     """Ingest new events and republish recommendations from the published model (no training)."""
     from recsys.config import load_config
-    from recsys.tasks.adopt import champion_manifest
+    from recsys.tasks.adopt import champion_config, champion_manifest
 
     folder = data_dir_of(data_dir)
     champion = champion_manifest(folder)
-    cfg = load_config([config], set_ or [], base=champion["config"])
+    cfg = load_config([config], set_ or [], base=champion_config(champion))
     _prepare_environment()
     from recsys.flows.refresh import refresh as refresh_flow
 

@@ -15,11 +15,19 @@ import shutil
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NONE
+from pydantic import ValidationError
 
 from recsys import published
+from recsys.config import ExportConfig, PipelineConfig, TrainConfig
 from recsys.errors import UsageError
 from recsys.layout import RunPaths
-from recsys.stage import StageReport, report_artifact, retry_unless_deterministic, timed
+from recsys.stage import (
+    StageReport,
+    logger,
+    report_artifact,
+    retry_unless_deterministic,
+    timed,
+)
 from recsys.vocab import CONTEXT_VECTORS, VECTORS, VOCAB
 
 MODEL_FILES = (VECTORS, CONTEXT_VECTORS, VOCAB)
@@ -35,6 +43,29 @@ def champion_manifest(data_dir) -> dict:
             "run `recsys run` first"
         ) from exc
     return published.verify(run, hashed=set(MODEL_FILES))
+
+
+def champion_config(manifest: dict) -> dict:
+    """The published run's configuration, as a config tree this version accepts.
+
+    A champion published by an older version may name keys that have since moved or gone;
+    its training settings and scoring (what describes the vectors) are then kept and the
+    rest falls back to today's defaults, with a warning."""
+    tree = manifest["config"]
+    try:
+        PipelineConfig.model_validate(tree)
+        return tree
+    except ValidationError as exc:
+        logger().warning(
+            "published config of run %s is from another version (%s); refreshing with "
+            "today's defaults and its train/scoring settings",
+            manifest["run_id"],
+            exc.errors()[0]["msg"],
+        )
+    return PipelineConfig(
+        train=TrainConfig.model_validate(tree["train"]),
+        export=ExportConfig(scoring=tree["export"]["scoring"]),
+    ).model_dump(mode="json")
 
 
 def adopt(paths: RunPaths) -> StageReport:

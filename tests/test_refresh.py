@@ -107,3 +107,17 @@ def test_a_refresh_never_publishes_over_a_newer_model(tmp_path):
         publish(refresh, PipelineConfig(), [adopted], datetime.now(UTC))
     assert current(data) == new.final_dir
     assert not refresh.final_dir.exists()
+
+
+def test_a_champion_from_an_older_version_keeps_its_training_settings():
+    from recsys.config import PipelineConfig
+    from recsys.tasks.adopt import champion_config
+
+    old = PipelineConfig().model_dump(mode="json")
+    old["train"]["vector_size"], old["export"]["scoring"] = 48, "in_in"
+    old["tune"]["task_runner"] = "dask"  # a key that has since moved to ops
+    tree = champion_config({"run_id": "r1", "config": old})
+    cfg = PipelineConfig.model_validate(tree)
+    assert cfg.train.vector_size == 48 and cfg.export.scoring == "in_in"
+    current_tree = PipelineConfig().model_dump(mode="json")
+    assert champion_config({"run_id": "r2", "config": current_tree}) is current_tree
