@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NONE
 
@@ -66,20 +67,26 @@ def user_vectors(history: pa.Table, queries: np.ndarray, decay: float):
     """Recency-weighted mean of the query vectors of each user's recent items.
 
     `history` rows are grouped by user, newest first (`recency` 0); weight = decay**recency.
-    Returns (user ids, vectors)."""
-    users = np.asarray(history.column("user_id").to_pylist(), dtype=object)
+    Returns (user ids as an Arrow string array, vectors). Ids stay in Arrow: a Python
+    string per history row costs seconds at 10M events."""
+    users = history.column("user_id").combine_chunks()
     rows = history.column("row").to_numpy()
     weights = decay ** history.column("recency").to_numpy().astype(np.float32)
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    changed = pc.not_equal(users.slice(1), users.slice(0, len(users) - 1))
+    starts = np.flatnonzero(np.r_[True, changed.to_numpy(zero_copy_only=False)])
     summed = np.add.reduceat(queries[rows] * weights[:, None], starts, axis=0)
-    return users[starts], summed / np.add.reduceat(weights, starts)[:, None]
+    return users.take(pa.array(starts)), summed / np.add.reduceat(weights, starts)[:, None]
 
 
 def user_candidates(
     idx, queries: np.ndarray, con, seen: dict[str, int], cfg, users: tuple = (None, None)
 ) -> pa.Table:
-    """(user_id, item_row, score): ANN hits for each placed user in the id range `users`,
-    searched deep enough that K items survive the already-seen filter and the rules."""
+    """(user_id, item_row, score): ANN hits for each placed user in the id range `users`.
+
+    A user's list is searched `overfetch * K` deep plus the number of items the user has
+    seen, so K items survive the already-seen filter and the rules; a batch is searched as
+    deep as its deepest user and each user's hits are cut to that user's depth (at 10M
+    events the batch maximum alone doubled the rows the rules then had to sort)."""
     lo, hi = users
     params = {"history": cfg.user_history, "lo": lo, "hi": hi}
     history = sqlrun.arrow(con, "export_user_history", params)
@@ -87,25 +94,26 @@ def user_candidates(
     if history.num_rows == 0:
         return pa.schema(empty).empty_table()
     user_ids, vectors = user_vectors(history, queries, cfg.recency_decay)
+    extra = [seen.get(u, 0) for u in user_ids.to_pylist()] if cfg.exclude_seen else 0
+    depths = cfg.overfetch * cfg.k + np.zeros(len(user_ids), dtype=np.int64) + extra
     parts = [pa.schema(empty).empty_table()]
     progress = Progress("export-users", len(user_ids))
     for start in range(0, len(user_ids), cfg.batch_size):
-        batch = slice(start, start + cfg.batch_size)
-        extra = max(seen[u] for u in user_ids[batch]) if cfg.exclude_seen else 0
-        scores, ids = index.search(idx, vectors[batch], cfg.overfetch * cfg.k + extra)
-        width, flat = ids.shape[1], ids.ravel()
-        valid = flat >= 0
-        users = np.repeat(user_ids[batch], width)[valid].tolist()
+        stop = min(start + cfg.batch_size, len(user_ids))
+        depth = depths[start:stop]
+        scores, ids = index.search(idx, vectors[start:stop], int(depth.max()))
+        keep = (ids >= 0) & (np.arange(ids.shape[1])[None, :] < depth[:, None])
+        owner = np.broadcast_to(np.arange(start, stop)[:, None], ids.shape)[keep]
         parts.append(
             pa.table(
                 {
-                    "user_id": pa.array(users, pa.string()),
-                    "item_row": pa.array(flat[valid], pa.int64()),
-                    "score": pa.array(scores.ravel()[valid], pa.float32()),
+                    "user_id": user_ids.take(pa.array(owner)),
+                    "item_row": pa.array(ids[keep], pa.int64()),
+                    "score": pa.array(scores[keep], pa.float32()),
                 }
             )
         )
-        progress.update(min(start + cfg.batch_size, len(user_ids)))
+        progress.update(stop)
     return pa.concat_tables(parts)
 
 
