@@ -10,6 +10,7 @@ export therefore builds the serving FAISS index and reads the recommendations fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from prefect import flow
@@ -17,7 +18,7 @@ from prefect import flow
 from recsys.config import PipelineConfig
 from recsys.layout import RunPaths
 from recsys.notify import notify_hook
-from recsys.stage import logger
+from recsys.stage import StageReport, logger
 from recsys.tasks.diagnostics import resolve_attributes
 from recsys.tasks.evaluate import evaluate_task
 from recsys.tasks.export import export_task
@@ -50,17 +51,30 @@ def pipeline(
     config
         The whole pipeline configuration (rendered as a form in the Prefect UI).
     """
-    created_at = datetime.now(UTC)
     paths = RunPaths.new(data_dir)
-    log = logger()
-    log.info("run %s: data dir %s", paths.run_id, paths.data_dir)
-    # Any stage that finally fails rolls the run back (tasks/rundir.py): its half-written
-    # folder goes, its reports stay under work/<id>/reports/, `current` never moves.
+    logger().info("run %s: data dir %s", paths.run_id, paths.data_dir)
+    return run_stages(
+        events, paths, config, lambda: train_task(paths, config.train, config.augment, config.ops)
+    )
+
+
+def run_stages(
+    events: str | None,
+    paths: RunPaths,
+    config: PipelineConfig,
+    model: Callable[[], StageReport],
+) -> dict:
+    """extract -> quality -> `model` -> evaluate -> export -> publish, as one transaction.
+
+    `model` puts the run's vectors in place (train for a full run, adopt for a refresh). Any
+    stage that finally fails rolls the run back (tasks/rundir.py): its half-written folder
+    goes, its reports stay under work/<id>/reports/, `current` never moves."""
+    created_at = datetime.now(UTC)
     with run_transaction(paths):
         attrs = resolve_attributes(config.evaluate.item_attributes, events, paths.data_dir)
         stages = [extract_task(events, paths, config.extract, config.quality, config.ops)]
         stages.append(quality_task(paths, config.quality, config.extract))
-        stages.append(train_task(paths, config.train, config.augment, config.ops))
+        stages.append(model())
         stages.append(
             evaluate_task(
                 paths, config.evaluate, config.gate, config.export.scoring, attrs, config.ops

@@ -13,22 +13,14 @@ publishes fresh `user_recs`/`item_recs` under a new run id whose manifest names 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from prefect import flow
 
 from recsys.config import PipelineConfig
+from recsys.flows.pipeline import run_stages
 from recsys.layout import RunPaths
 from recsys.notify import notify_hook
 from recsys.stage import logger
 from recsys.tasks.adopt import adopt_task, champion_config, champion_manifest
-from recsys.tasks.diagnostics import resolve_attributes
-from recsys.tasks.evaluate import evaluate_task
-from recsys.tasks.export import export_task
-from recsys.tasks.extract import extract_task
-from recsys.tasks.publish import publish_task
-from recsys.tasks.quality import quality_task
-from recsys.tasks.rundir import run_transaction
 
 
 def refresh_config(champion: dict, config: PipelineConfig | None) -> PipelineConfig:
@@ -69,26 +61,11 @@ def refresh(
         None (default) reuses the published run's configuration. Training settings and the
         scoring always come from the published run.
     """
-    created_at = datetime.now(UTC)
     champion = champion_manifest(data_dir)
     cfg = refresh_config(champion, config)
     paths = RunPaths.new(data_dir)
     logger().info(
         "refresh %s: reusing the model of run %s", paths.run_id, champion.get("model_run")
     )
-    with run_transaction(paths):
-        attrs = resolve_attributes(cfg.evaluate.item_attributes, events, paths.data_dir)
-        stages = [extract_task(events, paths, cfg.extract, cfg.quality, cfg.ops)]
-        stages.append(quality_task(paths, cfg.quality, cfg.extract))
-        stages.append(adopt_task(paths))
-        stages.append(
-            evaluate_task(paths, cfg.evaluate, cfg.gate, cfg.export.scoring, attrs, cfg.ops)
-        )
-        stages.append(export_task(paths, cfg.export, cfg.ops))
-        stages.append(publish_task(paths, cfg, stages, created_at))
-    return {
-        "run_id": paths.run_id,
-        "run_dir": str(paths.final_dir),
-        "model_run": stages[2].details["model_run"],
-        "stages": {s.name: s.model_dump() for s in stages},
-    }
+    result = run_stages(events, paths, cfg, lambda: adopt_task(paths))
+    return {**result, "model_run": result["stages"]["adopt"]["details"]["model_run"]}

@@ -69,23 +69,14 @@ cold_items as (
 ),
 
 popular as (
-    select
-        i.item_id,
-        i.train_count,
-        a.category,
-        row_number() over (
-            partition by a.category order by i.train_count desc, i.item_id
-        ) as category_rank,
-        row_number() over (order by i.train_count desc, i.item_id) as global_rank
-    from items as i
-    left join item_attributes as a on i.item_id = a.item_id
+    select * from popular_items
 ),
 
 fallback as (
     select
         c.list_id,
         p.item_id,
-        cast(p.train_count as double) as score,
+        p.score,
         case when $same_attribute then 'popularity:same_attribute' else 'popularity' end
             as source
     from cold_items as c

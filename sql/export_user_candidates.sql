@@ -25,16 +25,7 @@ cold_users as (
 ),
 
 popular as (
-    select
-        i.item_id,
-        i.train_count,
-        a.category,
-        row_number() over (
-            partition by a.category order by i.train_count desc, i.item_id
-        ) as category_rank,
-        row_number() over (order by i.train_count desc, i.item_id) as global_rank
-    from items as i
-    left join item_attributes as a on i.item_id = a.item_id
+    select * from popular_items
 ),
 
 fallback as (
@@ -42,7 +33,7 @@ fallback as (
         c.list_id,
         c.anchor_id,
         p.item_id,
-        cast(p.train_count as double) as score,
+        p.score,
         case when $same_attribute then 'popularity:same_attribute' else 'popularity' end
             as source
     from cold_users as c

@@ -11,6 +11,7 @@ tampered or half-copied champion is refused rather than republished.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pyarrow.parquet as pq
 from prefect import task
@@ -33,16 +34,20 @@ from recsys.vocab import CONTEXT_VECTORS, VECTORS, VOCAB
 MODEL_FILES = (VECTORS, CONTEXT_VECTORS, VOCAB)
 
 
-def champion_manifest(data_dir) -> dict:
-    """The published run's manifest; UsageError (exit 2) when nothing is published yet."""
+def champion_run(data_dir) -> Path:
+    """The published run's folder; UsageError (exit 2) when nothing is published yet."""
     try:
-        run = published.current_run(data_dir)
+        return published.current_run(data_dir)
     except Exception as exc:
         raise UsageError(
             f"refresh needs a published model in {data_dir} to reuse ({exc}); "
             "run `recsys run` first"
         ) from exc
-    return published.verify(run, hashed=set(MODEL_FILES))
+
+
+def champion_manifest(data_dir) -> dict:
+    """The published run's manifest (its files are checked where they are used: `adopt`)."""
+    return published.read_manifest(champion_run(data_dir))
 
 
 def champion_config(manifest: dict) -> dict:
@@ -72,8 +77,8 @@ def adopt(paths: RunPaths) -> StageReport:
     """Copy the champion's vectors, context vectors and vocabulary into the run folder."""
     report = StageReport(name="adopt")
     with timed(report):
-        manifest = champion_manifest(paths.data_dir)
-        run = published.current_run(paths.data_dir)
+        run = champion_run(paths.data_dir)
+        manifest = published.verify(run, hashed=set(MODEL_FILES))
         paths.ensure()
         for name in MODEL_FILES:
             shutil.copyfile(run / name, paths.out / name)

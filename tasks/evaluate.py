@@ -193,24 +193,8 @@ def _shard_mapper(paths: RunPaths, champion, ops: OpsConfig | None, workers: set
     return mapper
 
 
-@task(name="evaluate-shard", cache_policy=NONE)
-def evaluate_shard_task(
-    model_dir: Path,
-    champion_dir: Path | None,
-    champion_scoring: str | None,
-    stage_db: Path,
-    scoring: str,
-    ks: list[int],
-    k_gate: int,
-    head_share: float,
-    short_max: int,
-    batch: int,
-    threads: int,
-    lo: str | None,
-    hi: str | None,
-    shown_path: Path,
-) -> shards_of.ShardCounts:
-    return shards_of.evaluate_shard(**locals())
+# The same function as a Prefect task: what a Dask worker runs.
+evaluate_shard_task = task(name="evaluate-shard", cache_policy=NONE)(shards_of.evaluate_shard)
 
 
 def _diagnostics(paths, emb, cfg, scoring, attributes) -> dict | None:

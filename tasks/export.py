@@ -94,8 +94,9 @@ def user_candidates(
     if history.num_rows == 0:
         return pa.schema(empty).empty_table()
     user_ids, vectors = user_vectors(history, queries, cfg.recency_decay)
-    extra = [seen.get(u, 0) for u in user_ids.to_pylist()] if cfg.exclude_seen else 0
-    depths = cfg.overfetch * cfg.k + np.zeros(len(user_ids), dtype=np.int64) + extra
+    depths = np.full(len(user_ids), cfg.overfetch * cfg.k, dtype=np.int64)
+    if cfg.exclude_seen:
+        depths += np.array([seen.get(u, 0) for u in user_ids.to_pylist()], dtype=np.int64)
     parts = [pa.schema(empty).empty_table()]
     progress = Progress("export-users", len(user_ids))
     for start in range(0, len(user_ids), cfg.batch_size):

@@ -104,6 +104,7 @@ def export_shard(
         allow = pa.array(cfg.allowlist or [], pa.string())
         con.register("allowlist", pa.table({"item_id": allow}))
         load_attributes(con, cfg)
+        sqlrun.run(con, "export_popular")
         con.register("item_neighbours", item_neighbours(idx, queries, emb, rows, depth, cfg))
         params = {"depth": depth, "cooc_weight": cfg.cooccurrence_weight, "source": source}
         bounds = {"lo": items[0], "hi": items[1]}
@@ -120,20 +121,8 @@ def export_shard(
     return {"item": item_rules, "user": user_rules, "worker": worker_id()}
 
 
-@task(name="export-shard", cache_policy=NONE)
-def export_shard_task(
-    stage_db: Path,
-    model_dir: Path,
-    cfg: ExportConfig,
-    items: Range,
-    users: Range,
-    depth: int,
-    max_seen: int | None,
-    threads: int,
-    item_path: Path,
-    user_path: Path,
-) -> dict:
-    return export_shard(**locals())
+# The same function as a Prefect task: what a Dask worker runs.
+export_shard_task = task(name="export-shard", cache_policy=NONE)(export_shard)
 
 
 def concat(parts: list[Path], out: Path) -> None:
