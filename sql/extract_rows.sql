@@ -87,11 +87,22 @@ human as (
     where $min_item_count > 1 or $min_user_events > 1
 ),
 
-rare_items as (
-    select item_id
+item_counts as (
+    -- prior_item_counts: an incremental run's events of users it does not recompute
+    -- (tasks/extract_affected.py; empty on a full run), so the count covers the whole log
+    select item_id, count(*) as events
     from human
     group by item_id
-    having count(*) < $min_item_count
+    union all
+    select item_id, events
+    from prior_item_counts
+),
+
+rare_items as (
+    select item_id
+    from item_counts
+    group by item_id
+    having sum(events) < $min_item_count
 ),
 
 sparse_users as (

@@ -1,12 +1,13 @@
--- typed_rows for an incremental run: the warehouse rows are typed already (the unit
--- argument only keeps the call the same as extract_typed's macro).
+-- typed_rows for an incremental run that recomputes every row: the warehouse rows are typed
+-- already (the unit argument only keeps the call the same as extract_typed's macro).
 create or replace temp macro typed_rows(timestamp_unit) as table
 with stored as (
     select * from warehouse_rows
 ),
 
 final as (
-    select * from stored
+    select input_order, user_id, item_id, ts, ts_text, event_type, session_ref
+    from stored
 )
 
 select * from final

@@ -27,6 +27,7 @@ from recsys.datasets import ml100k_events
 from recsys.inputs import EventsInput, resolve
 from recsys.layout import RunPaths
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic, timed
+from recsys.tasks.extract_affected import build_rows, store_results
 from recsys.tasks.extract_read import column_slots, read_source
 from recsys.tasks.warehouse import ingest
 
@@ -84,6 +85,61 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _run_sql(
+    con: duckdb.DuckDBPyConnection,
+    source: EventsInput,
+    paths: RunPaths,
+    cfg: ExtractConfig,
+    params: dict[str, object],
+    scratch: Path,
+) -> tuple[dict, object, dict | None]:
+    """The stage's SQL on its own DuckDB: summary stats, newest input time, ingest details."""
+    log = logger()
+    _cheaper_string_writes(con)
+    steps = ["extract_valid_view", "extract_sessions_view"]
+    steps += ["extract_split", "extract_items", "extract_corpus"]
+    export = recompute = None
+    if cfg.incremental:
+        log.info("extract: ingesting %s into the warehouse", source.source)
+        ingested, export = ingest(con, source, paths.data_dir, scratch, cfg, params)
+        params["use_session_ref"] = ingested.session_ref
+        incremental = ingested.model_dump()
+    else:
+        log.info("extract: reading %s (%s)", source.source, source.format)
+        read_source(con, source, cfg.csv_delimiter)
+        slots = column_slots(con, cfg, source.source)
+        params["use_session_ref"] = slots["session_id"] is not None
+        sqlrun.run(con, "extract_typed", params, idents=slots)
+        sqlrun.run(con, "extract_prior_none")
+        incremental = None
+    # Input order is a column from here on and every output that needs an order says
+    # ORDER BY; letting DuckDB reorder the rest saves memory and spilling.
+    con.execute("SET preserve_insertion_order = false")
+    if export is not None:
+        recompute = build_rows(con, export, params)
+        incremental["recompute"] = recompute.model_dump()
+        log.info(
+            "extract: %s recompute: %d users, %d rows (%d rows kept their stored results)",
+            recompute.mode,
+            recompute.users,
+            recompute.rows,
+            recompute.stored_rows,
+        )
+    else:
+        sqlrun.run(con, "extract_rows", params)
+    # the input copy is no longer needed
+    con.execute("drop table if exists source_rows")
+    con.execute("drop table if exists warehouse_rows")
+    for done, step in enumerate(steps, start=1):
+        sqlrun.run(con, step, params)
+        log.info("extract: %s done (%d/%d)", step, done, len(steps))
+    stats = sqlrun.fetch_one(con, "extract_stats", params=params)
+    newest = sqlrun.fetch_one(con, "extract_max_ts")["max_input_ts"]
+    if export is not None and recompute is not None:
+        store_results(con, export, recompute, params, paths.data_dir, scratch, cfg.memory_limit)
+    return stats, newest, incremental
+
+
 def extract(
     events: str | EventsInput,
     paths: RunPaths,
@@ -99,42 +155,14 @@ def extract(
         paths.ensure()
         paths.stage_db.unlink(missing_ok=True)  # a retry starts from a clean stage
         params = sql_params(cfg, quality, now, paths.corpus)
-        log = logger()
-        with sqlrun.connect(
-            paths.stage_db, memory_limit=cfg.memory_limit, threads=cfg.threads
-        ) as con:
-            _cheaper_string_writes(con)
-            steps = ["extract_rows", "extract_valid_view", "extract_sessions_view"]
-            steps += ["extract_split", "extract_items", "extract_corpus"]
-            if cfg.incremental:
-                log.info("extract: ingesting %s into the warehouse", source.source)
-                scratch = paths.work_dir / "ingest"
-                try:
-                    ingested, export = ingest(con, source, paths.data_dir, scratch, cfg, params)
-                    sqlrun.run(con, "extract_typed_warehouse", {"path": str(export)})
-                    sqlrun.run(con, "extract_typed_stored")
-                finally:  # hand-over files only: a failed run keeps just its reports
-                    shutil.rmtree(scratch, ignore_errors=True)
-                params["use_session_ref"] = ingested.session_ref
-                incremental = ingested.model_dump()
-            else:
-                log.info("extract: reading %s (%s)", source.source, source.format)
-                read_source(con, source, cfg.csv_delimiter)
-                slots = column_slots(con, cfg, source.source)
-                params["use_session_ref"] = slots["session_id"] is not None
-                sqlrun.run(con, "extract_typed", params, idents=slots)
-                incremental = None
-            # Input order is a column from here on and every output that needs an order
-            # says ORDER BY; letting DuckDB reorder the rest saves memory and spilling.
-            con.execute("SET preserve_insertion_order = false")
-            for done, step in enumerate(steps, start=1):
-                sqlrun.run(con, step, params)
-                if step == "extract_rows":  # the input copy is no longer needed
-                    con.execute("drop table if exists source_rows")
-                    con.execute("drop table if exists warehouse_rows")
-                log.info("extract: %s done (%d/%d)", step, done, len(steps))
-            stats = sqlrun.fetch_one(con, "extract_stats", params=params)
-            newest = sqlrun.fetch_one(con, "extract_max_ts")["max_input_ts"]
+        scratch = paths.work_dir / "ingest"
+        try:  # the warehouse hand-over files only: a failed run keeps just its reports
+            with sqlrun.connect(
+                paths.stage_db, memory_limit=cfg.memory_limit, threads=cfg.threads
+            ) as con:
+                stats, newest, incremental = _run_sql(con, source, paths, cfg, params, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         for key in ("cut_ts", "validation_cut_ts"):
             stats[key] = str(stats[key]) if stats[key] is not None else None
         stats["session_length_histogram"] = {

@@ -5,6 +5,9 @@ DATA_DIR/warehouse.duckdb (shared with the evaluate stage's `run_metrics`) holds
     wh_events     typed events (extract_typed's columns) keyed by (file_path, file_row)
     wh_files      every ingested file with its content fingerprint
     wh_watermark  the newest event time ingested, with file and row counts
+    wh_results, wh_dirty, wh_results_state
+                  the extract stage's stored per-row results, the users whose rows changed
+                  since, and the settings the results hold for (tasks/extract_affected.py)
 
 An input file is the unit of ingestion: a file whose (path, fingerprint) is registered is
 skipped, a new path is read whole, and a registered path whose content changed (a rewritten
@@ -17,6 +20,7 @@ two as Parquet files in a scratch folder, so no value is ever pasted into SQL te
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -29,7 +33,14 @@ from recsys.inputs import EventsInput, fingerprint
 from recsys.report import WAREHOUSE
 from recsys.tasks.extract_read import column_slots, read_source
 
-_CREATE = ("warehouse_events_create", "warehouse_files_create", "warehouse_watermark_create")
+_CREATE = (
+    "warehouse_events_create",
+    "warehouse_files_create",
+    "warehouse_watermark_create",
+    "warehouse_results_create",
+    "warehouse_dirty_create",
+    "warehouse_results_state_create",
+)
 
 
 class IngestReport(BaseModel):
@@ -46,11 +57,21 @@ class IngestReport(BaseModel):
     session_ref: bool = False
 
 
+class WarehouseExport(BaseModel):
+    """A snapshot of the warehouse for the stage, taken right after an ingest commits."""
+
+    events: Path  # every event with its input order and stored results
+    item_counts: Path  # the stored results' per-item counts before the rare-item rule
+    marks: Path  # the users marked as changed, with their marks
+    settings: str | None = None  # what the stored results were computed with
+    max_ts: datetime | None = None  # the future bound they were computed with
+
+
 def warehouse_path(data_dir: Path) -> Path:
     return Path(data_dir) / WAREHOUSE
 
 
-def _open(data_dir: Path, memory_limit: str | None, attempts: int = 6):
+def open_warehouse(data_dir: Path, memory_limit: str | None, attempts: int = 6):
     """Open the warehouse for writing, waiting out another process's short write."""
     for attempt in range(attempts):
         try:
@@ -95,7 +116,7 @@ def ingest(
     cfg: ExtractConfig,
     params: dict[str, object],
     window: tuple[datetime, datetime] | None = None,
-) -> tuple[IngestReport, Path]:
+) -> tuple[IngestReport, WarehouseExport]:
     """Bring the warehouse up to date with `events`; export all its events for the stage.
 
     Parameters
@@ -114,11 +135,11 @@ def ingest(
 
     Returns
     -------
-    The ingest counts and a Parquet file holding every warehouse event.
+    The ingest counts and the warehouse snapshot (Parquet files in `scratch`).
     """
     scratch.mkdir(parents=True, exist_ok=True)
     prints = {f: fingerprint([f]) for f in events.files}
-    with _open(data_dir, cfg.memory_limit) as wh:
+    with open_warehouse(data_dir, cfg.memory_limit) as wh:
         registered = dict(sqlrun.run(wh, "warehouse_files_registered").fetchall())
     report = IngestReport(files_seen=len(prints))
     whole, ranged = [], []
@@ -140,14 +161,21 @@ def ingest(
         _type_file(con, events, file, cfg, params, out, file_window)
         written.append(str(out))
     con.execute("drop table if exists source_rows")
-    export = scratch / "warehouse_events.parquet"
-    with _open(data_dir, cfg.memory_limit) as wh:
+    export = WarehouseExport(
+        events=scratch / "warehouse_events.parquet",
+        item_counts=scratch / "warehouse_item_counts.parquet",
+        marks=scratch / "warehouse_marks.parquet",
+    )
+    with open_warehouse(data_dir, cfg.memory_limit) as wh:
         wh.begin()  # all or nothing: a failed ingest leaves the warehouse as it was
         if written:
             late = sqlrun.fetch_one(wh, "warehouse_late_rows", params={"files": written})
             report.late_rows, report.rows_ingested = late["late_rows"], late["new_rows"]
+            low, high = window or (None, None)
+            marks = {"paths": whole, "from_ts": low, "to_ts": high, "files": written}
+            sqlrun.run(wh, "warehouse_dirty_mark", {**marks, "batch": uuid.uuid4().hex})
             if window is not None:
-                bounds = {"from_ts": window[0], "to_ts": window[1]}
+                bounds = {"from_ts": low, "to_ts": high}
                 sqlrun.run(wh, "warehouse_events_delete_range", bounds)
             sqlrun.run(wh, "warehouse_events_delete_files", {"paths": whole})
             sqlrun.run(wh, "warehouse_events_insert", {"files": written})
@@ -164,7 +192,12 @@ def ingest(
             sqlrun.run(wh, "warehouse_watermark")
         wh.commit()
         mark = sqlrun.fetch_one(wh, "warehouse_watermark_read")
-        sqlrun.run(wh, "warehouse_events_export", {"out": str(export)})
+        sqlrun.run(wh, "warehouse_events_export", {"out": str(export.events)})
+        sqlrun.run(wh, "warehouse_item_counts_export", {"out": str(export.item_counts)})
+        sqlrun.run(wh, "warehouse_dirty_export", {"out": str(export.marks)})
+        state = sqlrun.fetch_one(wh, "warehouse_results_state_read")
+    if state:
+        export.settings, export.max_ts = state["settings"], state["max_ts"]
     if mark:
         report.watermark = str(mark["max_ts"]) if mark["max_ts"] is not None else None
         report.warehouse_rows = int(mark["rows"])

@@ -1,0 +1,28 @@
+-- Mark the users of every row this ingest is about to delete (rows of files read whole
+-- again, rows in a backfill range) or insert; run before the deletes.
+insert into wh_dirty
+with leaving as (
+    select user_id
+    from wh_events
+    where
+        list_contains($paths, file_path)
+        or ($from_ts is not null and ts >= $from_ts and ts < $to_ts)
+),
+
+arriving as (
+    select user_id from read_parquet($files)
+),
+
+final as (
+    select distinct
+        user_id,
+        $batch as batch
+    from (
+        select user_id from leaving
+        union all
+        select user_id from arriving
+    )
+    where user_id is not null
+)
+
+select * from final

@@ -1,0 +1,2 @@
+-- A full recompute replaces every stored result.
+delete from wh_results

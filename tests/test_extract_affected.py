@@ -1,0 +1,192 @@
+"""Incremental extract recomputes only the affected users, and still equals a full rebuild.
+
+Planted logs where the affected set is known: which users a new file touches, which items'
+rare-item verdict a new event flips, whose row the moving future bound makes usable.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+from test_extract_incremental import stage, without_incremental
+
+from conftest import events_csv
+from recsys.config import ExtractConfig, PipelineConfig
+from recsys.layout import RunPaths
+from recsys.tasks.backfill import backfill
+from recsys.tasks.extract import extract
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+DAY0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
+HEADER = "user_id,item_id,timestamp,event_type"
+CFG = {"test_fraction": 0.2, "max_events_per_minute": 20, "duplicate_window_seconds": 5}
+
+
+def base_rows() -> list[tuple]:
+    """20 users with two sessions each on day 0, a duplicate and a row without a user."""
+    rows = []
+    for u in range(20):
+        t = DAY0 + u * 60
+        rows += [(f"u{u}", f"i{(u + k) % 7}", t + 20 * k, "view") for k in range(4)]
+        rows += [(f"u{u}", f"i{(u + k) % 5}", t + 7200 + 30 * k, "click") for k in range(3)]
+    rows += [("u2", "i2", DAY0 + 121, "view"), ("", "i1", DAY0 + 5, "view")]
+    return rows
+
+
+def write(folder, name: str, rows) -> None:
+    part = folder / name
+    part.mkdir(parents=True, exist_ok=True)
+    events_csv(part / "part-0.csv", rows, header=HEADER)
+
+
+def run(data, events, now=NOW, **overrides):
+    cfg = PipelineConfig(extract=ExtractConfig(**{**CFG, **overrides}))
+    paths = RunPaths.new(data)
+    return paths, extract(str(events), paths, cfg.extract, cfg.quality, now=now)
+
+
+def full_rebuild(tmp_path, folder, now=NOW, **overrides):
+    copy = tmp_path / f"full-{len(list(tmp_path.iterdir()))}"
+    shutil.copytree(folder, copy)
+    return run(tmp_path / f"{copy.name}-data", copy, now=now, **overrides)
+
+
+def recompute(report) -> dict:
+    return report.details["incremental"]["recompute"]
+
+
+def assert_equal_to_full(paths, report, full_paths, full) -> None:
+    assert stage(paths) == stage(full_paths)
+    assert without_incremental(report.details) == without_incremental(full.details)
+
+
+def test_only_the_users_of_a_new_file_are_recomputed(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write(folder, "day=0", base_rows())
+    _, first = run(data, folder, incremental=True)
+    assert recompute(first)["mode"] == "full"
+    assert recompute(first)["reason"] == "no stored results yet"
+    # Day 1: u3 continues its evening session past midnight (one session across two files),
+    # u7 turns into a bot (30 events in one minute), n1 is new; a repeat of u3's last click.
+    t = DAY0 + 3 * 60 + 7200
+    day1 = [("u3", "i9", t + 200, "view"), ("u3", "i9", t + 260, "view")]
+    day1 += [("u7", f"x{k}", DAY0 + 86_400 + k, "view") for k in range(30)]
+    day1 += [("n1", "i1", DAY0 + 86_400 + 100, "view"), ("n1", "i2", DAY0 + 86_400 + 150, "view")]
+    write(folder, "day=1", day1)
+    paths, second = run(data, folder, incremental=True)
+    done = recompute(second)
+    assert done["mode"] == "partial" and done["rare_flip_users"] == 0
+    assert done["users"] == 3  # u3, u7, n1
+    assert done["rows"] == 7 + 2 + 7 + 30 + 2 + 1  # their rows and the row without a user
+    assert done["stored_rows"] == second.rows_in - done["rows"]
+    full_paths, full = full_rebuild(tmp_path, folder)
+    assert_equal_to_full(paths, second, full_paths, full)
+    assert full.details["bot_users"] == 1
+    with duckdb.connect(str(paths.stage_db), read_only=True) as con:
+        u3 = con.execute(
+            "select list(item_id order by pos) from events where user_id = 'u3' "
+            "group by session order by min(ts)"
+        ).fetchall()
+    assert u3[-1] == (["i3", "i4", "i0", "i9"],)  # the midnight session, repeat collapsed
+
+    paths, again = run(data, folder, incremental=True)
+    assert recompute(again) | {"stored_rows": 0} == {
+        "mode": "partial",
+        "reason": "",
+        "users": 0,
+        "rows": 1,  # only the row without a user, which is never stored
+        "rare_flip_users": 0,
+        "stored_rows": 0,
+    }
+    assert_equal_to_full(paths, again, full_paths, full)
+
+    # Day 1 re-delivered without u7's burst: u7 is in no new row, but losing rows makes it
+    # human again, so its day-0 rows (stored as bot rows) must be recomputed.
+    write(folder, "day=1", [r for r in day1 if r[0] != "u7"])
+    paths, fixed = run(data, folder, incremental=True)
+    assert recompute(fixed)["users"] == 3  # u3 and n1 re-read, u7 marked by its lost rows
+    full_paths, full = full_rebuild(tmp_path, folder)
+    assert_equal_to_full(paths, fixed, full_paths, full)
+    assert full.details["bot_users"] == 0
+
+
+def test_a_flipped_rare_item_recomputes_every_user_of_it(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    rows = base_rows() + [("a", "z", DAY0 + 10, "view"), ("a", "i1", DAY0 + 40, "view")]
+    rows += [("b", "z", DAY0 + 500, "view"), ("b", "i2", DAY0 + 530, "view")]
+    write(folder, "day=0", rows)
+    run(data, folder, incremental=True, min_item_count=3)
+    # c's one event makes z (2 events so far: rare) common: a's and b's z events come back,
+    # and with them their sessions; a and b are in no new file.
+    write(folder, "day=1", [("c", "z", DAY0 + 90_000, "view"), ("c", "i3", DAY0 + 90_060, "view")])
+    paths, report = run(data, folder, incremental=True, min_item_count=3)
+    assert recompute(report)["users"] == 3 and recompute(report)["rare_flip_users"] == 2
+    full_paths, full = full_rebuild(tmp_path, folder, min_item_count=3)
+    assert_equal_to_full(paths, report, full_paths, full)
+    assert full.details["dropped_rare_items"] == 0
+
+    # The day-1 file is rewritten without c's z event: z is rare again, for a and b too.
+    write(folder, "day=1", [("c", "i3", DAY0 + 90_060, "view"), ("c", "i4", DAY0 + 90_100, "view")])
+    paths, report = run(data, folder, incremental=True, min_item_count=3)
+    assert recompute(report)["rare_flip_users"] == 2
+    full_paths, full = full_rebuild(tmp_path, folder, min_item_count=3)
+    assert_equal_to_full(paths, report, full_paths, full)
+    assert full.details["dropped_rare_items"] == 2
+
+
+def test_the_moving_future_bound_recomputes_the_users_it_reaches(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    soon = int((NOW + timedelta(days=2)).timestamp())  # beyond now + 24 h: unusable today
+    rows = base_rows() + [("f", "i1", soon, "view"), ("f", "i2", soon + 60, "view")]
+    write(folder, "day=0", rows)
+    run(data, folder, incremental=True)
+    later = NOW + timedelta(days=3)
+    paths, report = run(data, folder, now=later, incremental=True)
+    assert report.details["incremental"]["rows_ingested"] == 0
+    assert recompute(report)["users"] == 1  # f: its rows became usable
+    full_paths, full = full_rebuild(tmp_path, folder, now=later)
+    assert_equal_to_full(paths, report, full_paths, full)
+    assert full.details["dropped_invalid"] == 1  # the row without a user
+
+
+def test_changed_settings_or_lost_results_recompute_more(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write(folder, "day=0", base_rows())
+    run(data, folder, incremental=True)
+    paths, report = run(data, folder, incremental=True, event_types=["view"])
+    assert recompute(report)["mode"] == "full"
+    assert recompute(report)["reason"] == "extract settings changed since the results were stored"
+    full_paths, full = full_rebuild(tmp_path, folder, event_types=["view"])
+    assert_equal_to_full(paths, report, full_paths, full)
+    assert full.details["dropped_event_type"] == 20 * 3  # the clicks
+
+    # Results lost for one user (a manual delete): that user is recomputed, not trusted.
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+        con.execute("delete from wh_results where user_id = 'u5'")
+    paths, report = run(data, folder, incremental=True, event_types=["view"])
+    assert recompute(report)["mode"] == "partial" and recompute(report)["users"] == 1
+    assert_equal_to_full(paths, report, full_paths, full)
+
+
+def test_a_backfill_marks_the_users_whose_rows_it_deletes(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write(folder, "day=0", base_rows())
+    burst = [("u7", f"x{k}", DAY0 + 86_400 + k, "view") for k in range(30)]
+    write(folder, "day=1", burst + [("n1", "i1", DAY0 + 86_400 + 100, "view")])
+    _, first = run(data, folder, incremental=True)
+    assert first.details["bot_users"] == 1
+    # Day 1 re-delivered under a new name without u7's burst, then backfilled: u7's day-1
+    # rows are deleted by the range, and u7 (human again) is in none of the rows read.
+    shutil.rmtree(folder / "day=1")
+    write(folder, "day=1b", [("n1", "i1", DAY0 + 86_400 + 100, "view")])
+    cfg = PipelineConfig(extract=ExtractConfig(**CFG))
+    start, end = datetime(2024, 3, 2), datetime(2024, 3, 3)
+    backfill(str(folder), data, start, end, cfg.extract, cfg.quality)
+    paths, report = run(data, folder, incremental=True)
+    assert recompute(report)["mode"] == "partial"
+    assert recompute(report)["users"] == 2  # u7 and n1
+    full_paths, full = full_rebuild(tmp_path, folder)
+    assert_equal_to_full(paths, report, full_paths, full)
+    assert full.details["bot_users"] == 0
