@@ -1,8 +1,8 @@
--- The results of the recomputed rows (every row with a user when $all_rows), keyed by file
--- and row, for the warehouse to store (warehouse_results_insert).
+-- The results of the recomputed rows (every row with a user when $all_rows), with the row
+-- id and key the warehouse export gave them, for warehouse_results_update.
 copy (
     with exported as (
-        select input_order, file_path, file_row, user_id, item_id
+        select input_order, row_id, file_path, file_row
         from read_parquet($export)
         where
             user_id is not null
@@ -11,15 +11,16 @@ copy (
 
     final as (
         select
+            e.row_id,
             e.file_path,
             e.file_row,
-            e.user_id,
-            e.item_id,
-            t.type_kept,
-            t.is_duplicate,
-            t.drop_rule,
-            t.seq,
-            t.session_key
+            {
+                'type_kept': t.type_kept,
+                'is_duplicate': t.is_duplicate,
+                'drop_rule': t.drop_rule,
+                'seq': t.seq,
+                'session_key': t.session_key
+            } as result
         from exported as e
         inner join typed_events as t on e.input_order = t.input_order
     )

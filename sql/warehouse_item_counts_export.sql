@@ -1,18 +1,11 @@
--- What the stored results say about the last computed state: each item's count of events
--- that passed the rules before the rare-item rule (the count that rule compares), including
--- rows since deleted from wh_events, whose users are marked in wh_dirty.
+-- The item counts of the last extract run (wh_item_counts), for the stage.
 copy (
-    with results as (
-        select * from wh_results
+    with counts as (
+        select * from wh_item_counts
     ),
 
     final as (
-        select
-            item_id,
-            count(*) as events
-        from results
-        where drop_rule is null or drop_rule in ('rare_item', 'sparse_user')
-        group by item_id
+        select item_id, events from counts
     )
 
     select * from final

@@ -136,7 +136,10 @@ def _run_sql(
     stats = sqlrun.fetch_one(con, "extract_stats", params=params)
     newest = sqlrun.fetch_one(con, "extract_max_ts")["max_input_ts"]
     if export is not None and recompute is not None:
-        store_results(con, export, recompute, params, paths.data_dir, scratch, cfg.memory_limit)
+        stored = store_results(
+            con, export, recompute, params, paths.data_dir, scratch, cfg.memory_limit
+        )
+        incremental["recompute"]["stored"] = stored
     return stats, newest, incremental
 
 

@@ -1,9 +1,9 @@
 """Incremental extract: re-clean and re-sessionize only the users whose events changed.
 
 The warehouse keeps, next to every event, the per-row result of the last run's `extract_rows`
-(its cleaning-rule tag, session and position: `wh_results`), the settings it was computed
-with, and the users whose rows changed since (`wh_dirty`, marked by every ingest and
-backfill). Under the same settings, a run recomputes only:
+(its cleaning-rule tag, session and position: `wh_events.result`), that run's item counts,
+the settings it ran with, and the users whose rows changed since (`wh_dirty`, marked by
+every ingest and backfill). Under the same settings, a run recomputes only:
 
 * the marked users, users with a row that has no stored result, and users with a row
   between the previous run's future bound and this run's (the clock moved, so that row's
@@ -35,6 +35,7 @@ import duckdb
 from pydantic import BaseModel
 
 from recsys import sqlrun
+from recsys.stage import logger
 from recsys.tasks.warehouse import WarehouseExport, open_warehouse
 
 # Bound by extract_rows.sql but not part of a stored row's result: the future bound is
@@ -51,6 +52,7 @@ class Recompute(BaseModel):
     rows: int = 0
     rare_flip_users: int = 0
     stored_rows: int = 0
+    stored: bool = False  # were this run's results stored in the warehouse
 
 
 def settings_text(params: dict[str, object]) -> str:
@@ -131,28 +133,37 @@ def store_results(
     data_dir: Path,
     scratch: Path,
     memory_limit: str | None,
-) -> None:
+) -> bool:
     """Write the recomputed rows' results to the warehouse and clear the marks handled.
 
-    One transaction: the stored results, the marks and the settings change together or not
-    at all. Marks set by an ingest that ran meanwhile are not cleared (so the next run
-    recomputes those users); rows such an ingest added have no result yet, so they are
-    recomputed too.
+    One transaction: the stored results, item counts, marks and settings change together or
+    not at all. Results are written by the row ids of the export, after checking that each
+    id still names the same (file, row); if not (the warehouse was rewritten meanwhile),
+    nothing is stored and the marks stay, so the next run recomputes. Marks set by an ingest
+    that ran meanwhile are not cleared; rows it added have no result, so they are recomputed
+    too. Returns whether the results were stored.
     """
-    full = recompute.mode == "full"
-    results, users = scratch / "results.parquet", scratch / "recomputed_users.parquet"
-    written = {"export": str(export.events), "all_rows": full, "out": str(results)}
-    sqlrun.run(con, "extract_results_write", written)
-    sqlrun.run(con, "extract_recompute_users_write", {"out": str(users)})
+    results, counts = scratch / "results.parquet", scratch / "item_counts.parquet"
+    written = {"export": str(export.events), "all_rows": recompute.mode == "full"}
+    sqlrun.run(con, "extract_results_write", {**written, "out": str(results)})
+    sqlrun.run(con, "extract_item_counts_write", {"out": str(counts)})
     max_ts: datetime = params["max_ts"]  # type: ignore[assignment]
     with open_warehouse(data_dir, memory_limit) as wh:
         wh.begin()
-        if full:
-            sqlrun.run(wh, "warehouse_results_clear")
-        else:
-            sqlrun.run(wh, "warehouse_results_delete_users", {"users": str(users)})
-        sqlrun.run(wh, "warehouse_results_insert", {"results": str(results)})
+        check = sqlrun.fetch_one(wh, "warehouse_results_check", params={"results": str(results)})
+        if check["matching"] != check["results"]:
+            wh.rollback()
+            logger().warning(
+                "extract: the warehouse changed while this run computed (%d of %d rows "
+                "still match): results not stored, the next run recomputes them",
+                check["matching"],
+                check["results"],
+            )
+            return False
+        sqlrun.run(wh, "warehouse_results_update", {"results": str(results)})
+        sqlrun.run(wh, "warehouse_item_counts_replace", {"counts": str(counts)})
         sqlrun.run(wh, "warehouse_dirty_clear", {"marks": str(export.marks)})
         state = {"settings": settings_text(params), "max_ts": max_ts}
         sqlrun.run(wh, "warehouse_results_state_set", state)
         wh.commit()
+    return True

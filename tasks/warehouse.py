@@ -5,9 +5,10 @@ DATA_DIR/warehouse.duckdb (shared with the evaluate stage's `run_metrics`) holds
     wh_events     typed events (extract_typed's columns) keyed by (file_path, file_row)
     wh_files      every ingested file with its content fingerprint
     wh_watermark  the newest event time ingested, with file and row counts
-    wh_results, wh_dirty, wh_results_state
-                  the extract stage's stored per-row results, the users whose rows changed
-                  since, and the settings the results hold for (tasks/extract_affected.py)
+    wh_item_counts, wh_dirty, wh_results_state
+                  with wh_events.result: the extract stage's stored per-row results, its
+                  item counts, the users whose rows changed since, and the settings the
+                  results hold for (tasks/extract_affected.py)
 
 An input file is the unit of ingestion: a file whose (path, fingerprint) is registered is
 skipped, a new path is read whole, and a registered path whose content changed (a rewritten
@@ -37,7 +38,8 @@ _CREATE = (
     "warehouse_events_create",
     "warehouse_files_create",
     "warehouse_watermark_create",
-    "warehouse_results_create",
+    "warehouse_events_result_column",
+    "warehouse_item_counts_create",
     "warehouse_dirty_create",
     "warehouse_results_state_create",
 )
@@ -60,8 +62,8 @@ class IngestReport(BaseModel):
 class WarehouseExport(BaseModel):
     """A snapshot of the warehouse for the stage, taken right after an ingest commits."""
 
-    events: Path  # every event with its input order and stored results
-    item_counts: Path  # the stored results' per-item counts before the rare-item rule
+    events: Path  # every event with its row id, input order and stored result
+    item_counts: Path  # the last run's per-item counts before the rare-item rule
     marks: Path  # the users marked as changed, with their marks
     settings: str | None = None  # what the stored results were computed with
     max_ts: datetime | None = None  # the future bound they were computed with
@@ -192,6 +194,7 @@ def ingest(
             sqlrun.run(wh, "warehouse_watermark")
         wh.commit()
         mark = sqlrun.fetch_one(wh, "warehouse_watermark_read")
+        sqlrun.run(wh, "warehouse_checkpoint")
         sqlrun.run(wh, "warehouse_events_export", {"out": str(export.events)})
         sqlrun.run(wh, "warehouse_item_counts_export", {"out": str(export.item_counts)})
         sqlrun.run(wh, "warehouse_dirty_export", {"out": str(export.marks)})

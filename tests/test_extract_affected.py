@@ -99,6 +99,7 @@ def test_only_the_users_of_a_new_file_are_recomputed(tmp_path):
         "rows": 1,  # only the row without a user, which is never stored
         "rare_flip_users": 0,
         "stored_rows": 0,
+        "stored": True,
     }
     assert_equal_to_full(paths, again, full_paths, full)
 
@@ -164,7 +165,7 @@ def test_changed_settings_or_lost_results_recompute_more(tmp_path):
 
     # Results lost for one user (a manual delete): that user is recomputed, not trusted.
     with duckdb.connect(str(data / "warehouse.duckdb")) as con:
-        con.execute("delete from wh_results where user_id = 'u5'")
+        con.execute("update wh_events set result = null where user_id = 'u5'")
     paths, report = run(data, folder, incremental=True, event_types=["view"])
     assert recompute(report)["mode"] == "partial" and recompute(report)["users"] == 1
     assert_equal_to_full(paths, report, full_paths, full)
@@ -190,3 +191,31 @@ def test_a_backfill_marks_the_users_whose_rows_it_deletes(tmp_path):
     full_paths, full = full_rebuild(tmp_path, folder)
     assert_equal_to_full(paths, report, full_paths, full)
     assert full.details["bot_users"] == 0
+
+
+def test_results_are_not_stored_over_a_warehouse_changed_meanwhile(tmp_path, monkeypatch):
+    import recsys.tasks.extract as stage_module
+
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write(folder, "day=0", base_rows())
+    store = stage_module.store_results
+
+    def rewritten_meanwhile(*args, **kwargs):
+        # another process deletes rows and checkpoints: the row ids the export saw move
+        with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+            con.execute("delete from wh_events where user_id in ('u0', 'u1')")
+            con.execute("checkpoint")
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(stage_module, "store_results", rewritten_meanwhile)
+    _, first = run(data, folder, incremental=True)
+    assert first.details["incremental"]["recompute"]["stored"] is False
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select count(result) from wh_events").fetchone() == (0,)
+    monkeypatch.setattr(stage_module, "store_results", store)
+    # the deleted rows come back from the input file only if it is read again: rewrite it
+    write(folder, "day=0", base_rows() + [("n2", "i1", DAY0 + 900, "view")])
+    paths, report = run(data, folder, incremental=True)
+    assert recompute(report)["mode"] == "full" and recompute(report)["stored"] is True
+    full_paths, full = full_rebuild(tmp_path, folder)
+    assert_equal_to_full(paths, report, full_paths, full)

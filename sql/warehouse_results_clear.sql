@@ -1,2 +1,0 @@
--- A full recompute replaces every stored result.
-delete from wh_results
