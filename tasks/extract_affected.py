@@ -64,9 +64,8 @@ def settings_text(params: dict[str, object]) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    # table names here are fixed literals of this module, never input
-    return int(con.execute(f"select count(*) from {table}").fetchone()[0])
+def _counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {k: int(v) for k, v in sqlrun.fetch_one(con, "extract_recompute_counts").items()}
 
 
 def build_rows(
@@ -102,7 +101,8 @@ def build_rows(
         sqlrun.run(con, "extract_prior_none")
         sqlrun.run(con, "extract_typed_stored")
         sqlrun.run(con, "extract_rows", params)
-        report.rows = _count(con, "typed_events")
+        report.rows = _counts(con)["typed_rows"]
+        report.users = int(sqlrun.fetch_one(con, "extract_typed_users")["typed_users"])
         return report
     low, high = sorted([export.max_ts, params["max_ts"]])
     marks = {"marks": str(export.marks), "band_low": low, "band_high": high}
@@ -111,17 +111,17 @@ def build_rows(
     sqlrun.run(con, "extract_typed_affected")
     sqlrun.run(con, "extract_rows", params)
     if int(params["min_item_count"]) > 1:
-        before = _count(con, "recompute_users")
+        before = _counts(con)["recompute_users"]
         flips = {"old_counts": str(export.item_counts), "min_item_count": params["min_item_count"]}
         sqlrun.run(con, "extract_rare_flips", flips)
-        report.rare_flip_users = _count(con, "recompute_users") - before
+        report.rare_flip_users = _counts(con)["recompute_users"] - before
         if report.rare_flip_users:
             sqlrun.run(con, "extract_prior_counts")
             sqlrun.run(con, "extract_rows", params)
-    report.users = _count(con, "recompute_users")
-    report.rows = _count(con, "typed_events")
+    counts = _counts(con)
+    report.users, report.rows = counts["recompute_users"], counts["typed_rows"]
     sqlrun.run(con, "extract_rows_stored")
-    report.stored_rows = _count(con, "typed_events") - report.rows
+    report.stored_rows = _counts(con)["typed_rows"] - report.rows
     return report
 
 

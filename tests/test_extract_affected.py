@@ -219,3 +219,22 @@ def test_results_are_not_stored_over_a_warehouse_changed_meanwhile(tmp_path, mon
     assert recompute(report)["mode"] == "full" and recompute(report)["stored"] is True
     full_paths, full = full_rebuild(tmp_path, folder)
     assert_equal_to_full(paths, report, full_paths, full)
+
+
+def test_a_warehouse_from_before_stored_results_is_upgraded(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write(folder, "day=0", base_rows())
+    run(data, folder, incremental=True)
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:  # the previous layout
+        con.execute("alter table wh_events drop column result")
+        for table in ("wh_results_state", "wh_item_counts", "wh_dirty"):
+            con.execute(f"drop table {table}")
+    write(
+        folder, "day=1", [("n1", "i1", DAY0 + 86_400, "view"), ("n1", "i2", DAY0 + 86_460, "view")]
+    )
+    paths, report = run(data, folder, incremental=True)
+    assert recompute(report)["mode"] == "full" and recompute(report)["stored"] is True
+    full_paths, full = full_rebuild(tmp_path, folder)
+    assert_equal_to_full(paths, report, full_paths, full)
+    paths, again = run(data, folder, incremental=True)
+    assert recompute(again)["mode"] == "partial" and recompute(again)["users"] == 0
