@@ -129,7 +129,7 @@ def _run_sql(
         sqlrun.run(con, "extract_rows", params)
     # the input copy is no longer needed
     con.execute("drop table if exists source_rows")
-    con.execute("drop table if exists warehouse_rows")
+    con.execute("drop view if exists warehouse_rows")
     for done, step in enumerate(steps, start=1):
         sqlrun.run(con, step, params)
         log.info("extract: %s done (%d/%d)", step, done, len(steps))

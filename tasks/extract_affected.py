@@ -87,7 +87,8 @@ def build_rows(
     -------
     What was recomputed: mode `partial` or `full` (with the reason), users and rows.
     """
-    sqlrun.run(con, "extract_typed_warehouse", {"path": str(export.events)})
+    sqlrun.run(con, "extract_warehouse_export_path", {"path": str(export.events)})
+    sqlrun.run(con, "extract_typed_warehouse")
     settings = settings_text(params)
     report = Recompute()
     if export.settings is None:
