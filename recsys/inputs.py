@@ -90,3 +90,23 @@ def fingerprint(files: list[str]) -> str:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
     return "sha256:" + digest.hexdigest()
+
+
+def file_state(name: str) -> tuple[str, int | None]:
+    """One input file's fingerprint and size in bytes (a URL: its text, size unknown)."""
+    if is_url(name):
+        return f"url:{name}", None
+    return fingerprint([name]), Path(name).stat().st_size
+
+
+def prefix_fingerprint(name: str, size: int) -> str:
+    """`fingerprint([name])` of the file as it was when it held only its first `size` bytes:
+    equal to the fingerprint registered then iff the file has only grown since (appended)."""
+    digest = hashlib.sha256()
+    digest.update(Path(name).name.encode())
+    left = size
+    with open(name, "rb") as handle:
+        while left > 0 and (chunk := handle.read(min(1 << 20, left))):
+            digest.update(chunk)
+            left -= len(chunk)
+    return "sha256:" + digest.hexdigest()

@@ -1,5 +1,6 @@
--- One input file's typed rows (all of them, or those in [$from_ts, $to_ts) for a backfill)
--- as a Parquet file the warehouse connection inserts from.
+-- One input file's typed rows (all of them, those in [$from_ts, $to_ts) for a backfill, or
+-- those from row $from_row on for an appended file) as a Parquet file the warehouse
+-- connection inserts from.
 copy (
     with typed as (
         select * from typed_rows($timestamp_unit)
@@ -16,7 +17,9 @@ copy (
             event_type,
             session_ref
         from typed
-        where $from_ts is null or (ts >= $from_ts and ts < $to_ts)
+        where
+            ($from_ts is null or (ts >= $from_ts and ts < $to_ts))
+            and ($from_row is null or input_order >= $from_row)
     )
 
     select * from final

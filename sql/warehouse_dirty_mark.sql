@@ -1,5 +1,6 @@
 -- Mark the users of every row this ingest is about to delete (rows of files read whole
--- again, rows in a backfill range) or insert; run before the deletes.
+-- again, the re-read tail of an appended file, rows in a backfill range) or insert; run
+-- before the deletes.
 insert into wh_dirty
 with leaving as (
     select user_id
@@ -7,6 +8,12 @@ with leaving as (
     where
         list_contains($paths, file_path)
         or ($from_ts is not null and ts >= $from_ts and ts < $to_ts)
+        or coalesce(
+            file_row >= list_extract(
+                $tail_rows::bigint[], list_position($tail_paths::varchar[], file_path)
+            ),
+            false
+        )
 ),
 
 arriving as (

@@ -1,11 +1,22 @@
--- Register files with their current fingerprints and what the warehouse holds from them.
-insert into wh_files
+-- Register files with their current fingerprints and sizes and what the warehouse holds
+-- from them.
+insert into wh_files (
+    file_path, fingerprint, rows, min_ts, max_ts, ingested_at, bytes, last_row
+)
 with registered as (
-    select unnest($paths) as file_path, unnest($fingerprints) as fingerprint
+    select
+        unnest($paths) as file_path,
+        unnest($fingerprints) as fingerprint,
+        unnest($sizes::bigint[]) as bytes
 ),
 
 held as (
-    select file_path, count(*) as rows, min(ts) as min_ts, max(ts) as max_ts
+    select
+        file_path,
+        count(*) as rows,
+        min(ts) as min_ts,
+        max(ts) as max_ts,
+        max(file_row) as last_row
     from wh_events
     where list_contains($paths, file_path)
     group by file_path
@@ -18,7 +29,9 @@ final as (
         coalesce(h.rows, 0) as rows,
         h.min_ts,
         h.max_ts,
-        now() as ingested_at
+        now() as ingested_at,
+        r.bytes,
+        h.last_row
     from registered as r
     left join held as h on r.file_path = h.file_path
 )

@@ -30,13 +30,15 @@ from pydantic import BaseModel
 
 from recsys import sqlrun
 from recsys.config import ExtractConfig
-from recsys.inputs import EventsInput, fingerprint
+from recsys.inputs import EventsInput, file_state, prefix_fingerprint
 from recsys.report import WAREHOUSE
 from recsys.tasks.extract_read import column_slots, read_source
 
 _CREATE = (
     "warehouse_events_create",
     "warehouse_files_create",
+    "warehouse_files_bytes_column",
+    "warehouse_files_last_row_column",
     "warehouse_watermark_create",
     "warehouse_events_result_column",
     "warehouse_item_counts_create",
@@ -51,6 +53,7 @@ class IngestReport(BaseModel):
     files_seen: int = 0
     files_new: int = 0
     files_changed: int = 0
+    files_appended: int = 0
     files_skipped: int = 0
     rows_ingested: int = 0
     late_rows: int = 0
@@ -96,8 +99,10 @@ def _type_file(
     params: dict[str, object],
     out: Path,
     window: tuple[datetime, datetime] | None,
+    from_row: int | None = None,
 ) -> None:
-    """Read and type one file on `con` and write its rows (in the window, if any) to `out`."""
+    """Read and type one file on `con` and write its rows (in the window, or from row
+    `from_row` on, if given) to `out`."""
     one = events.model_copy(update={"files": [file], "source": file})
     read_source(con, one, cfg.csv_delimiter)
     slots = column_slots(con, cfg, file)
@@ -106,8 +111,31 @@ def _type_file(
     sqlrun.run(
         con,
         "extract_ingest_write",
-        {**params, "file_path": file, "from_ts": low, "to_ts": high, "out": str(out)},
+        {
+            **params,
+            "file_path": file,
+            "from_ts": low,
+            "to_ts": high,
+            "from_row": from_row,
+            "out": str(out),
+        },
     )
+
+
+class _Registered(BaseModel):
+    fingerprint: str
+    bytes: int | None = None
+    last_row: int | None = None
+
+
+def _appended(file: str, fmt: str, old: _Registered, size: int | None) -> bool:
+    """Has the file only grown since it was registered (an append-only CSV/JSON lines log)?
+    Parquet cannot be appended to; a compressed file is re-read whole to be safe."""
+    if fmt not in ("csv", "json") or file.lower().endswith(".gz"):
+        return False
+    if old.bytes is None or old.last_row is None or size is None or size <= old.bytes:
+        return False
+    return prefix_fingerprint(file, old.bytes) == old.fingerprint
 
 
 def ingest(
@@ -140,27 +168,33 @@ def ingest(
     The ingest counts and the warehouse snapshot (Parquet files in `scratch`).
     """
     scratch.mkdir(parents=True, exist_ok=True)
-    prints = {f: fingerprint([f]) for f in events.files}
+    states = {f: file_state(f) for f in events.files}
     with open_warehouse(data_dir, cfg.memory_limit) as wh:
-        registered = dict(sqlrun.run(wh, "warehouse_files_registered").fetchall())
-    report = IngestReport(files_seen=len(prints))
-    whole, ranged = [], []
-    for file, print_ in prints.items():
-        if file not in registered:
+        rows = sqlrun.run(wh, "warehouse_files_registered").fetchall()
+    registered = {r[0]: _Registered(fingerprint=r[1], bytes=r[2], last_row=r[3]) for r in rows}
+    report = IngestReport(files_seen=len(states))
+    whole, ranged, tails = [], [], {}
+    for file, (print_, size) in states.items():
+        old = registered.get(file)
+        if old is None:
             report.files_new += 1
             whole.append(file)
-        elif registered[file] != print_:
-            report.files_changed += 1
-            whole.append(file)
+        elif old.fingerprint != print_:
+            if window is None and _appended(file, events.format, old, size):
+                report.files_appended += 1
+                tails[file] = old.last_row
+            else:
+                report.files_changed += 1
+                whole.append(file)
         elif window is not None:
             ranged.append(file)
         else:
             report.files_skipped += 1
     written = []
-    for n, file in enumerate(whole + ranged):
+    for n, file in enumerate(whole + ranged + list(tails)):
         out = scratch / f"ingest-{n:05d}.parquet"
         file_window = window if file in ranged else None
-        _type_file(con, events, file, cfg, params, out, file_window)
+        _type_file(con, events, file, cfg, params, out, file_window, tails.get(file))
         written.append(str(out))
     con.execute("drop table if exists source_rows")
     export = WarehouseExport(
@@ -174,19 +208,26 @@ def ingest(
             late = sqlrun.fetch_one(wh, "warehouse_late_rows", params={"files": written})
             report.late_rows, report.rows_ingested = late["late_rows"], late["new_rows"]
             low, high = window or (None, None)
-            marks = {"paths": whole, "from_ts": low, "to_ts": high, "files": written}
+            cut = {"tail_paths": list(tails), "tail_rows": list(tails.values())}
+            marks = {"paths": whole, "from_ts": low, "to_ts": high, "files": written, **cut}
             sqlrun.run(wh, "warehouse_dirty_mark", {**marks, "batch": uuid.uuid4().hex})
             if window is not None:
                 bounds = {"from_ts": low, "to_ts": high}
                 sqlrun.run(wh, "warehouse_events_delete_range", bounds)
             sqlrun.run(wh, "warehouse_events_delete_files", {"paths": whole})
+            if tails:
+                sqlrun.run(wh, "warehouse_events_delete_tails", cut)
             sqlrun.run(wh, "warehouse_events_insert", {"files": written})
-            paths = whole + ranged
+            paths = whole + ranged + list(tails)
             sqlrun.run(wh, "warehouse_files_delete", {"paths": paths})
             sqlrun.run(
                 wh,
                 "warehouse_files_insert",
-                {"paths": paths, "fingerprints": [prints[p] for p in paths]},
+                {
+                    "paths": paths,
+                    "fingerprints": [states[p][0] for p in paths],
+                    "sizes": [states[p][1] for p in paths],
+                },
             )
             if window is not None:
                 sqlrun.run(wh, "warehouse_files_prune")

@@ -213,8 +213,9 @@ def test_results_are_not_stored_over_a_warehouse_changed_meanwhile(tmp_path, mon
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select count(result) from wh_events").fetchone() == (0,)
     monkeypatch.setattr(stage_module, "store_results", store)
-    # the deleted rows come back from the input file only if it is read again: rewrite it
-    write(folder, "day=0", base_rows() + [("n2", "i1", DAY0 + 900, "view")])
+    # the deleted rows come back from the input file only if it is read whole again:
+    # rewrite it (a new first row; a row appended at the end would be read alone)
+    write(folder, "day=0", [("n2", "i1", DAY0 + 900, "view")] + base_rows())
     paths, report = run(data, folder, incremental=True)
     assert recompute(report)["mode"] == "full" and recompute(report)["stored"] is True
     full_paths, full = full_rebuild(tmp_path, folder)
@@ -238,3 +239,30 @@ def test_a_warehouse_from_before_stored_results_is_upgraded(tmp_path):
     assert_equal_to_full(paths, report, full_paths, full)
     paths, again = run(data, folder, incremental=True)
     assert recompute(again)["mode"] == "partial" and recompute(again)["users"] == 0
+
+
+def test_an_appended_log_is_read_from_its_last_row_on(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    folder.mkdir()
+    log = folder / "events.csv"
+    # The writer was mid-line when the first run read the log: the last row's time is cut
+    # short ("17092" reads as 1970: unusable); the append completes it.
+    rows = [r[:3] for r in base_rows()]
+    text = "user_id,item_id,timestamp\n" + "".join(f"{u},{i},{t}\n" for u, i, t in rows)
+    log.write_text(text + f"w1,i3,{str(DAY0 + 40_000)[:5]}")
+    _, first = run(data, folder, incremental=True)
+    assert first.details["dropped_invalid"] == 2  # the row without a user and w1's
+    more = [("w1", "i4", DAY0 + 40_100), ("n1", "i1", DAY0 + 50_000), ("n1", "i2", DAY0 + 50_060)]
+    with open(log, "a") as handle:
+        handle.write(str(DAY0 + 40_000)[5:] + "\n" + "".join(f"{u},{i},{t}\n" for u, i, t in more))
+    paths, report = run(data, folder, incremental=True)
+    ingested = report.details["incremental"]
+    assert (ingested["files_appended"], ingested["files_changed"]) == (1, 0)
+    assert ingested["rows_ingested"] == 1 + len(more)  # w1's completed row and the new ones
+    assert recompute(report)["users"] == 2  # w1 and n1: the other 20 keep their results
+    full_paths, full = full_rebuild(tmp_path, folder)
+    assert_equal_to_full(paths, report, full_paths, full)
+    assert full.details["dropped_invalid"] == 1
+    again_paths, again = run(data, folder, incremental=True)
+    assert again.details["incremental"]["files_skipped"] == 1
+    assert_equal_to_full(again_paths, again, full_paths, full)
