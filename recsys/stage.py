@@ -34,10 +34,25 @@ class StageReport(BaseModel):
         ]
         if self.details:
             lines += ["", "| detail | value |", "|---|---|"]
-            for key, value in self.details.items():
+            for key, value in _flat(self.details):
                 shown = f"{value:,}" if isinstance(value, int) else value
                 lines.append(f"| {key} | {shown} |")
         return "\n".join(lines)
+
+
+def _flat(details: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """Detail rows, with small named groups (e.g. extract's `incremental.recompute.mode`)
+    spread into one row per field so the UI table stays readable; maps keyed by numbers
+    (histograms) stay one row."""
+    rows: list[tuple[str, object]] = []
+    for key, value in details.items():
+        name = f"{prefix}{key}"
+        named = isinstance(value, dict) and value and all(isinstance(k, str) for k in value)
+        if named and len(value) <= 20:
+            rows += _flat(value, f"{name}.")
+        else:
+            rows.append((name, value))
+    return rows
 
 
 def logger() -> logging.Logger | logging.LoggerAdapter:

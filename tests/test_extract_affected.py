@@ -266,3 +266,15 @@ def test_an_appended_log_is_read_from_its_last_row_on(tmp_path):
     again_paths, again = run(data, folder, incremental=True)
     assert again.details["incremental"]["files_skipped"] == 1
     assert_equal_to_full(again_paths, again, full_paths, full)
+
+
+def test_the_stage_artifact_spreads_the_recompute_details_into_rows(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write(folder, "day=0", base_rows())
+    run(data, folder, incremental=True)
+    _, report = run(data, folder, incremental=True)
+    table = report.markdown()
+    assert "| incremental.recompute.mode | partial |" in table
+    assert "| incremental.files_skipped | 1 |" in table
+    histogram = report.details["session_length_histogram"]
+    assert f"| session_length_histogram | {histogram} |" in table  # one row, as before
