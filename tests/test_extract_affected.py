@@ -278,3 +278,33 @@ def test_the_stage_artifact_spreads_the_recompute_details_into_rows(tmp_path):
     assert "| incremental.files_skipped | 1 |" in table
     histogram = report.details["session_length_histogram"]
     assert f"| session_length_histogram | {histogram} |" in table  # one row, as before
+
+
+def test_sessions_from_a_session_id_column_are_recomputed_per_user(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    header = "user_id,item_id,timestamp,session_id"
+    rows = [
+        (f"u{u}", f"i{(u + k) % 6}", DAY0 + u * 60 + 10 * k, f"s{u}-{k // 3}")
+        for u in range(8)
+        for k in range(6)
+    ]
+    (folder / "day=0").mkdir(parents=True)
+    events_csv(folder / "day=0" / "part-0.csv", rows, header=header)
+    run(data, folder, incremental=True)
+    # u2's session s2-1 continues in the next file, hours later (one given session, not a gap
+    # session); u9 is new.
+    later = [("u2", "i5", DAY0 + 30_000, "s2-1"), ("u9", "i1", DAY0 + 30_000, "s9-0")]
+    later += [("u9", "i2", DAY0 + 30_050, "s9-0")]
+    (folder / "day=1").mkdir()
+    events_csv(folder / "day=1" / "part-0.csv", later, header=header)
+    paths, report = run(data, folder, incremental=True)
+    assert report.details["session_mode"] == "session_id column"
+    assert recompute(report)["mode"] == "partial" and recompute(report)["users"] == 2
+    full_paths, full = full_rebuild(tmp_path, folder)
+    assert_equal_to_full(paths, report, full_paths, full)
+    with duckdb.connect(str(paths.stage_db), read_only=True) as con:
+        joined = con.execute(
+            "select list(item_id order by seq) from sessionized_events "
+            "where user_id = 'u2' and session_key = 's2-1'"
+        ).fetchall()
+    assert joined == [(["i5", "i0", "i1", "i5"],)]  # s2-1's three events on day 0 and the late one
