@@ -27,7 +27,7 @@ from recsys.datasets import ml100k_events
 from recsys.inputs import EventsInput, resolve
 from recsys.layout import RunPaths
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic, timed
-from recsys.tasks.extract_read import column_slots, read_source
+from recsys.tasks.extract_read import column_slots, drop_source, read_source, scan_errors
 from recsys.tasks.warehouse import ingest
 
 
@@ -106,6 +106,7 @@ def extract(
             _cheaper_string_writes(con)
             steps = ["extract_rows", "extract_valid_view", "extract_sessions_view"]
             steps += ["extract_split", "extract_items", "extract_corpus"]
+            lazy = False  # source_rows is a view over the input files (read_source)
             if cfg.incremental:
                 log.info("extract: ingesting %s into the warehouse", source.source)
                 scratch = paths.work_dir / "ingest"
@@ -119,7 +120,8 @@ def extract(
                 incremental = ingested.model_dump()
             else:
                 log.info("extract: reading %s (%s)", source.source, source.format)
-                read_source(con, source, cfg.csv_delimiter)
+                # Parquet is read by extract_rows itself (no copy of the input first).
+                lazy = read_source(con, source, cfg.csv_delimiter, lazy=True)
                 slots = column_slots(con, cfg, source.source)
                 params["use_session_ref"] = slots["session_id"] is not None
                 sqlrun.run(con, "extract_typed", params, idents=slots)
@@ -128,9 +130,13 @@ def extract(
             # says ORDER BY; letting DuckDB reorder the rest saves memory and spilling.
             con.execute("SET preserve_insertion_order = false")
             for done, step in enumerate(steps, start=1):
-                sqlrun.run(con, step, params)
+                # extract_rows is where a lazily read input's rows are first read
+                reads = step == "extract_rows" and lazy
+                checked = scan_errors(con, source, cfg.csv_delimiter)
+                with checked if reads else contextlib.nullcontext():
+                    sqlrun.run(con, step, params)
                 if step == "extract_rows":  # the input copy is no longer needed
-                    con.execute("drop table if exists source_rows")
+                    drop_source(con)
                     con.execute("drop table if exists warehouse_rows")
                 log.info("extract: %s done (%d/%d)", step, done, len(steps))
             stats = sqlrun.fetch_one(con, "extract_stats", params=params)
