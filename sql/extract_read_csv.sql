@@ -1,11 +1,13 @@
--- Raw rows of a CSV file, glob or URL; everything as text so ids keep leading zeros and
--- timestamps of any shape reach one parser (extract_typed.sql).
-create or replace temp table source_rows as
+-- Raw rows of CSV files (a file, glob, directory or URL) as a view; everything as text so ids
+-- keep leading zeros and timestamps of any shape reach one parser (extract_typed.sql).
+-- input_order is the order of one read of all files (extract_source_copy keeps it by
+-- copying them).
+create or replace temp view source_view as
 with source as (
     select *
     from read_csv(
-        $path,
-        delim = $delimiter,
+        getvariable('extract_source').files,
+        delim = getvariable('extract_source').delimiter,
         header = true,
         all_varchar = true,
         union_by_name = true,

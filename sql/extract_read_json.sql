@@ -1,7 +1,11 @@
--- Raw rows of a JSON-lines file, glob or URL.
-create or replace temp table source_rows as
+-- Raw rows of JSON-lines files (a file, glob, directory or URL) as a view; input_order is
+-- the order of one read of all files (extract_source_copy keeps it by copying them).
+create or replace temp view source_view as
 with source as (
-    select * from read_json($path, format = 'newline_delimited', union_by_name = true)
+    select *
+    from read_json(
+        getvariable('extract_source').files, format = 'newline_delimited', union_by_name = true
+    )
 ),
 
 final as (

@@ -3,8 +3,9 @@
 -- valid_events and sessionized_events read (docs/extract.md).
 -- Rules, in order: unusable rows ('invalid': no id, no/unparseable/out-of-range time);
 -- event_type filter; near duplicates (same user, item and type as that key's previous event
--- within $dedup_seconds; 0 = exact duplicates); bot users (too many events overall or in one
--- calendar minute); rare items (< $min_item_count events); sparse users (< $min_user_events).
+-- within $dedup_seconds; 0 = exact duplicates, found by a hash aggregate, not a sort); bot
+-- users (too many events overall or in one calendar minute); rare items (< $min_item_count
+-- events); sparse users (< $min_user_events).
 -- Support rules are applied once, in this order, not iterated to a fixed point.
 -- Sessions: the given session id, or a new session after an inactivity gap; ties in time
 -- keep input order. Consecutive repeats of one item inside a session are collapsed (seq
@@ -13,11 +14,11 @@
 -- Windows partition by "usable" / "kept" first, so a dropped row is never the previous
 -- event of a kept one: the same result as running each window over the kept rows only.
 create or replace table typed_events as
-with typed as (
+with typed as not materialized (
     select * from typed_rows($timestamp_unit)
 ),
 
-checked as (
+checked as not materialized (
     select
         *,
         coalesce(
@@ -32,7 +33,7 @@ checked as (
     from typed
 ),
 
-trimmed as (
+trimmed as not materialized (
     -- The raw time text only for rows dropped as unusable or by event type (what the
     -- quality stage's examples show): a column of unique strings is the most expensive one
     -- to sort and store, so it goes before the windows.
@@ -42,7 +43,9 @@ trimmed as (
     from checked
 ),
 
-flagged as (
+near_duplicates as (
+    -- $dedup_seconds > 0: each row against its key's previous event in time order (a sort
+    -- of every row).
     select
         *,
         coalesce(
@@ -54,6 +57,50 @@ flagged as (
             false
         ) as is_duplicate
     from trimmed
+    where $dedup_seconds > 0
+),
+
+repeated_times as (
+    -- $dedup_seconds = 0: the same rule finds a row a duplicate exactly when an earlier row
+    -- in (ts, input order) has its key and time (compared as the window compares them, in
+    -- epoch seconds), so only keys whose time repeats need a verdict: a hash aggregate
+    -- finds them, and each one's first row, without sorting every row. The first row is
+    -- the least (microseconds, input order), packed in one HUGEINT to take one min().
+    select
+        usable,
+        user_id,
+        item_id,
+        event_type,
+        epoch(ts) as epoch_ts,
+        min(epoch_us(ts)::hugeint * 9223372036854775808 + input_order) as first_row
+    from checked
+    where $dedup_seconds = 0 and ts is not null
+    group by all
+    having count(*) > 1
+),
+
+exact_duplicates as (
+    select
+        t.*,
+        coalesce(
+            epoch_us(t.ts)::hugeint * 9223372036854775808 + t.input_order <> r.first_row,
+            false
+        ) as is_duplicate
+    from trimmed as t
+    left join repeated_times as r
+        on
+            t.usable = r.usable
+            and t.user_id is not distinct from r.user_id
+            and t.item_id is not distinct from r.item_id
+            and t.event_type is not distinct from r.event_type
+            and epoch(t.ts) = r.epoch_ts
+    where $dedup_seconds = 0
+),
+
+flagged as (
+    select * from near_duplicates
+    union all by name
+    select * from exact_duplicates
 ),
 
 kept as (

@@ -14,17 +14,29 @@ renamed as (
         input_order,
         nullif(trim(cast({{user_id}} as varchar)), '') as user_id,
         nullif(trim(cast({{item_id}} as varchar)), '') as item_id,
-        nullif(trim(cast({{timestamp}} as varchar)), '') as ts_text,
+        -- A time column of integers or doubles (Parquet, JSON) is read as its number, not
+        -- through its text (the same value: DuckDB prints such numbers in a form that
+        -- parses back exactly, and that text has no spaces to trim); typeof() is a
+        -- constant, so each CASE reduces to one branch when the statement is planned.
+        case
+            when typeof({{timestamp}}) in (
+                'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT',
+                'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'DOUBLE'
+            )
+                then cast({{timestamp}} as varchar)
+            else nullif(trim(cast({{timestamp}} as varchar)), '')
+        end as ts_text,
+        case
+            when typeof({{timestamp}}) in (
+                'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT',
+                'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'DOUBLE'
+            )
+                then cast({{timestamp}} as double)
+            else try_cast(nullif(trim(cast({{timestamp}} as varchar)), '') as double)
+        end as ts_number,
         nullif(trim(cast({{event_type}} as varchar)), '') as event_type,
         nullif(trim(cast({{session_id}} as varchar)), '') as session_ref
     from source
-),
-
-numeric_ts as (
-    select
-        *,
-        try_cast(ts_text as double) as ts_number
-    from renamed
 ),
 
 epoch_seconds as (
@@ -36,7 +48,7 @@ epoch_seconds as (
             when timestamp_unit = 'auto' and abs(ts_number) > 1e11 then ts_number / 1000.0
             else ts_number
         end as ts_seconds
-    from numeric_ts
+    from renamed
 ),
 
 final as (

@@ -54,7 +54,8 @@ copy (
 
     final as (
         select
-            input_order,
+            -- the sum of file sizes is a HUGEINT: back to the BIGINT a full read numbers with
+            cast(input_order as bigint) as input_order,
             row_id,
             file_path,
             file_row,

@@ -28,7 +28,7 @@ from recsys.inputs import EventsInput, resolve
 from recsys.layout import RunPaths
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic, timed
 from recsys.tasks.extract_affected import build_rows, store_results
-from recsys.tasks.extract_read import column_slots, read_source
+from recsys.tasks.extract_read import column_slots, drop_source, read_source, scan_errors
 from recsys.tasks.warehouse import ingest
 
 
@@ -99,6 +99,7 @@ def _run_sql(
     steps = ["extract_valid_view", "extract_sessions_view"]
     steps += ["extract_split", "extract_items", "extract_corpus"]
     export = recompute = None
+    lazy = False  # source_rows is a view over the input files (read_source)
     if cfg.incremental:
         log.info("extract: ingesting %s into the warehouse", source.source)
         ingested, export = ingest(con, source, paths.data_dir, scratch, cfg, params)
@@ -106,7 +107,8 @@ def _run_sql(
         incremental = ingested.model_dump()
     else:
         log.info("extract: reading %s (%s)", source.source, source.format)
-        read_source(con, source, cfg.csv_delimiter)
+        # Parquet is read by extract_rows itself (no copy of the input first).
+        lazy = read_source(con, source, cfg.csv_delimiter, lazy=True)
         slots = column_slots(con, cfg, source.source)
         params["use_session_ref"] = slots["session_id"] is not None
         sqlrun.run(con, "extract_typed", params, idents=slots)
@@ -126,9 +128,10 @@ def _run_sql(
             recompute.stored_rows,
         )
     else:
-        sqlrun.run(con, "extract_rows", params)
-    # the input copy is no longer needed
-    con.execute("drop table if exists source_rows")
+        # extract_rows is where a lazily read input's rows are first read
+        with scan_errors(con, source, cfg.csv_delimiter) if lazy else contextlib.nullcontext():
+            sqlrun.run(con, "extract_rows", params)
+    drop_source(con)  # the input (copy or view) is no longer needed
     con.execute("drop view if exists warehouse_rows")
     for done, step in enumerate(steps, start=1):
         sqlrun.run(con, step, params)

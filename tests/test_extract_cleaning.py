@@ -152,3 +152,35 @@ def test_late_arriving_events_are_sessionized_by_time(tmp_path):
     events = events_csv(tmp_path / "e.csv", rows, header=HEADER)
     paths, _ = run_extract(tmp_path, events, test_fraction=0.2)
     assert sessions(paths, "train") == [["a", "b", "c"], ["x", "w", "y"]]
+
+
+def test_exact_duplicates_same_key_and_time_after_typing(tmp_path):
+    # The default (duplicate_window_seconds = 0) finds exact duplicates by a hash aggregate
+    # instead of the window: the verdicts must be the window's, row by row, for usable and
+    # unusable rows, after typing (trimmed ids, the same instant written as ISO text).
+    iso = datetime.fromtimestamp(T0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    planted = [
+        (("u1", "a", T0, "view"), False),
+        (("u1", "a", T0, "cart"), False),  # another event type
+        (("u1", "b", T0, "view"), False),  # another item
+        (("u1", "a", T0, "view"), True),
+        (("u1", " a ", T0, "view"), True),  # the same id once trimmed
+        (("u1", "a", f"{T0}.5", "view"), False),  # half a second later
+        (("u1", "a", iso, "view"), True),  # the same instant as text
+        (("u2", "a", T0, "view"), False),  # another user
+        (("", "a", T0, "view"), False),  # unusable rows: a key of their own
+        (("", "a", T0, "view"), True),
+        (("u3", "x", "yesterday", "view"), False),  # no time: never a duplicate
+        (("u3", "x", "yesterday", "view"), False),
+        (("u1", "a", T0, ""), False),  # no event type
+        (("u1", "a", T0, ""), True),
+    ]
+    rows = [row for row, _ in planted] + [("u9", f"z{i}", T0 + 10**6 + i, "view") for i in range(4)]
+    paths, report = run_extract(tmp_path, events_csv(tmp_path / "e.csv", rows, header=HEADER))
+    with duckdb.connect(str(paths.stage_db), read_only=True) as con:
+        flags = con.execute(
+            "select is_duplicate from typed_events where input_order <= $n order by input_order",
+            {"n": len(planted)},
+        ).fetchall()
+    assert [f for (f,) in flags] == [dup for _, dup in planted]
+    assert report.details["dropped_duplicates"] == 4  # the usable ones
