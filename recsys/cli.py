@@ -216,11 +216,32 @@ def _print_run(result: dict) -> None:
         typer.echo(
             f"{name:<10}{stage['seconds']:>9.2f}{stage['rows_in']:>12,}{stage['rows_out']:>12,}"
         )
+    _print_incremental(result["stages"].get("extract", {}).get("details") or {})
     typer.echo(f"\n{'model':<14}{f'HR@{k}':>9}{f'MRR@{k}':>9}{f'NDCG@{k}':>9}")
     for source, values in metrics["models"].items():
         typer.echo(
             f"{source:<14}{values[f'hr@{k}']:>9.4f}{values[f'mrr@{k}']:>9.4f}"
             f"{values[f'ndcg@{k}']:>9.4f}"
+        )
+
+
+def _print_incremental(details: dict) -> None:
+    """What an incremental extract read and recomputed (nothing for a full read)."""
+    ingested = details.get("incremental")
+    if not ingested:
+        return
+    files = ", ".join(
+        f"{ingested[f'files_{kind}']:,} {kind}"
+        for kind in ("new", "appended", "changed", "skipped")
+        if ingested.get(f"files_{kind}")
+    )
+    typer.echo(f"\nincremental extract: {ingested['rows_ingested']:,} rows ingested ({files})")
+    done = ingested.get("recompute")
+    if done:
+        why = f" ({done['reason']})" if done["reason"] else ""
+        typer.echo(
+            f"{done['mode']} recompute{why}: {done['users']:,} users, {done['rows']:,} rows; "
+            f"{done['stored_rows']:,} rows kept their stored results"
         )
 
 

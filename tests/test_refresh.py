@@ -33,7 +33,7 @@ def _new_user_file(path: Path, group: int, start: int) -> Path:
     return path
 
 
-def test_refresh_reuses_the_model_and_follows_new_events(tmp_path, planted_events):
+def test_refresh_reuses_the_model_and_follows_new_events(tmp_path, planted_events, capsys):
     data, landing = tmp_path / "data", tmp_path / "landing"
     landing.mkdir()
     (landing / "part-0.parquet").write_bytes(Path(planted_events).read_bytes())
@@ -45,7 +45,12 @@ def test_refresh_reuses_the_model_and_follows_new_events(tmp_path, planted_event
 
     newest = pq.read_table(planted_events).column("timestamp").to_numpy().max()
     _new_user_file(landing / "part-1.parquet", group=3, start=int(newest) + 3600)
+    capsys.readouterr()
     assert run_cli("refresh", "--events", landing, "--data-dir", data) == 0
+    out = capsys.readouterr().out
+    assert "incremental extract: 8 rows ingested (1 new, 1 skipped)" in out
+    # only the new user is re-cleaned and re-sessionized; everyone else keeps their results
+    assert "partial recompute: 1 users, 8 rows;" in out
 
     refreshed = current(data)
     assert refreshed != champion
