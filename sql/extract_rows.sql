@@ -29,7 +29,11 @@ checked as not materialized (
             and ts <= $max_ts,
             false
         ) as usable,
-        ($event_types is null or list_contains($event_types, event_type)) as type_kept
+        -- a row without an event type is not of a listed type (list_contains gives NULL,
+        -- which would keep the row here but leave it out of every count below)
+        (
+            $event_types is null or coalesce(list_contains($event_types, event_type), false)
+        ) as type_kept
     from typed
 ),
 
