@@ -151,6 +151,17 @@ def store_results(
     max_ts: datetime = params["max_ts"]  # type: ignore[assignment]
     with open_warehouse(data_dir, memory_limit) as wh:
         wh.begin()
+        # Another run that stored since this run's export cleared the marks this run read
+        # and may hold newer results for its users (rows it ingested after this export):
+        # storing over them would leave stale results that no mark points to any more.
+        state = sqlrun.fetch_one(wh, "warehouse_results_state_read") or {}
+        if state.get("updated_at") != export.stored_at:
+            wh.rollback()
+            logger().warning(
+                "extract: another run stored its results while this run computed: "
+                "results not stored, the next run recomputes what is still marked"
+            )
+            return False
         check = sqlrun.fetch_one(wh, "warehouse_results_check", params={"results": str(results)})
         if check["matching"] != check["results"]:
             wh.rollback()

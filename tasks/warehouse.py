@@ -70,6 +70,7 @@ class WarehouseExport(BaseModel):
     marks: Path  # the users marked as changed, with their marks
     settings: str | None = None  # what the stored results were computed with
     max_ts: datetime | None = None  # the future bound they were computed with
+    stored_at: datetime | None = None  # when they were stored (which run's results they are)
 
 
 def warehouse_path(data_dir: Path) -> Path:
@@ -242,6 +243,7 @@ def ingest(
         state = sqlrun.fetch_one(wh, "warehouse_results_state_read")
     if state:
         export.settings, export.max_ts = state["settings"], state["max_ts"]
+        export.stored_at = state["updated_at"]
     if mark:
         report.watermark = str(mark["max_ts"]) if mark["max_ts"] is not None else None
         report.warehouse_rows = int(mark["rows"])

@@ -157,6 +157,36 @@ def test_a_row_without_event_type_is_dropped_by_the_event_type_filter(tmp_path):
     assert_equal_to_full(paths, report, full_paths, full)
 
 
+def test_a_run_that_stores_after_a_later_run_does_not_overwrite_its_results(tmp_path, monkeypatch):
+    # Two overlapping incremental runs (nothing serialises them): A ingests day 1 (u7 gets 5
+    # events), then B ingests day 2 (u7 becomes a bot), recomputes u7, stores and clears
+    # every mark it read, A's too. A, computed before day 2, must not store its u7 results:
+    # no mark would point at them any more, and they would stay wrong for good.
+    import recsys.tasks.extract as stage_module
+
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write(folder, "day=0", base_rows())
+    run(data, folder, incremental=True)
+    store = stage_module.store_results
+    write(folder, "day=1", [("u7", f"y{k}", DAY0 + 86_400 + 600 * k, "view") for k in range(5)])
+
+    def later_run_finishes_first(*args, **kwargs):
+        monkeypatch.setattr(stage_module, "store_results", store)
+        burst = [("u7", f"x{k}", DAY0 + 2 * 86_400 + k, "view") for k in range(25)]
+        write(folder, "day=2", burst)
+        _, later = run(data, folder, incremental=True)
+        assert later.details["incremental"]["recompute"]["stored"] is True
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(stage_module, "store_results", later_run_finishes_first)
+    _, earlier = run(data, folder, incremental=True)
+    assert earlier.details["incremental"]["recompute"]["stored"] is False
+    paths, report = run(data, folder, incremental=True)
+    full_paths, full = full_rebuild(tmp_path, folder)
+    assert full.details["bot_users"] == 1
+    assert_equal_to_full(paths, report, full_paths, full)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="warehouse files are keyed by the path string as given (relative or absolute), "
