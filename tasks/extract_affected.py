@@ -139,7 +139,8 @@ def store_results(
 
     One transaction: the stored results, item counts, marks and settings change together or
     not at all. Results are written by the row ids of the export, after checking that each
-    id still names the same (file, row); if not (the warehouse was rewritten meanwhile),
+    id still names the same (file, row), and that no other run stored results since this
+    run's export; if not (the warehouse was rewritten, or another run finished first),
     nothing is stored and the marks stay, so the next run recomputes. Marks set by an ingest
     that ran meanwhile are not cleared; rows it added have no result, so they are recomputed
     too. Returns whether the results were stored.
