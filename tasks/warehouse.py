@@ -20,6 +20,7 @@ two as Parquet files in a scratch folder, so no value is ever pasted into SQL te
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import datetime
@@ -30,7 +31,7 @@ from pydantic import BaseModel
 
 from recsys import sqlrun
 from recsys.config import ExtractConfig
-from recsys.inputs import EventsInput, file_state, prefix_fingerprint
+from recsys.inputs import EventsInput, file_state, is_url, prefix_fingerprint
 from recsys.report import WAREHOUSE
 from recsys.tasks.extract_read import column_slots, read_source
 
@@ -123,6 +124,13 @@ def _type_file(
     )
 
 
+def _key(file: str) -> str:
+    """How the warehouse names an input file: its absolute path, so the same files given
+    relatively and absolutely (or from another working directory) are one file; a URL as
+    given."""
+    return file if is_url(file) else os.path.abspath(file)
+
+
 class _Registered(BaseModel):
     fingerprint: str
     bytes: int | None = None
@@ -169,10 +177,20 @@ def ingest(
     The ingest counts and the warehouse snapshot (Parquet files in `scratch`).
     """
     scratch.mkdir(parents=True, exist_ok=True)
-    states = {f: file_state(f) for f in events.files}
+    keys = {_key(f): f for f in events.files}
+    states = {key: file_state(f) for key, f in keys.items()}
     with open_warehouse(data_dir, cfg.memory_limit) as wh:
         rows = sqlrun.run(wh, "warehouse_files_registered").fetchall()
     registered = {r[0]: _Registered(fingerprint=r[1], bytes=r[2], last_row=r[3]) for r in rows}
+    # Warehouses written before files were keyed by absolute path hold them as given: a
+    # relative registration (taken from this working directory) naming an input file is
+    # taken over rather than the file read again.
+    relative = [r for r in registered if not is_url(r) and not os.path.isabs(r)]
+    renames = {
+        _key(old): old for old in relative if _key(old) in keys and _key(old) not in registered
+    }
+    for key, old in renames.items():
+        registered[key] = registered.pop(old)
     report = IngestReport(files_seen=len(states))
     whole, ranged, tails = [], [], {}
     for file, (print_, size) in states.items():
@@ -205,6 +223,13 @@ def ingest(
     )
     with open_warehouse(data_dir, cfg.memory_limit) as wh:
         wh.begin()  # all or nothing: a failed ingest leaves the warehouse as it was
+        if renames:
+            # their place in path order may move, and input order breaks ties in time
+            moved = {"old_paths": list(renames.values()), "new_paths": list(renames)}
+            sqlrun.run(wh, "warehouse_files_rename", moved)
+            sqlrun.run(wh, "warehouse_events_rename", moved)
+            batch = {"paths": list(renames), "batch": uuid.uuid4().hex}
+            sqlrun.run(wh, "warehouse_dirty_mark_files", batch)
         if written:
             late = sqlrun.fetch_one(wh, "warehouse_late_rows", params={"files": written})
             report.late_rows, report.rows_ingested = late["late_rows"], late["new_rows"]
