@@ -46,6 +46,13 @@ class Superseded(RecsysError):
     exit_code = 1
 
 
+class WarehouseBusy(RecsysError):
+    """Another process held DATA_DIR/warehouse.duckdb for longer than the wait (exit 1; the
+    task's retries try again later)."""
+
+    exit_code = 1
+
+
 def is_deterministic(exc: BaseException) -> bool:
     """Failures that a retry cannot fix: data, configuration and gate verdicts, and a stage
     that already used its whole time budget (a retry would only double the wait)."""

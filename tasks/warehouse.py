@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from recsys import sqlrun
 from recsys.config import ExtractConfig
+from recsys.errors import WarehouseBusy
 from recsys.inputs import EventsInput, file_state, is_url, prefix_fingerprint
 from recsys.report import WAREHOUSE
 from recsys.tasks.extract_read import column_slots, read_source
@@ -87,8 +88,15 @@ def open_warehouse(data_dir: Path, memory_limit: str | None, attempts: int = 6):
                 sqlrun.run(con, name)
             return con
         except duckdb.Error as exc:
-            if "lock" not in str(exc).lower() or attempt == attempts - 1:
+            if "lock" not in str(exc).lower():
                 raise
+            if attempt == attempts - 1:
+                waited = sum(0.5 * 2**k for k in range(attempts - 1))
+                first = str(exc).strip().splitlines()[0]
+                raise WarehouseBusy(
+                    f"{warehouse_path(data_dir)}: held by another process for over "
+                    f"{waited:g} s ({first})"
+                ) from exc
             time.sleep(0.5 * 2**attempt)
     raise AssertionError("unreachable")
 

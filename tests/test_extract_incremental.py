@@ -227,3 +227,33 @@ def test_backfill_command(tmp_path, capsys):
     )
     assert run_cli(*args, "--start", "2024-03-03", "--end", "2024-03-02") == 2
     assert "must be before end" in capsys.readouterr().err
+
+
+def test_a_warehouse_held_by_another_process_fails_with_one_clear_line(tmp_path):
+    import subprocess
+    import sys
+
+    from recsys.errors import WarehouseBusy
+    from recsys.tasks.warehouse import open_warehouse
+
+    data = tmp_path / "data"
+    data.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', "
+            "flush=True); time.sleep(30)",
+            str(data / "warehouse.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseBusy, match=r"warehouse.duckdb: held by another process"):
+            open_warehouse(data, None, attempts=2)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert WarehouseBusy.exit_code == 1
