@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import hashlib
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
@@ -92,21 +93,33 @@ def fingerprint(files: list[str]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def file_state(name: str) -> tuple[str, int | None]:
-    """One input file's fingerprint and size in bytes (a URL: its text, size unknown)."""
+class FileState(NamedTuple):
+    """One input file as the warehouse registers it."""
+
+    fingerprint: str  # what `fingerprint([name])` gives (a URL: its text)
+    size: int | None  # bytes (a URL: unknown)
+    prefix: str | None  # the fingerprint of its first `prefix_bytes` bytes, when asked
+
+
+def file_state(name: str, prefix_bytes: int | None = None) -> FileState:
+    """Fingerprint and size of one file, in one read; with `prefix_bytes`, also the
+    fingerprint the file had when it held only that many bytes: equal to the one registered
+    then iff the file has only grown since (an appended log)."""
     if is_url(name):
-        return f"url:{name}", None
-    return fingerprint([name]), Path(name).stat().st_size
-
-
-def prefix_fingerprint(name: str, size: int) -> str:
-    """`fingerprint([name])` of the file as it was when it held only its first `size` bytes:
-    equal to the fingerprint registered then iff the file has only grown since (appended)."""
+        return FileState(f"url:{name}", None, None)
     digest = hashlib.sha256()
     digest.update(Path(name).name.encode())
-    left = size
+    prefix, done = None, 0
     with open(name, "rb") as handle:
-        while left > 0 and (chunk := handle.read(min(1 << 20, left))):
+        while True:
+            if prefix_bytes is not None and done == prefix_bytes:
+                prefix = "sha256:" + digest.hexdigest()
+            want = 1 << 20
+            if prefix_bytes is not None and done < prefix_bytes:
+                want = min(want, prefix_bytes - done)  # stop a chunk exactly at the prefix
+            chunk = handle.read(want)
+            if not chunk:
+                break
             digest.update(chunk)
-            left -= len(chunk)
-    return "sha256:" + digest.hexdigest()
+            done += len(chunk)
+    return FileState("sha256:" + digest.hexdigest(), done, prefix)

@@ -71,7 +71,10 @@ def backfill(
         try:
             db = scratch / "scratch.duckdb"
             with sqlrun.connect(db, memory_limit=cfg.memory_limit) as con:
-                ingested, _ = ingest(con, source, data_dir, scratch, cfg, params, (start, end))
+                window = (start, end)
+                ingested, _ = ingest(
+                    con, source, data_dir, scratch, cfg, params, window, export=False
+                )
         finally:  # scratch files only; the warehouse transaction committed or rolled back
             shutil.rmtree(scratch, ignore_errors=True)
         report.rows_in = ingested.rows_ingested

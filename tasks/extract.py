@@ -138,7 +138,7 @@ def _run_sql(
         log.info("extract: %s done (%d/%d)", step, done, len(steps))
     stats = sqlrun.fetch_one(con, "extract_stats", params=params)
     newest = sqlrun.fetch_one(con, "extract_max_ts")["max_input_ts"]
-    if export is not None and recompute is not None:
+    if recompute is not None:  # an incremental run: keep its results for the next one
         stored = store_results(
             con, export, recompute, params, paths.data_dir, scratch, cfg.memory_limit
         )

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from recsys import sqlrun
 from recsys.config import ExtractConfig
 from recsys.errors import WarehouseBusy
-from recsys.inputs import EventsInput, file_state, is_url, prefix_fingerprint
+from recsys.inputs import EventsInput, FileState, file_state, is_url
 from recsys.report import WAREHOUSE
 from recsys.tasks.extract_read import column_slots, read_source
 
@@ -145,14 +145,12 @@ class _Registered(BaseModel):
     last_row: int | None = None
 
 
-def _appended(file: str, fmt: str, old: _Registered, size: int | None) -> bool:
+def _appended(file: str, fmt: str, old: _Registered, now: FileState) -> bool:
     """Has the file only grown since it was registered (an append-only CSV/JSON lines log)?
     Parquet cannot be appended to; a compressed file is re-read whole to be safe."""
-    if fmt not in ("csv", "json") or file.lower().endswith(".gz"):
+    if fmt not in ("csv", "json") or file.lower().endswith(".gz") or old.last_row is None:
         return False
-    if old.bytes is None or old.last_row is None or size is None or size <= old.bytes:
-        return False
-    return prefix_fingerprint(file, old.bytes) == old.fingerprint
+    return now.prefix is not None and now.size > old.bytes and now.prefix == old.fingerprint
 
 
 def ingest(
@@ -163,7 +161,9 @@ def ingest(
     cfg: ExtractConfig,
     params: dict[str, object],
     window: tuple[datetime, datetime] | None = None,
-) -> tuple[IngestReport, WarehouseExport]:
+    *,
+    export: bool = True,
+) -> tuple[IngestReport, WarehouseExport | None]:
     """Bring the warehouse up to date with `events`; export all its events for the stage.
 
     Parameters
@@ -179,14 +179,16 @@ def ingest(
     window
         Backfill range [start, end): warehouse rows in it are deleted and re-read from every
         input file; files not registered yet are still read whole.
+    export
+        Write the snapshot the stage reads (a backfill, which only writes, does not).
 
     Returns
     -------
-    The ingest counts and the warehouse snapshot (Parquet files in `scratch`).
+    The ingest counts and the warehouse snapshot (Parquet files in `scratch`; None
+    without `export`).
     """
     scratch.mkdir(parents=True, exist_ok=True)
     keys = {_key(f): f for f in events.files}
-    states = {key: file_state(f) for key, f in keys.items()}
     with open_warehouse(data_dir, cfg.memory_limit) as wh:
         rows = sqlrun.run(wh, "warehouse_files_registered").fetchall()
     registered = {r[0]: _Registered(fingerprint=r[1], bytes=r[2], last_row=r[3]) for r in rows}
@@ -199,15 +201,20 @@ def ingest(
     }
     for key, old in renames.items():
         registered[key] = registered.pop(old)
+    # one read per file: its fingerprint, and that of the part registered before (appends)
+    states = {
+        key: file_state(f, registered[key].bytes if key in registered else None)
+        for key, f in keys.items()
+    }
     report = IngestReport(files_seen=len(states))
     whole, ranged, tails = [], [], {}
-    for file, (print_, size) in states.items():
+    for file, state in states.items():
         old = registered.get(file)
         if old is None:
             report.files_new += 1
             whole.append(file)
-        elif old.fingerprint != print_:
-            if window is None and _appended(file, events.format, old, size):
+        elif old.fingerprint != state.fingerprint:
+            if window is None and _appended(file, events.format, old, state):
                 report.files_appended += 1
                 tails[file] = old.last_row
             else:
@@ -224,11 +231,12 @@ def ingest(
         _type_file(con, events, file, cfg, params, out, file_window, tails.get(file))
         written.append(str(out))
     con.execute("drop table if exists source_rows")
-    export = WarehouseExport(
+    snapshot = WarehouseExport(
         events=scratch / "warehouse_events.parquet",
         item_counts=scratch / "warehouse_item_counts.parquet",
         marks=scratch / "warehouse_marks.parquet",
     )
+    batch = uuid.uuid4().hex  # this ingest's mark on the users it changes
     with open_warehouse(data_dir, cfg.memory_limit) as wh:
         wh.begin()  # all or nothing: a failed ingest leaves the warehouse as it was
         if renames:
@@ -236,15 +244,14 @@ def ingest(
             moved = {"old_paths": list(renames.values()), "new_paths": list(renames)}
             sqlrun.run(wh, "warehouse_files_rename", moved)
             sqlrun.run(wh, "warehouse_events_rename", moved)
-            batch = {"paths": list(renames), "batch": uuid.uuid4().hex}
-            sqlrun.run(wh, "warehouse_dirty_mark_files", batch)
+            sqlrun.run(wh, "warehouse_dirty_mark_files", {"paths": list(renames), "batch": batch})
         if written:
             late = sqlrun.fetch_one(wh, "warehouse_late_rows", params={"files": written})
             report.late_rows, report.rows_ingested = late["late_rows"], late["new_rows"]
             low, high = window or (None, None)
             cut = {"tail_paths": list(tails), "tail_rows": list(tails.values())}
             marks = {"paths": whole, "from_ts": low, "to_ts": high, "files": written, **cut}
-            sqlrun.run(wh, "warehouse_dirty_mark", {**marks, "batch": uuid.uuid4().hex})
+            sqlrun.run(wh, "warehouse_dirty_mark", {**marks, "batch": batch})
             if window is not None:
                 bounds = {"from_ts": low, "to_ts": high}
                 sqlrun.run(wh, "warehouse_events_delete_range", bounds)
@@ -259,8 +266,8 @@ def ingest(
                 "warehouse_files_insert",
                 {
                     "paths": paths,
-                    "fingerprints": [states[p][0] for p in paths],
-                    "sizes": [states[p][1] for p in paths],
+                    "fingerprints": [states[p].fingerprint for p in paths],
+                    "sizes": [states[p].size for p in paths],
                 },
             )
             if window is not None:
@@ -269,18 +276,24 @@ def ingest(
             sqlrun.run(wh, "warehouse_watermark")
         wh.commit()
         mark = sqlrun.fetch_one(wh, "warehouse_watermark_read")
-        sqlrun.run(wh, "warehouse_checkpoint")
-        sqlrun.run(wh, "warehouse_events_export", {"out": str(export.events)})
-        sqlrun.run(wh, "warehouse_item_counts_export", {"out": str(export.item_counts)})
-        sqlrun.run(wh, "warehouse_dirty_export", {"out": str(export.marks)})
-        state = sqlrun.fetch_one(wh, "warehouse_results_state_read")
-    if state:
-        export.settings, export.max_ts = state["settings"], state["max_ts"]
-        export.stored_at = state["updated_at"]
+        if export:
+            _export(wh, snapshot)
     if mark:
         report.watermark = str(mark["max_ts"]) if mark["max_ts"] is not None else None
         report.warehouse_rows = int(mark["rows"])
         report.session_ref = bool(mark["has_session_ref"])
     for name in written:
         Path(name).unlink(missing_ok=True)
-    return report, export
+    return report, snapshot if export else None
+
+
+def _export(wh: duckdb.DuckDBPyConnection, snapshot: WarehouseExport) -> None:
+    """Write the snapshot's files and read the stored results' state into it."""
+    sqlrun.run(wh, "warehouse_checkpoint")
+    sqlrun.run(wh, "warehouse_events_export", {"out": str(snapshot.events)})
+    sqlrun.run(wh, "warehouse_item_counts_export", {"out": str(snapshot.item_counts)})
+    sqlrun.run(wh, "warehouse_dirty_export", {"out": str(snapshot.marks)})
+    state = sqlrun.fetch_one(wh, "warehouse_results_state_read")
+    if state:
+        snapshot.settings, snapshot.max_ts = state["settings"], state["max_ts"]
+        snapshot.stored_at = state["updated_at"]
