@@ -1,6 +1,11 @@
 """Per-step cost of the extract stage: wall and process CPU seconds of each SQL file.
 
     PYTHONHASHSEED=0 python bench/extract_steps.py 10000000
+    PYTHONHASHSEED=0 python bench/extract_steps.py 10000000 --incremental
+
+With `--incremental`, the hourly run of bench_incremental.py is timed instead: the warehouse
+is built (untimed) from all but the log's last 1/720, then the incremental run that ingests
+that last part and recomputes only the affected users.
 
 Runs `tasks.extract.extract` once, with the settings of bench_extract.py, on the log that
 bench_extract.py generated (run it first), timing every `sqlrun.run` call. CPU seconds
@@ -28,6 +33,36 @@ def _line(name: str, wall: float, cpu: float) -> None:
     print(f"{name:24s} {time.perf_counter() - wall:7.2f} s {time.process_time() - cpu:7.2f} cpu-s")
 
 
+def incremental(n: int) -> None:
+    import shutil
+
+    from bench_extract import _events
+    from bench_incremental import _split
+
+    cfg = PipelineConfig.model_validate(
+        {"extract": {"memory_limit": MEMORY_LIMIT, "incremental": True}}
+    )
+    with tempfile.TemporaryDirectory(prefix="extract-steps-") as work:
+        folder, data = Path(work) / "in", Path(work) / "data"
+        now = _split(_events(n), folder)
+        shutil.move(folder / "new", Path(work) / "new")
+        extract(str(folder), RunPaths.new(data), cfg.extract, cfg.quality, now=now)
+        shutil.move(Path(work) / "new", folder / "new")
+        run = sqlrun.run
+
+        def timed(con, name, *args, **kwargs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = run(con, name, *args, **kwargs)
+            _line(name, wall, cpu)
+            return result
+
+        sqlrun.run = timed
+        wall, cpu = time.perf_counter(), time.process_time()
+        extract(str(folder), RunPaths.new(data), cfg.extract, cfg.quality, now=now)
+        _line("stage (incremental)", wall, cpu)
+        sqlrun.run = run
+
+
 def main(n: int) -> None:
     events = CACHE / f"events-{n}.parquet"
     run = sqlrun.run
@@ -52,4 +87,5 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+    size = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 1_000_000
+    (incremental if "--incremental" in sys.argv else main)(size)
