@@ -36,22 +36,29 @@ fmt: setup
 bench: setup  ## benchmarks against raw-library references (prints ratio tables)
 	$(BIN)/python bench/run.py $(ARGS)
 
+# deploy and worker talk to $PREFECT_API_URL, or to the server `make server` starts.
+API := $(or $(PREFECT_API_URL),http://127.0.0.1:4200/api)
+CHECK_API = $(BIN)/python -c "import urllib.request; urllib.request.urlopen('$(API)/health', timeout=5)" \
+	2>/dev/null || { echo "error: no Prefect API at $(API); start one with 'make server' (another shell) or set PREFECT_API_URL"; exit 1; }
+
 server: setup  ## a local Prefect server and UI on http://127.0.0.1:4200
-	$(BIN)/prefect server start --host 127.0.0.1
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/prefect server start --host 127.0.0.1 --port 4200
 
-deploy: setup  ## create the process work pool and register prefect.yaml's deployments
-	$(BIN)/prefect work-pool create recsys-process --type process --overwrite
-	RECSYS_PROJECT_DIR=$(CURDIR) $(BIN)/python -m recsys.deploy --all  # = prefect deploy, 3.8.8 fix
+deploy: setup  ## create the process work pool and register every deployment of prefect.yaml
+	@$(CHECK_API)
+	PREFECT_API_URL=$(API) $(BIN)/prefect work-pool create recsys-process --type process --overwrite
+	PREFECT_API_URL=$(API) $(BIN)/prefect --no-prompt deploy --all
 
-worker: setup  ## a worker that runs scheduled deployments
-	$(BIN)/prefect worker start --pool recsys-process
+worker: setup  ## a process worker that runs the scheduled and manual runs of the deployments
+	@$(CHECK_API)
+	PREFECT_API_URL=$(API) $(BIN)/prefect worker start --pool recsys-process
 
 screenshots: setup  ## refresh docs/img/*.png from a real local Prefect server (needs chromium)
 	BIN=$(BIN) docs/screenshots.sh
 
 lock:  ## re-resolve the pinned set (then commit constraints.txt)
 	rm -rf /tmp/recsys-lock && $(PYTHON) -m venv /tmp/recsys-lock
-	/tmp/recsys-lock/bin/pip install -q -e '.[dev]' 'fastapi<0.155'
+	/tmp/recsys-lock/bin/pip install -q -e '.[dev]'
 	/tmp/recsys-lock/bin/pip freeze --exclude-editable | grep -v '^recsys' > constraints.body
 	{ sed -n '1,3p' constraints.txt; cat constraints.body; } > constraints.new && rm constraints.body
 	mv constraints.new constraints.txt

@@ -40,14 +40,10 @@ def test_deployment_runs_through_a_process_worker(tmp_path, planted_events):
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL
 
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": PREFECT_API_URL.value(),
-        "RECSYS_PROJECT_DIR": str(ROOT),
-    }
-    # What `make deploy` runs (recsys.deploy is `prefect deploy` with a 3.8.8 fix).
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    # What `make deploy` runs: plain `prefect deploy --all`, no shim, no extra variable.
     _run("prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite", env=env)
-    _run("recsys.deploy", "--all", env=env)
+    _run("prefect", "--no-prompt", "deploy", "--all", env=env)
     from prefect.flows import load_flow_from_entrypoint
 
     with get_client(sync_client=True) as client:
