@@ -81,3 +81,23 @@ def test_verify_checks_sizes_of_all_and_hashes_of_what_is_read(tmp_path):
     with pytest.raises(PublishError, match=r"unreadable manifest\.json"):
         store.verify(run)
 
+
+def test_an_older_manifest_is_brought_up_and_a_newer_one_refused(tmp_path):
+    run = runs_dir(tmp_path) / fake_run(tmp_path, "r1")
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["config"] = {"quality": {"min_year": 2001}, "export": {"scoring": "in_in"}}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    read = store.read_manifest(run)
+    assert read["schema_version"] == store.MANIFEST_VERSION
+    assert read["model_run"] == "r1"  # a run of an older version trained its own vectors
+    assert read["config"] == {
+        "quality": {},
+        "extract": {"min_year": 2001},
+        "export": {"scoring": "in_in"},
+    }
+    assert read["files"]["item_recs.parquet"]["bytes"] == len(b"r1")
+    store.verify(run)
+    manifest["schema_version"] = store.MANIFEST_VERSION + 1
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PublishError, match="newer than this recsys reads"):
+        store.verify(run)
