@@ -70,7 +70,13 @@ OUT = "run"
 REPORTS = "reports"  # what a rolled-back run keeps
 FAILED = "FAILED"  # the note of a rolled-back run
 DEEPWALK_CORPUS = "corpus_deepwalk.txt"
-INGEST = "ingest"  # hand-over files between the stage and the warehouse
+INGEST = "ingest"  # hand-over files between the stage and the warehouse:
+INGEST_EVENTS = "warehouse_events.parquet"  # the warehouse's events, for the stage
+INGEST_ITEM_COUNTS = "warehouse_item_counts.parquet"  # its stored item counts
+INGEST_MARKS = "warehouse_marks.parquet"  # the users marked as changed
+INGEST_RESULTS = "results.parquet"  # the stage's recomputed results, for the warehouse
+INGEST_COUNTS = "item_counts.parquet"  # the stage's item counts, for the warehouse
+SCRATCH_DB = "scratch.duckdb"  # a backfill reads and types its files here
 EXPORT_SHARDS = "export-shards"  # the shards' Parquet parts
 
 # --- a search's work folder (DATA_DIR/tune/work/<id>/) ---

@@ -20,7 +20,7 @@ from recsys import sqlrun
 from recsys.config import PipelineConfig
 from recsys.data.movielens import ml100k_events
 from recsys.errors import UsageError
-from recsys.layout import RunPaths
+from recsys.layout import SCRATCH_DB, RunPaths
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic, timed
 from recsys.tasks.extract.ingest import ingest
 from recsys.tasks.extract.inputs import resolve
@@ -78,7 +78,7 @@ def backfill(
         logger().info("backfill: %s for [%s, %s)", source.source, start, end)
         scratch.mkdir(parents=True, exist_ok=True)
         try:
-            db = scratch / "scratch.duckdb"
+            db = scratch / SCRATCH_DB
             with sqlrun.connect(db, memory_limit=cfg.extract.memory_limit) as con:
                 ingested, _ = ingest(
                     con,

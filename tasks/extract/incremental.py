@@ -35,6 +35,7 @@ import duckdb
 from pydantic import BaseModel
 
 from recsys import sqlrun
+from recsys.layout import INGEST_COUNTS, INGEST_RESULTS
 from recsys.stage import logger
 from recsys.tasks.extract.ingest import WarehouseExport
 from recsys.warehouse import open_warehouse
@@ -147,7 +148,7 @@ def store_results(
     that ran meanwhile are not cleared; rows it added have no result, so they are recomputed
     too. Returns whether the results were stored.
     """
-    results, counts = scratch / "results.parquet", scratch / "item_counts.parquet"
+    results, counts = scratch / INGEST_RESULTS, scratch / INGEST_COUNTS
     written = {"export": str(export.events), "all_rows": recompute.mode == "full"}
     sqlrun.run(con, "extract/results_write", {**written, "out": str(results)})
     sqlrun.run(con, "extract/item_counts_write", {"out": str(counts)})

@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from recsys import sqlrun
 from recsys.config import ExtractConfig
+from recsys.layout import INGEST_EVENTS, INGEST_ITEM_COUNTS, INGEST_MARKS
 from recsys.tasks.extract.inputs import EventsInput, FileState, file_state, is_url
 from recsys.tasks.extract.read import column_slots, read_source
 from recsys.warehouse import open_warehouse
@@ -185,9 +186,9 @@ def ingest(
         written.append(str(out))
     con.execute("drop table if exists source_rows")
     snapshot = WarehouseExport(
-        events=scratch / "warehouse_events.parquet",
-        item_counts=scratch / "warehouse_item_counts.parquet",
-        marks=scratch / "warehouse_marks.parquet",
+        events=scratch / INGEST_EVENTS,
+        item_counts=scratch / INGEST_ITEM_COUNTS,
+        marks=scratch / INGEST_MARKS,
     )
     with open_warehouse(data_dir, cfg.memory_limit) as wh:
         wh.begin()  # all or nothing: a failed ingest leaves the warehouse as it was
