@@ -18,10 +18,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recsys import index, sqlrun
+from recsys import sqlrun
 from recsys.config import EvaluateConfig
+from recsys.model import index
+from recsys.model.embedding import Embedding
 from recsys.tasks.evaluate import compute_metrics
-from recsys.vocab import Embedding
 
 K = 20
 

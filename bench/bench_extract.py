@@ -1,6 +1,6 @@
 """Extract stage vs a bare DuckDB sessionization query on the same synthetic log.
 
-The log is realistic at 1M and 10M events (`recsys.synth.generate` with Zipf popularity,
+The log is realistic at 1M and 10M events (`recsys.data.synthetic.generate` with Zipf popularity,
 topic sessions, 1% crawler events and 2% near duplicates, users active concurrently over 30
 days), written once as Parquet. Each measurement runs in a fresh child process so its peak
 RSS is its own: the reference is a single DuckDB statement doing only gap sessionization
@@ -47,7 +47,7 @@ copy (
 
 
 def _events(n: int) -> Path:
-    from recsys.synth import generate, write
+    from recsys.data.synthetic import generate, write
 
     path = CACHE / f"events-{n}.parquet"
     if not path.exists():
@@ -80,8 +80,8 @@ def _child(kind: str, events: str, work: str) -> dict:
         rows = None
     else:
         cfg = PipelineConfig.model_validate({"extract": {"memory_limit": MEMORY_LIMIT}})
-        paths = RunPaths.new(work)
-        report = extract(events, paths, cfg.extract, cfg.quality, now=datetime.now(UTC))
+        paths = RunPaths.new(work, events)
+        report = extract(paths, cfg, now=datetime.now(UTC))
         rows = report.rows_out
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -25,8 +25,8 @@ if SHARED.is_dir():  # the team's copy; otherwise datasets.py fetches the pinned
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from recsys import datasets  # noqa: E402
 from recsys.config import PipelineConfig  # noqa: E402
+from recsys.data import movielens  # noqa: E402
 from recsys.layout import RunPaths  # noqa: E402
 from recsys.tasks.export import export  # noqa: E402
 from recsys.tasks.extract import extract  # noqa: E402
@@ -55,11 +55,11 @@ def main(quick: bool = False) -> list[dict]:
     cfg = PipelineConfig()
     if quick:
         cfg.train.epochs = 5
-    paths = RunPaths.new(data).ensure()
-    extract(str(datasets.ml100k_events(data)), paths, cfg.extract, cfg.quality)
-    train(paths, cfg.train)
+    paths = RunPaths.new(data, str(movielens.ml100k_events(data))).ensure()
+    extract(paths, cfg)
+    train(paths, cfg)
     rows = []
-    attrs = genres(datasets.ml100k_raw(data), data / "genres.parquet")
+    attrs = genres(movielens.ml100k_raw(data), data / "genres.parquet")
     variants = {
         "embedding only": {},
         "fusion w=0.2": {"cooccurrence_weight": 0.2},
@@ -75,7 +75,7 @@ def main(quick: bool = False) -> list[dict]:
     for label, over in variants.items():
         export_cfg = cfg.export.model_copy(update=over)
         start = time.perf_counter()
-        details = export(paths, export_cfg).details
+        details = export(paths, cfg.model_copy(update={"export": export_cfg})).details
         rows.append(
             {
                 "ml-100k export": label,

@@ -6,7 +6,7 @@ warehouse is built from the rest with one incremental run; then, each from a cop
 warehouse and in a fresh process:
 
 * `partial`: the incremental run that ingests the new file and recomputes the users it
-  touches (tasks/extract_affected.py);
+  touches (tasks/extract/incremental.py);
 * `full`: the same run with the stored results' settings cleared, so every row is re-cleaned
   and re-sessionized (what every incremental run did before);
 * `bare`: the raw-library reference, bench_extract's bare DuckDB sessionization query over
@@ -80,9 +80,7 @@ def _child(kind: str, folder: str, data: str, now: str) -> dict:
         start = time.perf_counter()
         overrides = {"memory_limit": MEMORY_LIMIT, "incremental": True}
         cfg = PipelineConfig.model_validate({"extract": overrides})
-        report = extract(
-            folder, RunPaths.new(data), cfg.extract, cfg.quality, datetime.fromisoformat(now)
-        )
+        report = extract(RunPaths.new(data, folder), cfg, datetime.fromisoformat(now))
         details = report.details["incremental"]["recompute"] | {
             "rows_ingested": report.details["incremental"]["rows_ingested"],
             "corpus_sha256": report.details["corpus_sha256"],

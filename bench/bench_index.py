@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys import index
 from recsys.config import ExportConfig
+from recsys.model import index
 
 K = 20
 

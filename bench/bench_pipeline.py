@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from recsys.synth import generate, write
+from recsys.data.synthetic import generate, write
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

@@ -52,9 +52,9 @@ def _reference(stage_db: Path, low, high) -> float:
 def main(quick: bool = False) -> list[dict]:
     """One row per size: seconds of ours and of the reference, and their ratio."""
     from recsys.config import PipelineConfig
+    from recsys.data.synthetic import generate, write
     from recsys.layout import RunPaths
-    from recsys.synth import generate, write
-    from recsys.tasks.extract import extract, time_bounds
+    from recsys.tasks.extract import extract
     from recsys.tasks.quality import quality
 
     # Synthetic sessions are hours apart, so millions of events span centuries: judge
@@ -65,13 +65,13 @@ def main(quick: bool = False) -> list[dict]:
     for n in (200_000,) if quick else (200_000, 2_000_000):
         with tempfile.TemporaryDirectory() as tmp:
             events = write(generate(n, 5_000, seed=1), Path(tmp) / "events.parquet")
-            paths = RunPaths.new(Path(tmp) / "data")
-            extract(str(events), paths, cfg.extract, cfg.quality, now=now)
-            quality(paths, cfg.quality, cfg.extract, now=now)  # warm GX imports
+            paths = RunPaths.new(Path(tmp) / "data", str(events))
+            extract(paths, cfg, now=now)
+            quality(paths, cfg, now=now)  # warm GX imports
             start = time.perf_counter()
-            report = quality(paths, cfg.quality, cfg.extract, now=now)
+            report = quality(paths, cfg, now=now)
             ours = time.perf_counter() - start
-            low, high = time_bounds(cfg.quality, now)
+            low, high = cfg.extract.time_bounds(now)
             ref = _reference(paths.stage_db, low, high)
         rows.append(
             {

@@ -26,8 +26,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 def _prepare(root: Path, n_events: int):
     from recsys.config import PipelineConfig
+    from recsys.data.synthetic import generate, write
     from recsys.layout import RunPaths
-    from recsys.synth import generate, write
     from recsys.tasks.extract import extract
     from recsys.tasks.train import train
 
@@ -42,21 +42,23 @@ def _prepare(root: Path, n_events: int):
             "export": {"batch_size": 1024},
         }
     )
-    paths = RunPaths.new(root / "data").ensure()
-    extract(str(events), paths, cfg.extract, cfg.quality)
-    train(paths, cfg.train, cfg.augment)
+    paths = RunPaths.new(root / "data", str(events)).ensure()
+    extract(paths, cfg)
+    train(paths, cfg)
     return paths, cfg
 
 
 def _outputs(paths) -> tuple:
     import pyarrow.parquet as pq
 
-    metrics = json.loads((paths.out / "metrics.json").read_text())
+    from recsys.layout import ITEM_RECS, METRICS, USER_RECS
+
+    metrics = json.loads((paths.out / METRICS).read_text())
     metrics.pop("evaluated_at")
     return (
         metrics,
-        pq.read_table(paths.out / "item_recs.parquet"),
-        pq.read_table(paths.out / "user_recs.parquet"),
+        pq.read_table(paths.out / ITEM_RECS),
+        pq.read_table(paths.out / USER_RECS),
     )
 
 
@@ -69,7 +71,7 @@ def main(quick: bool = False) -> list[dict]:
     from prefect.testing.utilities import prefect_test_harness
 
     from recsys.config import OpsConfig
-    from recsys.scaleout import task_runner
+    from recsys.ops.scaleout import task_runner
     from recsys.tasks.evaluate import evaluate_task
     from recsys.tasks.export import export_task
 
@@ -84,9 +86,9 @@ def main(quick: bool = False) -> list[dict]:
             out = []
             for _ in range(passes):
                 t0 = time.perf_counter()
-                ev = evaluate_task(paths, cfg.evaluate, cfg.gate, cfg.export.scoring, None, ops)
+                ev = evaluate_task(paths, cfg.model_copy(update={"ops": ops}))
                 t1 = time.perf_counter()
-                ex = export_task(paths, cfg.export, ops)
+                ex = export_task(paths, cfg.model_copy(update={"ops": ops}))
                 shards = f"{ev.details['shards']}/{ex.details['shards']}"
                 out.append((t1 - t0, time.perf_counter() - t1, shards))
             return out

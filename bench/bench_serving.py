@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys import index, published
 from recsys.config import ExportConfig, PipelineConfig
 from recsys.layout import runs_dir
+from recsys.model import index, queries, store
 
 
 def fake_run(data: Path, n: int, dim: int = 64) -> str:
@@ -55,12 +55,11 @@ def fake_run(data: Path, n: int, dim: int = 64) -> str:
     )
     pq.write_table(recs, run / "user_recs.parquet")
     files = {
-        p.name: {"sha256": published.sha256_file(p), "bytes": p.stat().st_size}
-        for p in run.iterdir()
+        p.name: {"sha256": store.sha256_file(p), "bytes": p.stat().st_size} for p in run.iterdir()
     }
     manifest = {"run_id": run.name, "config": PipelineConfig().model_dump(), "files": files}
     (run / "manifest.json").write_text(json.dumps(manifest))
-    published.switch_current(data, run.name)
+    store.switch_current(data, run.name)
     return info["kind"]
 
 
@@ -77,7 +76,7 @@ def main(quick: bool = False) -> list[dict]:
     n = 20_000 if quick else 100_000
     data = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     kind = fake_run(data, n)
-    run = published.current_run(data)
+    run = store.current_run(data)
     idx = index.load(run)
     query = np.load(run / "vectors.npy")[:1]
     start = time.perf_counter()
@@ -85,10 +84,10 @@ def main(quick: bool = False) -> list[dict]:
         idx.search(query, 11)
     raw = (time.perf_counter() - start) / 100
     start = time.perf_counter()
-    published.similar(data, "item-7", 10)
+    queries.similar(data, "item-7", 10)
     similar_in = time.perf_counter() - start
     start = time.perf_counter()
-    published.recommend(data, "user-7", 10)
+    queries.recommend(data, "user-7", 10)
     recommend_in = time.perf_counter() - start
     py = [sys.executable, "-m", "recsys"]
     similar_cli = wall([*py, "similar", "item-7", "--data-dir", str(data)])

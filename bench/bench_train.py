@@ -26,22 +26,22 @@ from gensim.models.word2vec import LineSentence
 
 from recsys import sqlrun
 from recsys.config import AugmentConfig, PipelineConfig
-from recsys.datasets import ml100k_events
-from recsys.layout import RunPaths
-from recsys.synth import generate, write
+from recsys.data.movielens import ml100k_events
+from recsys.data.synthetic import generate, write
+from recsys.layout import CONTEXT_VECTORS, VECTORS, VOCAB, RunPaths
+from recsys.model.embedding import Embedding
 from recsys.tasks.extract import extract
 from recsys.tasks.train import _augmented, _item_counts, fit
-from recsys.tuning import score
-from recsys.vocab import CONTEXT_VECTORS, VECTORS, VOCAB, Embedding
-from recsys.warmstart import continue_training, from_run
+from recsys.tasks.train.warmstart import continue_training, from_run
+from recsys.tasks.tune.trial import score
 
 ML100K = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-100k"
 
 
 def _stage(events: Path, root: Path) -> RunPaths:
     cfg = PipelineConfig()
-    paths = RunPaths.new(root)
-    extract(str(events), paths, cfg.extract, cfg.quality)
+    paths = RunPaths.new(root, str(events))
+    extract(paths, cfg)
     return paths
 
 
@@ -143,10 +143,12 @@ def warm_start(events: Path, root: Path) -> list[dict]:
     counts, item_of = _item_counts(paths)
     token_of = {item: token for token, item in item_of.items()}
     with sqlrun.connect(paths.stage_db, read_only=True) as con:
-        first, cut, end = sqlrun.run(con, "warmstart_cut", {"old_fraction": 0.8}).fetchone()
+        cut_at = {"old_fraction": 0.8}
+        first, cut, end = sqlrun.run(con, "train/warmstart_cut", cut_at).fetchone()
         for name, since, until in (("old", first, cut), ("new", cut, end)):
             out = str(paths.work_dir / f"{name}.txt")
-            sqlrun.run(con, "warmstart_sessions", {"since": since, "until": until, "path": out})
+            period = {"since": since, "until": until, "path": out}
+            sqlrun.run(con, "train/warmstart_sessions", period)
     old, new = paths.work_dir / "old.txt", paths.work_dir / "new.txt"
     champion = fit(str(old), _file_counts(old), cfg)
     run = _save_run(champion, item_of, root / "champion")

@@ -46,7 +46,7 @@ def incremental(n: int) -> None:
         folder, data = Path(work) / "in", Path(work) / "data"
         now = _split(_events(n), folder)
         shutil.move(folder / "new", Path(work) / "new")
-        extract(str(folder), RunPaths.new(data), cfg.extract, cfg.quality, now=now)
+        extract(RunPaths.new(data, str(folder)), cfg, now=now)
         shutil.move(Path(work) / "new", folder / "new")
         run = sqlrun.run
 
@@ -58,7 +58,7 @@ def incremental(n: int) -> None:
 
         sqlrun.run = timed
         wall, cpu = time.perf_counter(), time.process_time()
-        extract(str(folder), RunPaths.new(data), cfg.extract, cfg.quality, now=now)
+        extract(RunPaths.new(data, str(folder)), cfg, now=now)
         _line("stage (incremental)", wall, cpu)
         sqlrun.run = run
 
@@ -77,7 +77,7 @@ def main(n: int) -> None:
     cfg = PipelineConfig.model_validate({"extract": {"memory_limit": MEMORY_LIMIT}})
     with tempfile.TemporaryDirectory(prefix="extract-steps-") as work:
         wall, cpu = time.perf_counter(), time.process_time()
-        extract(str(events), RunPaths.new(work), cfg.extract, cfg.quality, now=datetime.now(UTC))
+        extract(RunPaths.new(work, str(events)), cfg, now=datetime.now(UTC))
         _line("stage", wall, cpu)
         sqlrun.run = run
         wall, cpu = time.perf_counter(), time.process_time()

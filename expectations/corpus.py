@@ -12,7 +12,7 @@ NAME = "corpus"
 
 
 def suite(cfg: QualityConfig) -> list[gxe.Expectation]:
-    """The corpus expectations for `sql/quality_corpus_profile.sql`'s row."""
+    """The corpus expectations for `sql/quality/corpus_profile.sql`'s row."""
     return [
         at_least(
             "min_items", "train_items", cfg.min_items, f"at least {cfg.min_items} training items"

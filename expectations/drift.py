@@ -1,7 +1,8 @@
 """Drift checkpoint: this run's profile against the previous successful (published) run.
 
-Validated on one row of relative changes computed by `recsys.drift.compare`; skipped (and
-said so) when nothing was published before.
+Validated on one row of relative changes computed by
+`recsys.tasks.quality.drift_metrics.compare`; skipped (and said so) when nothing was
+published before.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ NAME = "drift"
 
 
 def suite(cfg: QualityConfig) -> list[gxe.Expectation]:
-    """The drift expectations for `recsys.drift.compare`'s row."""
+    """The drift expectations for `recsys.tasks.quality.drift_metrics.compare`'s row."""
     d = cfg.drift
 
     def change(rule_id: str, column: str, what: str, limit: float) -> gxe.Expectation:

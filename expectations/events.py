@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
-from recsys.config import QualityConfig
+from recsys.config import ExtractConfig, QualityConfig
 from recsys.expectations.rules import at_least, at_most
 
 NAME = "raw_events"
 
 
-def suite(cfg: QualityConfig) -> list[gxe.Expectation]:
-    """The raw-events expectations for `sql/quality_events_profile.sql`'s row."""
+def suite(cfg: QualityConfig, extract: ExtractConfig) -> list[gxe.Expectation]:
+    """The raw-events expectations for `sql/quality/events_profile.sql`'s row (the sane-time
+    bounds are extract's: the rows outside them are the ones extract drops as unusable)."""
     allowed = ", ".join(cfg.allowed_event_types) if cfg.allowed_event_types else "any"
     return [
         at_least("has_rows", "rows", 1, "the file has at least one data row"),
@@ -38,14 +39,14 @@ def suite(cfg: QualityConfig) -> list[gxe.Expectation]:
             "no_future",
             "future_timestamps",
             0,
-            f"no timestamp later than now + {cfg.future_tolerance_hours:g} h "
+            f"no timestamp later than now + {extract.future_tolerance_hours:g} h "
             "(milliseconds read as seconds land here)",
         ),
         at_most(
             "no_ancient",
             "ancient_timestamps",
             0,
-            f"no timestamp before {cfg.min_year}-01-01 (1970 means a zero or a unit error)",
+            f"no timestamp before {extract.min_year}-01-01 (1970 means a zero or a unit error)",
         ),
         at_most(
             "event_types",

@@ -11,7 +11,7 @@ NAME = "sessions"
 
 
 def suite(cfg: QualityConfig, extract: ExtractConfig) -> list[gxe.Expectation]:
-    """The sessions expectations for `sql/quality_sessions_profile.sql`'s row."""
+    """The sessions expectations for `sql/quality/sessions_profile.sql`'s row."""
     return [
         at_least(
             "min_events", "events", cfg.min_events, f"at least {cfg.min_events} usable events"

@@ -1,1 +1,1 @@
-"""Prefect flows: the end-to-end pipeline."""
+"""Prefect flows, one per file: they resolve the configuration and wire the stage tasks."""

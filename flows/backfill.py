@@ -6,22 +6,15 @@ pipeline incrementally on it (docs/extract.md, "Incremental runs and backfill").
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
 from prefect import flow
 
-from recsys.config import PipelineConfig
-from recsys.datasets import ml100k_events
-from recsys.errors import UsageError
+from recsys.config import PipelineConfig, resolve_config, with_keys
 from recsys.flows.pipeline import pipeline
-from recsys.notify import notify_hook
-from recsys.tasks.backfill import backfill_task
-
-
-def _yesterday() -> tuple[datetime, datetime]:
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today - timedelta(days=1), today
+from recsys.layout import RunPaths
+from recsys.ops.notify import notify_hook
+from recsys.tasks.extract.backfill import backfill_task
 
 
 @flow(
@@ -36,7 +29,7 @@ def backfill(
     start: datetime | None = None,
     end: datetime | None = None,
     run_pipeline: bool = False,
-    config: PipelineConfig = PipelineConfig(),
+    config: PipelineConfig | None = None,
 ) -> dict:
     """Replace the warehouse events in [start, end) with those read from `events`.
 
@@ -51,21 +44,13 @@ def backfill(
     run_pipeline
         Afterwards run the whole pipeline with `extract.incremental=true` on `events`.
     config
-        The pipeline configuration (extract settings are used for reading).
+        The keys to set (extract settings are used for reading); the rest comes from
+        DATA_DIR/tuned.yaml, if present, and the defaults.
     """
-    if start is None and end is None:
-        start, end = _yesterday()
-    elif start is None or end is None:
-        raise UsageError("backfill: give both start and end, or neither (yesterday)")
-    path = Path(data_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    if events is None:
-        events = str(ml100k_events(path.resolve()))
-    report = backfill_task(events, path, start, end, config.extract, config.quality)
+    cfg = resolve_config(config, data_dir=data_dir)
+    report = backfill_task(RunPaths.new(data_dir, events), cfg, start, end)
     result: dict = {"backfill": report.model_dump()}
     if run_pipeline:
-        cfg = config.model_copy(
-            update={"extract": config.extract.model_copy(update={"incremental": True})}
-        )
-        result["pipeline"] = pipeline(events=events, data_dir=data_dir, config=cfg)
+        incremental = with_keys(config, {"extract": {"incremental": True}})
+        result["pipeline"] = pipeline(events=events, data_dir=data_dir, config=incremental)
     return result

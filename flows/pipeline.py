@@ -3,23 +3,23 @@
     extract -> quality -> train -> evaluate -> export -> publish
 
 Each stage is a task (retries for I/O, none for data-quality or gate verdicts) that hands
-the next one paths and a small report, never a connection or a data frame. `publish` runs
-last because the contract only lets `current` move once every file of the run exists;
-export therefore builds the serving FAISS index and reads the recommendations from it.
+the next one paths and a small report, never a connection or a data frame; every stage
+task takes the run (`RunPaths`) and the whole configuration and reads its own section.
+`publish` runs last because the contract only lets `current` move once every file of the
+run exists; export therefore builds the serving FAISS index and reads the recommendations
+from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
-from prefect import flow
+from prefect import Task, flow
 
-from recsys.config import PipelineConfig
+from recsys.config import PipelineConfig, resolve_config
 from recsys.layout import RunPaths
-from recsys.notify import notify_hook
+from recsys.ops.notify import notify_hook
 from recsys.stage import StageReport, logger
-from recsys.tasks.diagnostics import resolve_attributes
 from recsys.tasks.evaluate import evaluate_task
 from recsys.tasks.export import export_task
 from recsys.tasks.extract import extract_task
@@ -38,7 +38,7 @@ from recsys.tasks.train import train_task
 def pipeline(
     events: str | None = None,
     data_dir: str = "data",
-    config: PipelineConfig = PipelineConfig(),
+    config: PipelineConfig | None = None,
 ) -> dict:
     """Run every stage once and publish the model if all checks and gates pass.
 
@@ -49,21 +49,16 @@ def pipeline(
     data_dir
         Folder for runs, the published model and cached data sets.
     config
-        The whole pipeline configuration (rendered as a form in the Prefect UI).
+        The keys to set (rendered as a form in the Prefect UI); the rest comes from
+        DATA_DIR/tuned.yaml, if present, and the defaults (`recsys.config.resolve_config`).
     """
-    paths = RunPaths.new(data_dir)
+    cfg = resolve_config(config, data_dir=data_dir)
+    paths = RunPaths.new(data_dir, events)
     logger().info("run %s: data dir %s", paths.run_id, paths.data_dir)
-    return run_stages(
-        events, paths, config, lambda: train_task(paths, config.train, config.augment, config.ops)
-    )
+    return run_stages(paths, cfg, train_task)
 
 
-def run_stages(
-    events: str | None,
-    paths: RunPaths,
-    config: PipelineConfig,
-    model: Callable[[], StageReport],
-) -> dict:
+def run_stages(paths: RunPaths, cfg: PipelineConfig, model: Task[..., StageReport]) -> dict:
     """extract -> quality -> `model` -> evaluate -> export -> publish, as one transaction.
 
     `model` puts the run's vectors in place (train for a full run, adopt for a refresh). Any
@@ -71,17 +66,12 @@ def run_stages(
     goes, its reports stay under work/<id>/reports/, `current` never moves."""
     created_at = datetime.now(UTC)
     with run_transaction(paths):
-        attrs = resolve_attributes(config.evaluate.item_attributes, events, paths.data_dir)
-        stages = [extract_task(events, paths, config.extract, config.quality, config.ops)]
-        stages.append(quality_task(paths, config.quality, config.extract))
-        stages.append(model())
-        stages.append(
-            evaluate_task(
-                paths, config.evaluate, config.gate, config.export.scoring, attrs, config.ops
-            )
-        )
-        stages.append(export_task(paths, config.export, config.ops))
-        stages.append(publish_task(paths, config, stages, created_at))
+        stages = [extract_task(paths, cfg)]
+        stages.append(quality_task(paths, cfg))
+        stages.append(model(paths, cfg))
+        stages.append(evaluate_task(paths, cfg))
+        stages.append(export_task(paths, cfg))
+        stages.append(publish_task(paths, cfg, stages, created_at))
     return {
         "run_id": paths.run_id,
         "run_dir": str(paths.final_dir),

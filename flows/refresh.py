@@ -5,9 +5,9 @@
 Between nightly trainings users keep acting; their recommendations should follow. This
 flow ingests only the new files into the events warehouse (`extract.incremental`), checks
 the data like a full run, takes the published model's vectors instead of training
-(`tasks/adopt.py`), evaluates that model on the newest test split (the gate refuses it if
-it has gone stale against the baselines on fresh data, which is the signal to retrain) and
-publishes fresh `user_recs`/`item_recs` under a new run id whose manifest names the
+(`tasks/train/adopt.py`), evaluates that model on the newest test split (the gate refuses it
+if it has gone stale against the baselines on fresh data, which is the signal to retrain)
+and publishes fresh `user_recs`/`item_recs` under a new run id whose manifest names the
 `model_run` that trained the vectors. The `hourly-refresh` deployment schedules it.
 """
 
@@ -15,26 +15,12 @@ from __future__ import annotations
 
 from prefect import flow
 
-from recsys.config import PipelineConfig
+from recsys.config import PipelineConfig, refresh_config
 from recsys.flows.pipeline import run_stages
 from recsys.layout import RunPaths
-from recsys.notify import notify_hook
+from recsys.ops.notify import notify_hook
 from recsys.stage import logger
-from recsys.tasks.adopt import adopt_task, champion_config, champion_manifest
-
-
-def refresh_config(champion: dict, config: PipelineConfig | None) -> PipelineConfig:
-    """The champion's settings (or `config`), incremental, with the model's own training
-    settings and scoring: those describe the vectors being reused, not a choice."""
-    trained = PipelineConfig.model_validate(champion_config(champion))
-    base = config or trained
-    return base.model_copy(
-        update={
-            "extract": base.extract.model_copy(update={"incremental": True}),
-            "train": trained.train,
-            "export": base.export.model_copy(update={"scoring": trained.export.scoring}),
-        }
-    )
+from recsys.tasks.train.adopt import adopt_task, champion_config, champion_manifest
 
 
 @flow(
@@ -58,14 +44,12 @@ def refresh(
     data_dir
         Data directory holding the published model and the warehouse.
     config
-        None (default) reuses the published run's configuration. Training settings and the
-        scoring always come from the published run.
+        Keys to set over the published run's configuration (None: use it as it is).
+        Training settings and the scoring always come from the published run.
     """
     champion = champion_manifest(data_dir)
-    cfg = refresh_config(champion, config)
-    paths = RunPaths.new(data_dir)
-    logger().info(
-        "refresh %s: reusing the model of run %s", paths.run_id, champion.get("model_run")
-    )
-    result = run_stages(events, paths, cfg, lambda: adopt_task(paths))
+    cfg = refresh_config(champion_config(champion), config)
+    paths = RunPaths.new(data_dir, events)
+    logger().info("refresh %s: reusing the model of run %s", paths.run_id, champion["model_run"])
+    result = run_stages(paths, cfg, adopt_task)
     return {**result, "model_run": result["stages"]["adopt"]["details"]["model_run"]}

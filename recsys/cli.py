@@ -1,6 +1,12 @@
 """`recsys` command line (see CONTRACT.md): run, refresh, backfill, tune, similar, recommend,
 rollback, generate.
 
+The entry point above the flows: each command builds the explicit config layer from
+--config and --set (checking the effective config before Prefect starts) and hands it to
+its flow, which resolves it (recsys.config.resolve_config). Flows and the query modules are
+imported inside the commands: `recsys similar` never loads Prefect or gensim, and a flow is
+imported only after the environment Prefect and GX read at import is set.
+
 Exit codes: 0 published; 1 other failure; 2 usage/configuration; 3 data quality; 4 gate.
 """
 
@@ -17,7 +23,10 @@ from typing import Annotated
 import click
 import typer
 
+from recsys.config import load_config, refresh_config, resolve_config
 from recsys.errors import RecsysError, UsageError
+from recsys.layout import METRICS
+from recsys.ops.scaleout import task_runner as runner_of
 
 app = typer.Typer(
     help="item2vec recommender pipeline (Prefect + DuckDB + gensim + FAISS).",
@@ -73,17 +82,14 @@ def run(
     task_runner: TaskRunner = None,
 ) -> None:
     """Run the whole pipeline once and publish the model if every gate passes."""
-    from recsys.config import load_config
-    from recsys.scaleout import task_runner as runner_of
-
     folder = data_dir_of(data_dir)
-    tuned = folder / "tuned.yaml"
-    cfg = load_config([tuned if tuned.is_file() else None, config], _runner_set(set_, task_runner))
+    explicit = load_config([config], _runner_set(set_, task_runner))
+    cfg = resolve_config(explicit, data_dir=folder)  # a bad tuned.yaml fails here, exit 2
     _prepare_environment()
     from recsys.flows.pipeline import pipeline
 
     result = pipeline.with_options(task_runner=runner_of(cfg.ops))(
-        events=events, data_dir=str(folder), config=cfg
+        events=events, data_dir=str(folder), config=explicit
     )
     _print_run(result)
 
@@ -103,16 +109,15 @@ def refresh(
     ] = None,
 ) -> None:
     """Ingest new events and republish recommendations from the published model (no training)."""
-    from recsys.config import load_config
-    from recsys.tasks.adopt import champion_config, champion_manifest
-
     folder = data_dir_of(data_dir)
-    champion = champion_manifest(folder)
-    cfg = load_config([config], set_ or [], base=champion_config(champion))
+    explicit = load_config([config], set_ or [])
     _prepare_environment()
     from recsys.flows.refresh import refresh as refresh_flow
+    from recsys.tasks.train.adopt import champion_config, champion_manifest
 
-    result = refresh_flow(events=events, data_dir=str(folder), config=cfg)
+    # Checked before the flow starts: no published model or a bad key is exit 2 at once.
+    refresh_config(champion_config(champion_manifest(folder)), explicit)
+    result = refresh_flow(events=events, data_dir=str(folder), config=explicit)
     typer.echo(f"model of run {result['model_run']}, recommendations refreshed")
     _print_run(result)
 
@@ -134,19 +139,19 @@ def backfill(
     ] = None,
 ) -> None:
     """Replace the warehouse's events in [START, END) with those read from EVENTS."""
-    from recsys.config import load_config
-
-    cfg = load_config([config], set_ or [])
+    folder = data_dir_of(data_dir)
+    explicit = load_config([config], set_ or [])
+    resolve_config(explicit, data_dir=folder)
     _prepare_environment()
     from recsys.flows.backfill import backfill as backfill_flow
 
     result = backfill_flow(
         events=events,
-        data_dir=str(data_dir_of(data_dir)),
+        data_dir=str(folder),
         start=start,
         end=end,
         run_pipeline=run_pipeline,
-        config=cfg,
+        config=explicit,
     )
     details = result["backfill"]["details"]
     typer.echo(
@@ -177,20 +182,18 @@ def tune(
     task_runner: TaskRunner = None,
 ) -> None:
     """Search training/export settings on a validation split; write DATA_DIR/tuned.yaml."""
-    from recsys.config import load_config
-    from recsys.scaleout import task_runner as runner_of
-
     folder = data_dir_of(data_dir)
     overrides = _runner_set(set_, task_runner)
     overrides += [f"tune.trials={trials}"] if trials else []
     overrides += [f"tune.timeout_seconds={timeout}"] if timeout else []
-    cfg = load_config([config], overrides)
+    explicit = load_config([config], overrides)
+    cfg = resolve_config(explicit)  # a search starts from the defaults (flows/tune.py)
     _prepare_environment()
     from recsys.flows.tune import tune as tune_flow
 
     # Trials run tune.parallel at a time: that many threads (a LocalCluster has dask_workers).
     result = tune_flow.with_options(task_runner=runner_of(cfg.ops, cfg.tune.parallel))(
-        events=events, data_dir=str(folder), config=cfg
+        events=events, data_dir=str(folder), config=explicit
     )
     summary = result["summary"]
     typer.echo(f"wrote {result['tuned']}")
@@ -208,7 +211,7 @@ def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]
 
 def _print_run(result: dict) -> None:
     run_dir = Path(result["run_dir"])
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = json.loads((run_dir / METRICS).read_text())
     k = max(metrics["ks"])
     typer.echo(f"published run {result['run_id']} -> {run_dir}")
     typer.echo(f"\n{'stage':<10}{'seconds':>9}{'rows in':>12}{'rows out':>12}")
@@ -253,7 +256,7 @@ def similar(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """Nearest items to ITEM_ID from the published model."""
-    from recsys.published import similar as query
+    from recsys.model.queries import similar as query
 
     _print_rows(query(data_dir_of(data_dir), item_id, k), as_json)
 
@@ -266,7 +269,7 @@ def recommend(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """The user's exported recommendations from the published model."""
-    from recsys.published import recommend as query
+    from recsys.model.queries import recommend as query
 
     _print_rows(query(data_dir_of(data_dir), user_id, k), as_json)
 
@@ -287,7 +290,7 @@ def rollback(
     data_dir: DataDir = None,
 ) -> None:
     """Point `published/current` back to an earlier run."""
-    from recsys.published import rollback as do_rollback
+    from recsys.model.store import rollback as do_rollback
 
     typer.echo(f"current -> {do_rollback(data_dir_of(data_dir), to)}")
 
@@ -300,8 +303,8 @@ def generate(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
     """Write deterministic synthetic events with planted item groups."""
-    from recsys.synth import generate as make
-    from recsys.synth import write
+    from recsys.data.synthetic import generate as make
+    from recsys.data.synthetic import write
 
     path = write(make(events, items, seed), out)
     typer.echo(f"wrote {events:,} events over {items:,} items to {path}")

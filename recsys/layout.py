@@ -1,5 +1,11 @@
-"""Where a run's files live in the data directory.
+"""The one map of file and folder names: the data directory, a run's work folder and the
+published run folder. Every other module takes names from here.
 
+    DATA_DIR/warehouse.duckdb             events warehouse and run_metrics (recsys.warehouse)
+    DATA_DIR/tuned.yaml                   written by `recsys tune`, read by every run
+    DATA_DIR/cache/extract/<key>/         reusable extractions (tasks/extract/cache.py)
+    DATA_DIR/datasets/ml-100k/            the default data set
+    DATA_DIR/tune/work/<id>/              a search's trials and plot
     DATA_DIR/work/<run_id>/stage.duckdb   the run's private DuckDB (one writer: extract)
     DATA_DIR/work/<run_id>/corpus.txt     training corpus for gensim's corpus_file mode
     DATA_DIR/work/<run_id>/run/           files to publish, assembled while the run goes
@@ -19,6 +25,68 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+# --- the data directory ---
+WAREHOUSE = "warehouse.duckdb"
+TUNED = "tuned.yaml"
+RUNS = "runs"
+PUBLISHED = "published"
+CURRENT = "current"
+HISTORY = "history.jsonl"  # in published/: every switch of current
+WORK = "work"
+CACHE = "cache"
+DATASETS = "datasets"  # datasets/<name>/raw/ as fetched, datasets/<name>/events.parquet
+DATASET_RAW = "raw"
+DATASET_EVENTS = "events.parquet"
+TUNE = "tune"
+
+# --- a run folder (work/<id>/run while assembled, runs/<id> once published) ---
+MANIFEST = "manifest.json"
+VECTORS = "vectors.npy"  # input vectors, float32, no pickle
+CONTEXT_VECTORS = "context_vectors.npy"  # output vectors (negative sampling / softmax)
+VOCAB = "vocab.parquet"  # row -> item_id, count
+INDEX_FILE = "index.faiss"
+INDEX_INFO = "index.json"  # kind, search parameters, recall, build time, bytes per vector
+ITEM_RECS = "item_recs.parquet"
+USER_RECS = "user_recs.parquet"
+METRICS = "metrics.json"
+EXTRACT_REPORT = "extract.json"
+QUALITY_REPORT = "quality.md"
+QUALITY_PROFILE = "quality_profile.json"  # the next run's drift baseline
+DATA_DOCS = "data_docs"
+DIAGNOSTICS = "diagnostics.json"
+EMBEDDING_MAP = "embedding_map.png"
+RUN_REPORT = "report.html"
+
+MODEL_FILES = (VECTORS, CONTEXT_VECTORS, VOCAB)  # a trained model (what a refresh adopts)
+# What a run must hold before it may be published.
+REQUIRED_FILES = (*MODEL_FILES, INDEX_FILE, INDEX_INFO, ITEM_RECS, USER_RECS, METRICS)
+# What `similar` reads, hashed on every load; other files are checked by size only.
+SIMILAR_FILES = (*MODEL_FILES, INDEX_FILE, INDEX_INFO)
+
+# --- a run's work folder ---
+STAGE_DB = "stage.duckdb"
+CORPUS = "corpus.txt"
+OUT = "run"
+REPORTS = "reports"  # what a rolled-back run keeps
+FAILED = "FAILED"  # the note of a rolled-back run
+DEEPWALK_CORPUS = "corpus_deepwalk.txt"
+INGEST = "ingest"  # hand-over files between the stage and the warehouse:
+INGEST_EVENTS = "warehouse_events.parquet"  # the warehouse's events, for the stage
+INGEST_ITEM_COUNTS = "warehouse_item_counts.parquet"  # its stored item counts
+INGEST_MARKS = "warehouse_marks.parquet"  # the users marked as changed
+INGEST_RESULTS = "results.parquet"  # the stage's recomputed results, for the warehouse
+INGEST_COUNTS = "item_counts.parquet"  # the stage's item counts, for the warehouse
+SCRATCH_DB = "scratch.duckdb"  # a backfill reads and types its files here
+EXPORT_SHARDS = "export-shards"  # the shards' Parquet parts
+
+# --- a search's work folder (DATA_DIR/tune/work/<id>/) ---
+TRAIN_PERIOD = "train_period.parquet"
+VALIDATION_DB = "validation.duckdb"
+VALIDATION_CORPUS = "validation_corpus.txt"
+VALIDATION_SAMPLE = "validation_sample.txt"
+TRIALS = "trials.json"
+TRIALS_PLOT = "trials.svg"
+
 
 def new_run_id(now: datetime | None = None) -> str:
     """Sortable, unique run id: UTC time plus a random suffix."""
@@ -27,32 +95,34 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 class RunPaths(BaseModel):
-    """Paths of one run; a small record passed between tasks instead of connections."""
+    """One run: where its files live and the events it reads; the small record passed
+    between tasks instead of connections."""
 
     data_dir: Path
     run_id: str
+    events: str | None = None  # file, glob, folder or URL; None: the default data set
     stage_override: Path | None = None  # tuning trials read a shared validation stage
 
     @classmethod
-    def new(cls, data_dir: Path | str) -> RunPaths:
-        return cls(data_dir=Path(data_dir).resolve(), run_id=new_run_id())
+    def new(cls, data_dir: Path | str, events: str | None = None) -> RunPaths:
+        return cls(data_dir=Path(data_dir).resolve(), run_id=new_run_id(), events=events)
 
     @property
     def work_dir(self) -> Path:
-        return self.data_dir / "work" / self.run_id
+        return self.data_dir / WORK / self.run_id
 
     @property
     def stage_db(self) -> Path:
-        return self.stage_override or self.work_dir / "stage.duckdb"
+        return self.stage_override or self.work_dir / STAGE_DB
 
     @property
     def corpus(self) -> Path:
-        return self.work_dir / "corpus.txt"
+        return self.work_dir / CORPUS
 
     @property
     def out(self) -> Path:
         """The folder being assembled for publishing."""
-        return self.work_dir / "run"
+        return self.work_dir / OUT
 
     @property
     def final_dir(self) -> Path:
@@ -63,13 +133,43 @@ class RunPaths(BaseModel):
         return self
 
 
-def runs_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / "runs"
+def runs_dir(data_dir: Path | str) -> Path:
+    return Path(data_dir) / RUNS
 
 
-def published_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / "published"
+def published_dir(data_dir: Path | str) -> Path:
+    return Path(data_dir) / PUBLISHED
 
 
-def current_link(data_dir: Path) -> Path:
-    return published_dir(data_dir) / "current"
+def current_link(data_dir: Path | str) -> Path:
+    return published_dir(data_dir) / CURRENT
+
+
+def current_target(run_id: str) -> Path:
+    """What `current` links to, relative to published/ (the data dir can move)."""
+    return Path("..") / RUNS / run_id
+
+
+def history_path(data_dir: Path | str) -> Path:
+    return published_dir(data_dir) / HISTORY
+
+
+def warehouse_path(data_dir: Path | str) -> Path:
+    return Path(data_dir) / WAREHOUSE
+
+
+def tuned_path(data_dir: Path | str) -> Path:
+    return Path(data_dir) / TUNED
+
+
+def extract_cache_dir(data_dir: Path | str) -> Path:
+    return Path(data_dir) / CACHE / "extract"
+
+
+def dataset_dir(data_dir: Path | str, name: str) -> Path:
+    return Path(data_dir) / DATASETS / name
+
+
+def tune_dir(data_dir: Path | str) -> Path:
+    """The data directory of a search (its runs go to tune/work/<id>/)."""
+    return Path(data_dir) / TUNE

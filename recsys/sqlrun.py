@@ -1,8 +1,9 @@
 """The one way SQL is run: files from `sql/`, values bound as parameters, names quoted.
 
-SQL files hold fixed table names and `$param` placeholders. The only text ever substituted
-into a file is `{{slot}}` markers, filled with quoted identifiers (or NULL for an absent
-optional column): user-supplied values never become SQL text.
+Files live in a folder per stage (`sql/extract/typed.sql` is run as "extract/typed"). They
+hold fixed table names and `$param` placeholders. The only text ever substituted into a
+file is `{{slot}}` markers, filled with quoted identifiers (or NULL for an absent optional
+column): user-supplied values never become SQL text.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ def quote_ident(name: str) -> str:
 
 @cache
 def sql_text(name: str) -> str:
-    """The text of `sql/<name>.sql`."""
-    return resources.files("recsys.sql").joinpath(f"{name}.sql").read_text()
+    """The text of `sql/<name>.sql`; `name` is "<folder>/<file>", e.g. "extract/typed"."""
+    *folders, file = name.split("/")
+    return resources.files("recsys.sql").joinpath(*folders, f"{file}.sql").read_text()
 
 
 def render(text: str, idents: dict[str, str | None] | None = None) -> str:
@@ -96,6 +98,6 @@ def arrow(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | No
 def fetch_one(con: duckdb.DuckDBPyConnection, name: str, **kwargs: Any) -> dict[str, Any]:
     """Run a one-row query and return it as a dict."""
     cur = run(con, name, **kwargs)
-    row = cur.fetchone()
     cols = [d[0] for d in cur.description]
-    return dict(zip(cols, row, strict=True)) if row else {}
+    rows = cur.fetchall()  # to the end: DuckDB refuses some calls while a result is open
+    return dict(zip(cols, rows[0], strict=True)) if rows else {}

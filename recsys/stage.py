@@ -14,6 +14,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from recsys.errors import is_deterministic
+
 
 class StageReport(BaseModel):
     """Stage summary: goes to the log, a Prefect artifact and `manifest.json` -> `stages`."""
@@ -139,8 +141,6 @@ class Progress:
 
 def retry_unless_deterministic(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect retry condition: retry I/O hiccups, never bad data, config or gate verdicts."""
-    from recsys.errors import is_deterministic
-
     try:
         state.result()
     except Exception as exc:

@@ -1,1 +1,1 @@
-"""SQL models, one statement per file; run only through recsys.sqlrun."""
+"""SQL models, a folder per stage, one statement per file; run only through recsys.sqlrun."""

@@ -19,22 +19,12 @@ from importlib.metadata import PackageNotFoundError, version
 from prefect import task
 from prefect.cache_policies import NONE
 
-from recsys import published
 from recsys.config import PipelineConfig
 from recsys.errors import GateRefused, PublishError, Superseded
-from recsys.layout import RunPaths, runs_dir
+from recsys.layout import INDEX_INFO, MANIFEST, METRICS, REQUIRED_FILES, RunPaths, runs_dir
+from recsys.model import store
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic
 
-REQUIRED_FILES = (
-    "vectors.npy",
-    "context_vectors.npy",
-    "vocab.parquet",
-    "index.faiss",
-    "index.json",
-    "item_recs.parquet",
-    "user_recs.parquet",
-    "metrics.json",
-)
 PACKAGES = (
     "recsys-item2vec",
     "prefect",
@@ -64,16 +54,17 @@ def build_manifest(
     if missing:
         raise PublishError(f"run {paths.run_id} is incomplete: missing {', '.join(missing)}")
     files = {
-        p.name: {"sha256": published.sha256_file(p, sync=True), "bytes": p.stat().st_size}
+        p.name: {"sha256": store.sha256_file(p, sync=True), "bytes": p.stat().st_size}
         for p in sorted(paths.out.iterdir())
-        if p.is_file() and p.name != published.MANIFEST
+        if p.is_file() and p.name != MANIFEST
     }
-    metrics = json.loads((paths.out / "metrics.json").read_text())
-    index_info = json.loads((paths.out / "index.json").read_text())
+    metrics = json.loads((paths.out / METRICS).read_text())
+    index_info = json.loads((paths.out / INDEX_INFO).read_text())
     extract = next((s for s in stages if s.name == "extract"), None)
     export = next((s for s in stages if s.name == "export"), None)
     adopted = next((s for s in stages if s.name == "adopt"), None)
     return {
+        "schema_version": store.MANIFEST_VERSION,
         "run_id": paths.run_id,
         # The run whose training produced the vectors (an hourly refresh reuses one).
         "model_run": adopted.details["model_run"] if adopted else paths.run_id,
@@ -99,7 +90,7 @@ def build_manifest(
 def recall_verdict(paths: RunPaths, cfg: PipelineConfig) -> dict:
     """The serving index's recall gate rule; raises GateRefused below the floor when the
     gate is enforced (nothing moved yet: the champion stays)."""
-    info = json.loads((paths.out / "index.json").read_text())
+    info = json.loads((paths.out / INDEX_INFO).read_text())
     verdict = {
         "rule": f"index_recall@{info['recall_k']}",
         "observed": info["recall"],
@@ -124,7 +115,7 @@ def _still_current(paths: RunPaths, stages: list[StageReport]) -> None:
     adopted = next((s for s in stages if s.name == "adopt"), None)
     if adopted is None:
         return
-    now = published.current_run(paths.data_dir).name
+    now = store.current_run(paths.data_dir).name
     if now != adopted.details["copied_from"]:
         raise Superseded(
             f"refresh {paths.run_id} not published: current moved from "
@@ -138,12 +129,12 @@ def publish(
     """Check the index recall, write the manifest, move the run into runs/ and switch
     `current` to it."""
     start = time.perf_counter()
-    if (paths.final_dir / published.MANIFEST).is_file():  # a retry after the rename
-        published.switch_current(paths.data_dir, paths.run_id)
+    if (paths.final_dir / MANIFEST).is_file():  # a retry after the rename
+        store.switch_current(paths.data_dir, paths.run_id)
         return StageReport(name="publish", details={"run_dir": str(paths.final_dir)})
     recall = recall_verdict(paths, cfg)
     _still_current(paths, stages)
-    published.crash_point("before_manifest")
+    store.crash_point("before_manifest")
     manifest = build_manifest(paths, cfg, stages, created_at)
     rules = [*manifest["gate"]["rules"], recall]
     passed = manifest["gate"]["passed"] and recall["passed"]
@@ -155,28 +146,28 @@ def publish(
         "rows_in": report.rows_in,
         "rows_out": report.rows_in + 1,
     }
-    tmp = paths.out / f".{published.MANIFEST}.tmp"
+    tmp = paths.out / f".{MANIFEST}.tmp"
     with open(tmp, "w") as handle:
         handle.write(json.dumps(manifest, indent=2, default=str))
-        published.crash_point("manifest_half_written")
+        store.crash_point("manifest_half_written")
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, paths.out / published.MANIFEST)
-    published.fsync_dir(paths.out)
-    published.crash_point("before_rename")
+    os.replace(tmp, paths.out / MANIFEST)
+    store.fsync_dir(paths.out)
+    store.crash_point("before_rename")
     runs_dir(paths.data_dir).mkdir(parents=True, exist_ok=True)
     os.rename(paths.out, paths.final_dir)
-    published.fsync_dir(runs_dir(paths.data_dir))
-    published.crash_point("before_switch")
-    published.switch_current(paths.data_dir, paths.run_id)
-    published.crash_point("before_prune")
-    removed = published.prune(paths.data_dir, cfg.publish.keep_runs)
+    store.fsync_dir(runs_dir(paths.data_dir))
+    store.crash_point("before_switch")
+    store.switch_current(paths.data_dir, paths.run_id)
+    store.crash_point("before_prune")
+    removed = store.prune(paths.data_dir, cfg.publish.keep_runs)
     shutil.rmtree(paths.work_dir, ignore_errors=True)
     report.seconds = round(time.perf_counter() - start, 3)
     report.rows_out = report.rows_in + 1
     report.details = {
         "run_dir": str(paths.final_dir),
-        "current": str(published.current_run(paths.data_dir)),
+        "current": str(store.current_run(paths.data_dir)),
         "files": len(manifest["files"]),
         "pruned_runs": ", ".join(removed) or "none",
     }

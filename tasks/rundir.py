@@ -30,16 +30,14 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.transactions import Transaction, transaction
 
-from recsys import published
-from recsys.layout import RunPaths
+from recsys.layout import DATA_DOCS, FAILED, REPORTS, RunPaths
+from recsys.model import store
 from recsys.stage import StageReport, in_prefect_run, logger
 
 PATHS_KEY = "recsys_run_paths"
 # What a person reads after a failure; everything else in the run folder is model data.
 REPORT_SUFFIXES = {".json", ".md", ".html", ".png", ".svg"}
-REPORT_DIRS = {"data_docs"}
-REPORTS = "reports"
-FAILED = "FAILED"
+REPORT_DIRS = {DATA_DOCS}
 
 
 def open_run(paths: RunPaths) -> StageReport:
@@ -100,7 +98,7 @@ def discard_run(paths: RunPaths, reason: str) -> list[str]:
 
 def _current_id(paths: RunPaths) -> str | None:
     try:
-        return published.current_run(paths.data_dir).name
+        return store.current_run(paths.data_dir).name
     except Exception:
         return None
 

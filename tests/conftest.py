@@ -1,5 +1,9 @@
-"""Shared fixtures. The Prefect test harness (its own PREFECT_HOME and SQLite API) starts
-once per session, and only for tests that run flows."""
+"""Fixtures and the test environment; shared helpers live in helpers.py.
+
+The Prefect test harness (its own PREFECT_HOME and SQLite API) starts once per session, and
+only for tests that run flows: those are marked `prefect` (checked below), so
+`pytest -m "not prefect"` runs the others alone, without starting any Prefect API.
+"""
 
 from __future__ import annotations
 
@@ -15,22 +19,18 @@ os.environ["GX_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
-ML100K = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-100k"
+# ../shared/datasets/ml-100k beside the checkout, or where RECSYS_ML100K_DIR points (a
+# checkout elsewhere, e.g. a git worktree).
+ML100K = Path(
+    os.environ.get("RECSYS_ML100K_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-100k"
+)
 if ML100K.is_dir():
     os.environ.setdefault("RECSYS_ML100K_DIR", str(ML100K))
 
-import pyarrow as pa  # noqa: E402
 import pytest  # noqa: E402
 
-from recsys.cli import main  # noqa: E402
-from recsys.synth import generate, write  # noqa: E402
-
-# Small, fast training for flow tests; the knobs are gensim's. On planted data the next item
-# is drawn from its group's popularity, so co-occurrence is near the best possible predictor
-# (HR@20 ~0.86 vs ~0.92 for item2vec): the default 10% lift over every baseline is out of
-# reach there by construction, and 5% is asked instead.
-FAST = ["--set", "train.epochs=5", "--set", "train.vector_size=32", "--set", "train.workers=1"]
-FAST += ["--set", "gate.min_lift=0.05"]
+from recsys.data.synthetic import generate, write  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -55,16 +55,16 @@ def ml100k() -> Path:
     return ML100K
 
 
-def run_cli(*args: str) -> int:
-    return main([str(a) for a in args])
-
-
-def events_csv(path: Path, rows: list[tuple], header: str = "user_id,item_id,timestamp") -> Path:
-    """Write rows to a CSV file with the given header (values written verbatim)."""
-    lines = [header] + [",".join("" if v is None else str(v) for v in row) for row in rows]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def table(rows: list[dict]) -> pa.Table:
-    return pa.Table.from_pylist(rows)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts the Prefect API must say so (`@pytest.mark.prefect`), so that
+    `-m "not prefect"` never starts one."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "prefect_api" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("prefect") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests using the prefect_api fixture need @pytest.mark.prefect: " + ", ".join(unmarked)
+        )

@@ -1,0 +1,164 @@
+"""The `export` section (serving index, lists, business rules) and `publish` (retention)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from recsys.config.section import Section
+
+
+class ExportConfig(Section):
+    """Recommendation export and the serving index."""
+
+    scoring: Literal["in_out", "in_in"] = Field(
+        "in_out",
+        description="How neighbours are scored (also what evaluate measures). 'in_out': an "
+        "item's input vector against the output (context) vectors, the score the skip-gram/"
+        "CBOW objective itself trains (Mitra et al. 2016, dual embedding space): 'what goes "
+        "with this item'; on MovieLens-100K it wins next-item HR@20 by ~50% over 'in_in'. "
+        "'in_in': cosine of input vectors (classic item2vec): 'items like this one'.",
+    )
+    k: int = Field(20, ge=1, le=1000, description="Neighbours per item and items per user.")
+    user_history: int = Field(
+        20, ge=1, description="How many of the user's most recent items form the user vector."
+    )
+    exclude_seen: bool = Field(True, description="Drop items the user already interacted with.")
+    batch_size: int = Field(8192, ge=1, description="Queries per FAISS search batch.")
+    # --- serving index (see docs/serving.md) ---
+    index_type: Literal["auto", "flat", "hnsw", "ivfflat", "ivfpq"] = Field(
+        "auto",
+        description="Serving index. 'auto' picks by catalogue size: exact 'flat' up to "
+        "flat_max_items, 'hnsw' up to hnsw_max_items, 'ivfpq' above. Force one to trade "
+        "memory, build time and recall yourself; 'ivfflat' (inverted lists over exact "
+        "vectors) is the fastest for all-items batch export when items form clusters.",
+    )
+    flat_max_items: int = Field(
+        20_000,
+        ge=0,
+        description="Largest catalogue served by exact search: below this a full export "
+        "takes seconds, so an approximation buys nothing.",
+    )
+    hnsw_max_items: int = Field(
+        500_000,
+        ge=0,
+        description="Largest catalogue served by HNSW (float vectors + graph, ~4*dim+2*M*4 "
+        "bytes per item); beyond it IVF-PQ keeps memory down (at 1M x 64 it measured 105 "
+        "vs 528 bytes per item, and HNSW's recall@20 fell to 0.93 with default search).",
+    )
+    hnsw_m: int = Field(
+        32, ge=4, le=128, description="HNSW links per node: more = better recall, more memory."
+    )
+    hnsw_ef_construction: int = Field(
+        64, ge=8, description="HNSW build beam: more = better graph, slower build."
+    )
+    hnsw_ef_search: int = Field(
+        16,
+        ge=1,
+        description="HNSW search beam to start from; recall_target doubles it as needed.",
+    )
+    ivf_nlist: int | None = Field(
+        None,
+        ge=1,
+        description="IVF lists; None = 4*sqrt(items), the usual FAISS rule of thumb.",
+    )
+    ivf_nprobe: int = Field(
+        8,
+        ge=1,
+        description="IVF lists visited per query (ivfpq, ivfflat) to start from; "
+        "recall_target doubles it as needed.",
+    )
+    pq_m: int | None = Field(
+        None,
+        ge=1,
+        description="PQ sub-quantizers (bytes per vector at 8 bits); None = dim/2. Must "
+        "divide the vector size.",
+    )
+    pq_refine: bool = Field(
+        True,
+        description="Re-rank IVF-PQ candidates with 8-bit scalar-quantized vectors (dim "
+        "extra bytes per item): recovers recall PQ alone loses on inner-product scores.",
+    )
+    min_recall: float = Field(
+        0.95,
+        ge=0,
+        le=1,
+        description="Recall@K floor of the serving index against exact search, checked "
+        "before publishing (exit 4 below it, unless gate.enforce=false).",
+    )
+    recall_target: float = Field(
+        0.98,
+        ge=0,
+        le=1,
+        description="Before the gate, the search beam (HNSW efSearch, IVF nprobe) is doubled "
+        "from its configured start until the sampled recall@K reaches this (or the beam "
+        "stops helping): fast defaults, recall made sure on the actual vectors.",
+    )
+    recall_sample: int = Field(
+        1000, ge=10, description="Queries sampled (fixed seed) for the recall check."
+    )
+    # --- user vectors ---
+    recency_decay: float = Field(
+        0.85,
+        gt=0,
+        le=1,
+        description="Weight of the i-th most recent item in the user vector is decay**i "
+        "(1 = plain mean): recent taste counts more.",
+    )
+    # --- business filters, applied to item and user lists ---
+    blocklist: list[str] = Field(
+        [], description="Item ids never recommended (recalled, adult, out of stock...)."
+    )
+    allowlist: list[str] | None = Field(
+        None, description="If set, only these item ids may be recommended."
+    )
+    item_attributes: str | None = Field(
+        None,
+        description="Optional item-attributes file (CSV/Parquet, column item_id + "
+        "attributes) for the attribute rules and same-attribute cold-start fallback.",
+    )
+    same_attribute: str | None = Field(
+        None,
+        description="Attribute column that must match the anchor (query item, or the "
+        "user's most recent item), e.g. 'category' for same-category-only lists.",
+    )
+    price_column: str | None = Field(
+        None, description="Numeric attribute column used by max_price_gap."
+    )
+    max_price_gap: float | None = Field(
+        None,
+        gt=0,
+        description="Keep candidates priced within +-this fraction of the anchor's price "
+        "(0.3 = +-30%): the seeds' 'price gap' filter.",
+    )
+    overfetch: int = Field(
+        3,
+        ge=1,
+        description="Candidates searched per list = overfetch*K (+ seen items), so K "
+        "remain after the filters; raise it for strict filters.",
+    )
+    # --- second recall channel ---
+    cooccurrence_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the co-occurrence channel (items that directly followed "
+        "each other in training sessions) fused with the embedding list by weighted "
+        "reciprocal rank; 0 disables it. `source` says which channel(s) found an item.",
+    )
+
+    @model_validator(mode="after")
+    def _price_rule_complete(self) -> ExportConfig:
+        if self.max_price_gap is not None and not self.price_column:
+            raise ValueError("max_price_gap needs price_column")
+        if (self.same_attribute or self.price_column) and not self.item_attributes:
+            raise ValueError("same_attribute/price_column need item_attributes (a file)")
+        return self
+
+
+class PublishConfig(Section):
+    """Atomic publishing of the run directory."""
+
+    keep_runs: int = Field(
+        10, ge=2, description="Run directories kept; current and the previous champion never go."
+    )

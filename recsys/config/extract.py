@@ -1,0 +1,169 @@
+"""The `extract` section: reading, typing, cleaning, sessionization and the time split."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from recsys.config.section import Section
+
+
+class ColumnMap(Section):
+    """Names of the input columns; ids are cast to strings downstream."""
+
+    user_id: str = "user_id"
+    item_id: str = "item_id"
+    timestamp: str = "timestamp"
+    event_type: str | None = Field(
+        "event_type", description="Optional column; used when present in the file."
+    )
+    session_id: str | None = Field(
+        "session_id",
+        description="Optional column; when present it replaces gap sessionization.",
+    )
+
+
+class ExtractConfig(Section):
+    """DuckDB extraction: typing, cleaning, sessionization and the time split."""
+
+    columns: ColumnMap = ColumnMap()
+    input_format: Literal["auto", "csv", "parquet", "json"] = Field(
+        "auto", description="Reader to use; 'auto' picks by file extension."
+    )
+    csv_delimiter: str | None = Field(
+        None, description="CSV delimiter; None lets DuckDB sniff it (tabs, commas, ...)."
+    )
+    timestamp_unit: Literal["auto", "s", "ms"] = Field(
+        "auto",
+        description="Unit of numeric timestamps. 'auto' reads values above 1e11 as "
+        "milliseconds (1e11 s is the year 5138).",
+    )
+    # The sane-time bounds: rows outside them are unusable ('invalid') in extract, and the
+    # quality stage counts them (rules no_future, no_ancient).
+    min_year: int = Field(
+        1995, description="Timestamps before this year are treated as broken (e.g. 1970)."
+    )
+    future_tolerance_hours: float = Field(
+        24.0, ge=0, description="Timestamps later than now + this are 'in the future'."
+    )
+    session_gap_minutes: float = Field(
+        30.0,
+        gt=0,
+        description="Inactivity gap that starts a new session (30 min is the web-analytics "
+        "convention, also used by GRU4Rec's preprocessing).",
+    )
+    min_session_length: int = Field(
+        2, ge=2, description="Sessions shorter than this carry no co-occurrence: dropped."
+    )
+    max_session_length: int = Field(
+        200,
+        ge=2,
+        description="Longer sessions are cut into consecutive chunks of this length, so "
+        "one marathon session cannot dominate the corpus.",
+    )
+    collapse_repeats: bool = Field(
+        True,
+        description="Collapse consecutive repeats of the same item (reloads, double "
+        "clicks); they teach the model that an item predicts itself.",
+    )
+    event_types: list[str] | None = Field(
+        None, description="Keep only these event types (None keeps all)."
+    )
+    test_fraction: float = Field(
+        0.1,
+        gt=0,
+        lt=0.5,
+        description="Share of events (by global time) held out for evaluation; a session "
+        "crossing the cut is split at it so no later event leaks into training.",
+    )
+    memory_limit: str = Field("2GB", description="DuckDB memory_limit for the stage.")
+    threads: int | None = Field(None, ge=1, description="DuckDB threads (None: all cores).")
+    # Cleaning rules (docs/extract.md); each one's dropped rows are counted in extract.json.
+    duplicate_window_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="An event repeating the previous event of the same user, item and type "
+        "within this many seconds is a near duplicate (double submits, tracker retries) and "
+        "dropped. 0 drops exact duplicates only.",
+    )
+    max_user_events: int | None = Field(
+        None,
+        ge=1,
+        description="Users with more events than this are treated as bots/crawlers and all "
+        "their events dropped (None: no limit).",
+    )
+    max_events_per_minute: int | None = Field(
+        None,
+        ge=1,
+        description="Users who ever log more events than this in one calendar minute are "
+        "treated as bots and dropped; humans rarely exceed ~30 (None: no limit).",
+    )
+    min_item_count: int = Field(
+        1,
+        ge=1,
+        description="Items with fewer cleaned events (whole log, after the bot filter) are "
+        "dropped before sessionization; too rare to learn a vector for.",
+    )
+    min_user_events: int = Field(
+        1,
+        ge=1,
+        description="Users with fewer cleaned events (after the rare-item rule) are dropped "
+        "before sessionization.",
+    )
+    validation_fraction: float = Field(
+        0.0,
+        ge=0,
+        lt=0.5,
+        description="Share of events (by global time, just before the test cut) labelled "
+        "'validation' for tuning; excluded from the training corpus. 0: no validation split.",
+    )
+    test_start: datetime | None = Field(
+        None,
+        description="Cut by date instead of fraction: events at or after this UTC time are "
+        "'test' (overrides test_fraction).",
+    )
+    validation_start: datetime | None = Field(
+        None,
+        description="With test_start: events from this UTC time up to test_start are "
+        "'validation' (overrides validation_fraction).",
+    )
+    event_type_weights: dict[str, int] = Field(
+        {},
+        description="Session weights by event type, e.g. {purchase: 3}: a training session "
+        "is written to the corpus as many times as the largest weight of its events "
+        "(default 1), so converting sessions count more.",
+    )
+    incremental: bool = Field(
+        False,
+        description="Keep the typed events in DATA_DIR/warehouse.duckdb and read only input "
+        "files that are new or changed since the last run (a scheduled run over a folder of "
+        "daily partitions); the stage is then rebuilt from the warehouse (docs/extract.md).",
+    )
+
+    @field_validator("test_start", "validation_start")
+    @classmethod
+    def _as_naive_utc(cls, value: datetime | None) -> datetime | None:
+        # Stage tables hold naive UTC timestamps; a zoned cut is converted, a naive one is UTC.
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    @model_validator(mode="after")
+    def _split_dates(self) -> ExtractConfig:
+        if self.validation_start is not None and self.test_start is None:
+            raise ValueError("validation_start needs test_start")
+        if self.validation_start is not None and self.validation_start >= self.test_start:
+            raise ValueError("validation_start must be before test_start")
+        if self.test_fraction + self.validation_fraction >= 0.9:
+            raise ValueError("test_fraction + validation_fraction leaves too little to train")
+        if any(w < 1 for w in self.event_type_weights.values()):
+            raise ValueError("event_type_weights must be integers >= 1")
+        return self
+
+    def time_bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        """Oldest and newest timestamps treated as real (naive UTC, as DuckDB returns them)."""
+        low = datetime(self.min_year, 1, 1)
+        high = (now + timedelta(hours=self.future_tolerance_hours)).replace(tzinfo=None)
+        return low, high

@@ -1,0 +1,170 @@
+"""The one resolver of the effective configuration, and the layers it is built from.
+
+    defaults (or a base: the published run's config for a refresh)
+      -> DATA_DIR/tuned.yaml (if present)   written by `recsys tune`
+      -> the explicit layer                  --config FILE.yaml, then each --set a.b=c
+
+Later layers win. The explicit layer is a `PipelineConfig` that remembers which keys were
+given (pydantic's fields_set): the CLI builds it from --config and --set, a deployment from
+its `config` parameter in prefect.yaml, and every flow calls `resolve_config` with it, so a
+flow started either way starts from tuned.yaml and only the given keys override it. Every
+value is validated: a typo in a key or a value of the wrong type is a usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from recsys.config.pipeline import PipelineConfig
+from recsys.config.section import MOVED, REMOVED
+from recsys.errors import UsageError
+from recsys.layout import tuned_path
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UsageError(f"--set {key}: '{part}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Split `a.b=c`; the value is read as YAML so `1`, `0.5`, `false`, `[a, b]` get types."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set expects key=value, got '{item}'")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--set {key}: cannot parse value '{raw}': {exc}") from exc
+    return key.strip(), value
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError as exc:
+        raise UsageError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def _validated(tree: dict[str, Any]) -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(tree)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"config {where}: {first['msg']}") from exc
+
+
+def load_config(
+    layers: list[Path | None] = (), overrides: list[str] = (), base: dict | None = None
+) -> PipelineConfig:
+    """A config from `base`, YAML layers (earliest first, None skipped) and `--set` items.
+
+    The result remembers which keys were given, so it serves as the explicit layer of
+    `resolve_config` (the CLI's --config and --set)."""
+    tree: dict[str, Any] = dict(base or {})
+    for layer in layers:
+        if layer is not None:
+            tree = _merge(tree, read_yaml(layer))
+    for item in overrides:
+        key, value = parse_override(item)
+        _set_dotted(tree, key, value)
+    return _validated(tree)
+
+
+def given_keys(explicit: PipelineConfig | dict | None) -> dict[str, Any]:
+    """The keys an explicit layer sets (a dict as given, a config's fields_set)."""
+    if explicit is None:
+        return {}
+    if isinstance(explicit, PipelineConfig):
+        return explicit.model_dump(exclude_unset=True)
+    return dict(explicit)
+
+
+def resolve_config(
+    explicit: PipelineConfig | dict | None = None,
+    *,
+    data_dir: Path | str | None = None,
+    base: dict | None = None,
+) -> PipelineConfig:
+    """The effective configuration: `base` (default: the defaults), then
+    DATA_DIR/tuned.yaml when `data_dir` is given and holds one, then the keys `explicit`
+    sets (see `given_keys`)."""
+    tree: dict[str, Any] = dict(base or {})
+    if data_dir is not None and tuned_path(data_dir).is_file():
+        tree = _merge(tree, read_yaml(tuned_path(data_dir)))
+    return _validated(_merge(tree, given_keys(explicit)))
+
+
+def with_keys(explicit: PipelineConfig | dict | None, keys: dict[str, Any]) -> PipelineConfig:
+    """An explicit layer that also sets `keys` (e.g. a backfill's pipeline run: incremental)."""
+    return _validated(_merge(given_keys(explicit), keys))
+
+
+def refresh_config(champion: dict, explicit: PipelineConfig | dict | None) -> PipelineConfig:
+    """A refresh's configuration: the champion's (its published config tree), the explicit
+    keys over it, incremental extraction, and the champion's training settings and scoring
+    whatever is given: those describe the vectors being reused, not a choice."""
+    champion = migrate_config(champion)
+    trained = _validated(champion)
+    cfg = resolve_config(explicit, base=champion)
+    return cfg.model_copy(
+        update={
+            "extract": cfg.extract.model_copy(update={"incremental": True}),
+            "train": trained.train,
+            "export": cfg.export.model_copy(update={"scoring": trained.export.scoring}),
+        }
+    )
+
+
+def _pop(tree: dict[str, Any], dotted: str) -> tuple[bool, Any]:
+    *parents, last = dotted.split(".")
+    node = tree
+    for part in parents:
+        node = node.get(part)
+        if not isinstance(node, dict):
+            return False, None
+    return (True, node.pop(last)) if last in node else (False, None)
+
+
+def migrate_config(tree: dict[str, Any]) -> dict[str, Any]:
+    """A config tree written by an older version (a published run's), with moved keys
+    carried to their new place and removed keys dropped; `tree` itself when nothing moved.
+
+    The config half of the published-run store's migration (recsys.model.store)."""
+    out = copy.deepcopy(tree)
+    changed = False
+    for old, new in MOVED.items():
+        found, value = _pop(out, old)
+        if found:
+            changed = True
+            section, _, key = new.partition(".")
+            out.setdefault(section, {}).setdefault(key, value)
+    for gone in REMOVED:
+        changed = _pop(out, gone)[0] or changed
+    return out if changed else tree

@@ -1,0 +1,94 @@
+"""The `train` section (gensim's own knob names) and `augment` (DeepWalk walks)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from recsys.config.section import Section
+
+
+class TrainConfig(Section):
+    """gensim Word2Vec knobs, under gensim's own names (see gensim.models.Word2Vec)."""
+
+    vector_size: int = Field(
+        32, ge=2, le=2048, description="Embedding dimension (64/128 gained nothing on ml-100k)."
+    )
+    window: int = Field(
+        3,
+        ge=1,
+        description="Max distance between the centre item and a context item; small windows "
+        "(3) won on ml-100k next-item, large ones blur sessions into topics.",
+    )
+    sg: Literal[0, 1] = Field(
+        1, description="1 = skip-gram (item2vec, Barkan & Koenigstein 2016), 0 = CBOW."
+    )
+    hs: Literal[0, 1] = Field(
+        0,
+        description="1 = hierarchical softmax (Morin & Bengio 2005) instead of negative "
+        "sampling: better for very rare items, slower; context vectors then come from syn1.",
+    )
+    negative: int = Field(
+        10,
+        ge=0,
+        description="Negative samples per positive (Mikolov et al. 2013); 5-20 suits small "
+        "corpora, 2-5 large ones. 0 disables negative sampling (then set hs=1).",
+    )
+    ns_exponent: float = Field(
+        0.0,
+        description="Exponent shaping the negative-sampling distribution; Caselles-Dupré et "
+        "al. 2018 find values below 0.75 (even negative) better for recommendation.",
+    )
+    sample: float = Field(
+        0.0,
+        ge=0,
+        description="Down-sampling threshold for frequent items. 0 keeps all: catalogues "
+        "are small next to vocabularies of text, and on ml-100k 1e-5 discarded most tokens.",
+    )
+    min_count: int = Field(
+        1,
+        ge=1,
+        description="Items seen fewer times are left out of the model (they get popularity "
+        "fallbacks). Raise it on huge long-tail catalogues to save memory and noise.",
+    )
+    epochs: int = Field(
+        20, ge=1, description="Passes over the corpus (10-20 suffice; 100 gained nothing)."
+    )
+    alpha: float = Field(
+        0.025,
+        gt=0,
+        description="Initial learning rate (gensim's skip-gram default); CBOW often wants "
+        "0.05. Too high with many epochs over-fits frequent items.",
+    )
+    min_alpha: float = Field(
+        0.0001, ge=0, description="Final learning rate; alpha decays linearly to it."
+    )
+    shrink_windows: bool = Field(
+        True,
+        description="Sample the effective window per item (gensim default); False uses the "
+        "full window, better for baskets where order means little.",
+    )
+    seed: int = Field(
+        42, description="Seed for vector initialisation and sampling: fixed runs are comparable."
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Training threads. 1 (with a fixed seed and PYTHONHASHSEED) gives "
+        "bit-identical vectors; more is faster but not reproducible.",
+    )
+
+
+class AugmentConfig(Section):
+    """Corpus augmentation before training (DeepWalk, Perozzi et al. 2014)."""
+
+    deepwalk_walks_per_item: int = Field(
+        0,
+        ge=0,
+        description="Random walks started from every item over the directed item-transition "
+        "graph of the training sessions, appended to the corpus (0 = off). Helps sparse "
+        "catalogues where many items share few sessions.",
+    )
+    deepwalk_walk_length: int = Field(10, ge=2, description="Items per random walk.")
+    seed: int = Field(0, description="Seed of the walks.")

@@ -1,0 +1,157 @@
+"""Deterministic synthetic events with planted structure, for tests and benchmarks.
+
+Items fall into disjoint topic groups; every session stays inside one topic (with a little
+noise), item popularity inside a topic is Zipf-like, sessions of one user are separated by
+one to six hours, events inside a session by seconds to minutes; all users start within
+the same two months, so the time span does not grow with the size. Item ids read
+`g<group>-i<item>`, so a test knows which items belong together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from recsys import sqlrun
+from recsys.errors import UsageError
+
+START = 1_700_000_000  # 2023-11-14, Unix seconds
+
+
+def group_of(item_id: str) -> int:
+    """The planted group of a synthetic item id."""
+    return int(item_id.split("-")[0][1:])
+
+
+def generate(
+    n_events: int,
+    n_items: int = 1000,
+    seed: int = 0,
+    *,
+    group_size: int = 25,
+    noise: float = 0.05,
+    mean_session: float = 8.0,
+    bot_fraction: float = 0.0,
+    duplicate_fraction: float = 0.0,
+    span_days: float = 60.0,
+) -> pa.Table:
+    """Events table (user_id, item_id, timestamp, event_type) with planted topic groups.
+
+    Parameters
+    ----------
+    n_events, n_items, seed
+        Size and seed; the same arguments always give the same table.
+    group_size, noise, mean_session
+        Items per topic group, share of off-topic events, mean session length.
+    bot_fraction
+        Share of extra events from crawler users `bot<k>` (one event per second over random
+        items), appended: what a bot filter should remove.
+    duplicate_fraction
+        Share of extra events repeating a real event 0-3 s later (tracker retries, double
+        submits): what near-duplicate removal should remove.
+    span_days
+        Spread users' first sessions over this many days; each user's next session starts
+        1-6 h after the end of the previous one, so users are active concurrently, as in a
+        real log, and the span does not grow with the size.
+    """
+    if n_events < 2 or n_items < 2:
+        raise UsageError("generate needs at least 2 events and 2 items")
+    rng = np.random.default_rng(seed)
+    n_groups = max(1, n_items // group_size)
+    group = np.arange(n_items) % n_groups
+    lengths = np.maximum(2, rng.geometric(1.0 / (mean_session - 1), size=n_events // 2) + 1)
+    lengths = lengths[np.cumsum(lengths) <= n_events]
+    if lengths.sum() < n_events:
+        lengths = np.append(lengths, n_events - lengths.sum())
+    lengths = lengths[lengths > 0]
+    n_sessions = len(lengths)
+    n_users = max(1, n_sessions // 4)
+    session_user = rng.integers(0, n_users, n_sessions)
+    session_group = rng.integers(0, n_groups, n_sessions)
+    # Zipf-like popularity inside each group.
+    members = [np.flatnonzero(group == g) for g in range(n_groups)]
+    weights = [1.0 / np.arange(1, len(m) + 1) ** 1.1 for m in members]
+    weights = [w / w.sum() for w in weights]
+    session_of_event = np.repeat(np.arange(n_sessions), lengths)
+    items = np.empty(n_events, dtype=np.int64)
+    for g in range(n_groups):
+        mask = session_group[session_of_event] == g
+        items[mask] = rng.choice(members[g], size=int(mask.sum()), p=weights[g])
+    noisy = rng.random(n_events) < noise
+    items[noisy] = rng.integers(0, n_items, int(noisy.sum()))
+    # Time: every user has a timeline starting within the first `span_days`; the user's
+    # sessions follow each other 1-6 hours apart, so the span does not grow with the size.
+    steps = rng.integers(10, 300, n_events)
+    first = np.r_[0, np.cumsum(lengths)[:-1]]
+    steps[first] = 0
+    offsets = np.cumsum(steps) - np.repeat(np.cumsum(steps)[first], lengths)
+    duration = offsets[np.cumsum(lengths) - 1]
+    by_user = np.argsort(session_user, kind="stable")
+    first_of_user = np.r_[True, session_user[by_user][1:] != session_user[by_user][:-1]]
+    # A session starts 1-6 hours after the end of the same user's previous session.
+    gaps = rng.integers(3_600, 6 * 3_600, n_sessions) + np.r_[0, duration[by_user][:-1]]
+    gaps[first_of_user] = 0
+    elapsed = np.cumsum(gaps)
+    elapsed -= np.maximum.accumulate(np.where(first_of_user, elapsed, 0))
+    offsets_user = rng.integers(0, int(span_days * 86_400), n_users)
+    session_start = np.empty(n_sessions, dtype=np.int64)
+    session_start[by_user] = START + offsets_user[session_user[by_user]] + elapsed
+    timestamps = np.repeat(session_start, lengths) + offsets
+    users = session_user[session_of_event]
+    users, items, timestamps = _add_noise(
+        rng, users, items, timestamps, n_users, n_items, bot_fraction, duplicate_fraction
+    )
+    item_ids = np.array([f"g{group[i]}-i{i}" for i in range(n_items)], dtype=object)
+    # Users >= n_users are the bots.
+    user_ids = np.array([f"u{u}" for u in range(n_users)], dtype=object)
+    bot_ids = np.array([f"bot{u}" for u in range(users.max() + 1 - n_users)], dtype=object)
+    user_text = np.concatenate([user_ids, bot_ids])[users]
+    return pa.table(
+        {
+            "user_id": pa.array(user_text.tolist(), pa.string()),
+            "item_id": pa.array(item_ids[items].tolist(), pa.string()),
+            "timestamp": pa.array(timestamps, pa.int64()),
+            "event_type": pa.array(["click"] * len(users), pa.string()),
+        }
+    )
+
+
+def _add_noise(rng, users, items, timestamps, n_users, n_items, bot_fraction, dup_fraction):
+    """Append near-duplicate events and crawler sessions (drawn after the clean log, so
+    the clean part does not change with these fractions)."""
+    n = len(users)
+    n_dup = int(n * dup_fraction)
+    if n_dup:
+        which = rng.integers(0, n, n_dup)
+        users = np.concatenate([users, users[which]])
+        items = np.concatenate([items, items[which]])
+        timestamps = np.concatenate([timestamps, timestamps[which] + rng.integers(0, 4, n_dup)])
+    n_bot = int(n * bot_fraction)
+    if n_bot:
+        per_bot = 2_000  # a crawler hitting one page per second for ~33 minutes
+        bot = np.arange(n_bot) // per_bot
+        starts = rng.integers(START, int(timestamps.max()), bot.max() + 1)
+        users = np.concatenate([users, n_users + bot])
+        items = np.concatenate([items, rng.integers(0, n_items, n_bot)])
+        timestamps = np.concatenate([timestamps, starts[bot] + np.arange(n_bot) % per_bot])
+    return users, items, timestamps
+
+
+def write(table: pa.Table, out: Path) -> Path:
+    """Write as Parquet, CSV (.csv/.csv.gz) or JSON lines, by the file name."""
+    name = Path(out).name.lower()
+    if name.endswith(".parquet"):
+        fmt = "parquet"
+    elif name.endswith((".csv", ".csv.gz")):
+        fmt = "csv"
+    elif name.endswith((".jsonl", ".json", ".ndjson")):
+        fmt = "json"
+    else:
+        raise UsageError(f"generate: cannot tell the format of '{out}' (.parquet/.csv/.jsonl)")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with sqlrun.connect() as con:
+        con.register("generated", table)
+        sqlrun.run(con, "data/synthetic_write", {"path": str(out)}, idents={"format": fmt})
+    return Path(out)

@@ -1,0 +1,44 @@
+"""`Embedding`: a trained model's vectors and vocabulary (row -> item_id) from a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from recsys.layout import CONTEXT_VECTORS, VECTORS, VOCAB
+from recsys.model.index import spaces
+
+
+class Embedding:
+    """Input and output vectors plus the item ids of their rows, with id -> row lookups."""
+
+    def __init__(
+        self, vectors: np.ndarray, item_ids: np.ndarray, context: np.ndarray | None = None
+    ) -> None:
+        self.vectors = vectors
+        self.context = context if context is not None else vectors
+        self.item_ids = item_ids
+        self._row = {item: row for row, item in enumerate(item_ids.tolist())}
+
+    @classmethod
+    def load(cls, folder: Path) -> Embedding:
+        folder = Path(folder)
+        ids = pq.read_table(folder / VOCAB, columns=["item_id"]).column(0)
+        return cls(
+            np.load(folder / VECTORS),
+            np.asarray(ids.to_pylist(), dtype=object),
+            np.load(folder / CONTEXT_VECTORS),
+        )
+
+    def spaces(self, scoring: str) -> tuple[np.ndarray, np.ndarray]:
+        """(query vectors, indexed vectors) under a scoring (see recsys.model.index)."""
+        return spaces(self.vectors, self.context, scoring)
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    def rows(self, item_ids: list[str]) -> np.ndarray:
+        """Rows of the given ids; -1 where an id is not in the vocabulary."""
+        return np.array([self._row.get(i, -1) for i in item_ids], dtype=np.int64)

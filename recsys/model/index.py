@@ -1,0 +1,267 @@
+"""FAISS helpers: the one place vectors are scored, indexed and searched.
+
+Two scorings (`export.scoring`):
+
+- ``in_out`` (default): query = the item's input vector, index = output (context) vectors,
+  score = their raw inner product, the logit skip-gram/CBOW with negative sampling is
+  trained to maximise for items that occur together (the "dual embedding space" reading of
+  Mitra et al. 2016). It ranks "what comes with / after this item".
+- ``in_in``: cosine of input vectors (classic item2vec similarity): "items like this one".
+
+Only numpy and faiss are imported here, so serving (`recsys similar`) needs no training
+library. The index files' names are `layout.INDEX_FILE` and `layout.INDEX_INFO`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from recsys.layout import INDEX_FILE, INDEX_INFO
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation (zero rows stay zero) as contiguous float32."""
+    out = np.ascontiguousarray(vectors, dtype=np.float32).copy()
+    faiss.normalize_L2(out)
+    return out
+
+
+SCORINGS = ("in_out", "in_in")
+
+
+def spaces(vectors: np.ndarray, context: np.ndarray, scoring: str) -> tuple[np.ndarray, np.ndarray]:
+    """(query vectors, indexed vectors) for a scoring; row i of both is vocabulary row i."""
+    if scoring == "in_in":
+        unit = normalize(vectors)
+        return unit, unit
+    if scoring == "in_out":
+        return (
+            np.ascontiguousarray(vectors, dtype=np.float32),
+            np.ascontiguousarray(context, dtype=np.float32),
+        )
+    raise ValueError(f"unknown scoring '{scoring}' (use one of {SCORINGS})")
+
+
+def search_threads(threads: int | None = None) -> int:
+    """FAISS's OpenMP thread count, set first when `threads` is given.
+
+    Its BLAS kernels split a batch's work by thread count, and scores differ in the last
+    bits with another split (measured: 1 vs 2 threads on 20k x 64). Shards pass the flow
+    process's count to their workers (a Dask worker starts with OMP_NUM_THREADS=1), so a
+    batch is scored alike wherever it runs."""
+    if threads:
+        faiss.omp_set_num_threads(int(threads))
+    return faiss.omp_get_max_threads()
+
+
+def build_exact(indexed: np.ndarray) -> faiss.Index:
+    """Exact inner-product index over the given (already scored-space) vectors."""
+    index = faiss.IndexFlatIP(indexed.shape[1])
+    index.add(np.ascontiguousarray(indexed, dtype=np.float32))
+    return index
+
+
+def search(
+    index: faiss.Index,
+    queries: np.ndarray,
+    k: int,
+    *,
+    batch_size: int = 8192,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (scores, ids) for each query row, in batches; ids are -1 where fewer exist."""
+    k = max(1, min(int(k), index.ntotal))
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    scores = np.empty((len(queries), k), dtype=np.float32)
+    ids = np.empty((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), batch_size):
+        stop = start + batch_size
+        scores[start:stop], ids[start:stop] = index.search(queries[start:stop], k)
+        if on_batch is not None:
+            on_batch(min(stop, len(queries)))
+    return scores, ids
+
+
+def neighbours_without_self(
+    index: faiss.Index, queries: np.ndarray, rows: np.ndarray, k: int, **kwargs
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k neighbours of the items at `rows` (`queries` = all query vectors), never the
+    item itself.
+
+    Searches k+1 and drops the query's own row wherever it appears (duplicate vectors can
+    put it below rank 1); rows that did not contain it lose their last hit instead.
+    """
+    scores, ids = search(index, queries[rows], k + 1, **kwargs)
+    own = ids == rows[:, None]
+    # Keep the first k entries that are not the query itself.
+    order = np.argsort(own, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
+
+
+def choose_kind(n_items: int, cfg: Any) -> str:
+    """The index type for a catalogue of `n_items` under an ExportConfig."""
+    if cfg.index_type != "auto":
+        return cfg.index_type
+    if n_items <= cfg.flat_max_items:
+        return "flat"
+    return "hnsw" if n_items <= cfg.hnsw_max_items else "ivfpq"
+
+
+def build(indexed: np.ndarray, cfg: Any) -> tuple[faiss.Index, dict]:
+    """Build the serving index (inner-product metric for every kind) and describe it.
+
+    Returns (index, info) where info holds the kind, its search parameters and the build
+    time; every kind scores by inner product, so both scorings keep their meaning.
+    """
+    indexed = np.ascontiguousarray(indexed, dtype=np.float32)
+    n, dim = indexed.shape
+    kind = choose_kind(n, cfg)
+    start = time.perf_counter()
+    info: dict[str, Any] = {"kind": kind, "items": n, "dim": dim}
+    if kind == "flat":
+        idx = build_exact(indexed)
+    elif kind == "hnsw":
+        idx = faiss.IndexHNSWFlat(dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        idx.hnsw.efConstruction = cfg.hnsw_ef_construction
+        idx.add(indexed)
+        info.update(m=cfg.hnsw_m, ef_construction=cfg.hnsw_ef_construction)
+        info["ef_search"] = cfg.hnsw_ef_search
+    elif kind == "ivfflat":
+        nlist = _nlist(n, cfg)
+        idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        idx.train(_training_sample(indexed, nlist))
+        idx.add(indexed)
+        info.update(nlist=nlist, nprobe=cfg.ivf_nprobe)
+    else:
+        idx, params = _build_ivfpq(indexed, cfg)
+        info.update(params)
+    info["build_seconds"] = round(time.perf_counter() - start, 3)
+    configure(idx, info)
+    return idx, info
+
+
+def _nlist(n: int, cfg: Any) -> int:
+    return cfg.ivf_nlist or max(1, min(int(4 * np.sqrt(n)), n // 39))
+
+
+def _training_sample(indexed: np.ndarray, nlist: int) -> np.ndarray:
+    # FAISS needs ~39 training points per centroid; more only slows training down.
+    rng = np.random.default_rng(0)
+    return indexed[rng.choice(len(indexed), min(len(indexed), 64 * nlist), replace=False)]
+
+
+def _build_ivfpq(indexed: np.ndarray, cfg: Any) -> tuple[faiss.Index, dict]:
+    n, dim = indexed.shape
+    nlist = _nlist(n, cfg)
+    pq_m = cfg.pq_m or max(1, dim // 2)
+    if dim % pq_m:
+        raise ValueError(f"export.pq_m={pq_m} must divide the vector size {dim}")
+    # 8-bit codes need 256 training points per sub-quantizer; tiny catalogues get fewer bits.
+    nbits = 8 if n >= 1024 else max(2, int(np.log2(n)) - 1)
+    quantizer = faiss.IndexFlatIP(dim)
+    base = faiss.IndexIVFPQ(quantizer, dim, nlist, pq_m, nbits, faiss.METRIC_INNER_PRODUCT)
+    idx: faiss.Index = base
+    if cfg.pq_refine:
+        refine = faiss.IndexScalarQuantizer(
+            dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        idx = faiss.IndexRefine(base, refine)
+        idx.k_factor = 4.0
+    idx.train(_training_sample(indexed, nlist))
+    idx.add(indexed)
+    refine_info = {"refine": "SQ8", "k_factor": 4.0} if cfg.pq_refine else {"refine": None}
+    return idx, {
+        "nlist": nlist,
+        "pq_m": pq_m,
+        "pq_nbits": nbits,
+        "nprobe": cfg.ivf_nprobe,
+        **refine_info,
+    }
+
+
+def configure(idx: faiss.Index, info: dict) -> None:
+    """Apply the search-time parameters recorded in `info` (after build or load)."""
+    if info.get("kind") == "hnsw":
+        faiss.downcast_index(idx).hnsw.efSearch = int(info["ef_search"])
+    elif info.get("kind") in ("ivfpq", "ivfflat"):
+        faiss.extract_index_ivf(idx).nprobe = int(info["nprobe"])
+        if info.get("refine"):
+            faiss.downcast_index(idx).k_factor = float(info["k_factor"])
+
+
+def recall_at_k(
+    idx: faiss.Index,
+    queries: np.ndarray,
+    indexed: np.ndarray,
+    k: int,
+    sample: int,
+    seed: int = 0,
+) -> float:
+    """Mean recall@k of `idx` against exact inner-product search on sampled query rows.
+
+    Each query's own row is searched too (in_out scores it like any item), so both lists
+    are compared exactly as the index answers them.
+    """
+    n = len(queries)
+    rows = np.random.default_rng(seed).choice(n, min(sample, n), replace=False)
+    k = min(k, idx.ntotal)
+    _, truth = build_exact(indexed).search(np.ascontiguousarray(queries[rows]), k)
+    _, found = search(idx, queries[rows], k)
+    hits = sum(len(np.intersect1d(t[t >= 0], f[f >= 0])) for t, f in zip(truth, found, strict=True))
+    return float(hits / max(1, (truth >= 0).sum()))
+
+
+BEAMS = {"hnsw": "ef_search", "ivfflat": "nprobe", "ivfpq": "nprobe"}
+
+
+def tune_recall(
+    idx: faiss.Index,
+    info: dict,
+    queries: np.ndarray,
+    indexed: np.ndarray,
+    k: int,
+    target: float,
+    sample: int,
+) -> float:
+    """Double the search beam (efSearch / nprobe) until sampled recall@k reaches `target`
+    or the beam hits its ceiling; updates `info` in place and returns the final recall.
+
+    Search parameters cost nothing to change after the build, so defaults can be fast and
+    the recall is still made sure on the actual vectors.
+    """
+    recall = recall_at_k(idx, queries, indexed, k, sample)
+    key = BEAMS.get(info["kind"])
+    ceiling = {"ef_search": 1024, "nprobe": info.get("nlist", 1)}.get(key, 0)
+    tried = [(info.get(key), round(recall, 4))] if key else []
+    while key and recall < target and info[key] < ceiling:
+        info[key] = min(info[key] * 2, ceiling)
+        configure(idx, info)
+        recall = recall_at_k(idx, queries, indexed, k, sample)
+        tried.append((info[key], round(recall, 4)))
+    info["recall_tuning"] = tried
+    return recall
+
+
+def save(idx: faiss.Index, folder: Path, info: dict) -> Path:
+    """Write index.faiss and index.json (with bytes per vector measured on disk)."""
+    path = Path(folder) / INDEX_FILE
+    faiss.write_index(idx, str(path))
+    info["bytes_per_vector"] = round(path.stat().st_size / max(1, idx.ntotal), 1)
+    (Path(folder) / INDEX_INFO).write_text(json.dumps(info, indent=2))
+    return path
+
+
+def load(folder: Path) -> faiss.Index:
+    """Read the index and re-apply its recorded search parameters."""
+    idx = faiss.read_index(str(Path(folder) / INDEX_FILE))
+    info_path = Path(folder) / INDEX_INFO
+    if info_path.is_file():
+        configure(idx, json.loads(info_path.read_text()))
+    return idx

@@ -1,4 +1,0 @@
--- An item-attributes file (CSV/TSV, delimiter sniffed) as text columns, for the projections
--- in export_attributes.sql and evaluate_item_attributes.sql.
-create or replace temp table attributes_source as
-select * from read_csv($path, header = true, all_varchar = true)

@@ -1,3 +1,0 @@
--- Replace the stored item counts with this run's (written by extract_item_counts_write).
-create or replace table wh_item_counts as
-select item_id, events from read_parquet($counts)

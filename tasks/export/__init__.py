@@ -1,0 +1,128 @@
+"""Export: the serving FAISS index, `item_recs.parquet` and `user_recs.parquet`.
+
+The index type follows the catalogue size (exact / HNSW / IVF-PQ, see recsys.model.index) and its
+recall@K against exact search is measured here, on a fixed sample, and written to
+`index.json`; publish refuses an index below `export.min_recall`. The exported lists are
+read from that very index, so `recsys similar` and `item_recs.parquet` agree.
+
+Candidates (embedding channel, optional co-occurrence channel, cold-start fallbacks) go to
+DuckDB, where the business rules flag what they remove (`sql/export/flag.sql`) and the
+survivors are ranked; the same rules apply to item and user lists.
+
+    shards.py   the lists built in shards (item- and user-id ranges), concatenated in order
+    lists.py    what the stage and its shards share: neighbours, user vectors, the rules
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import NONE
+
+from recsys import sqlrun
+from recsys.config import ExportConfig, PipelineConfig
+from recsys.layout import EXPORT_SHARDS, ITEM_RECS, USER_RECS, RunPaths
+from recsys.model import index
+from recsys.model.embedding import Embedding
+from recsys.ops.scaleout import Mapper, inline, run_shards, shard_count
+from recsys.stage import StageReport, report_artifact, retry_unless_deterministic, timed
+from recsys.tasks.export import shards as export_shards
+from recsys.tasks.export.lists import RULES
+
+
+def build_index(paths: RunPaths, emb: Embedding, cfg: ExportConfig):
+    """Build, recall-check and save the serving index; returns (index, queries, info)."""
+    queries, indexed = emb.spaces(cfg.scoring)
+    idx, info = index.build(indexed, cfg)
+    info["recall_k"] = min(cfg.k, len(emb))
+    recall = index.tune_recall(
+        idx, info, queries, indexed, info["recall_k"], cfg.recall_target, cfg.recall_sample
+    )
+    info["recall"] = round(recall, 4)
+    info["min_recall"] = cfg.min_recall
+    index.save(idx, paths.out, info)
+    return idx, queries, info
+
+
+def export(
+    paths: RunPaths, cfg: PipelineConfig, shards: int = 1, mapper: Mapper | None = None
+) -> StageReport:
+    """Write index.faiss + index.json, item_recs.parquet and user_recs.parquet.
+
+    The lists are built in `shards` shards (ranges of item and user ids, see shards.py)
+    run by `mapper` (default: here, one after the other); each writes its own Parquet
+    parts, concatenated in id order into the published files."""
+    ex = cfg.export
+    report = StageReport(name="export")
+    with timed(report):
+        emb = Embedding.load(paths.out)
+        _, _, info = build_index(paths, emb, ex)
+        calls = export_shards.plan(paths, emb, ex, shards)
+        parts = (mapper or inline(export_shards.export_shard))(calls)
+        for kind, name in (("item", ITEM_RECS), ("user", USER_RECS)):
+            export_shards.concat([c[f"{kind}_path"] for c in calls], paths.out / name)
+        shutil.rmtree(paths.work_dir / EXPORT_SHARDS, ignore_errors=True)
+        item_rules = {r: sum(p["item"][r] for p in parts) for r in RULES}
+        user_rules = {r: sum(p["user"][r] for p in parts) for r in RULES}
+        with sqlrun.connect(paths.stage_db, read_only=True) as con:
+            counts = sqlrun.fetch_one(
+                con,
+                "export/counts",
+                params={
+                    "item_recs": str(paths.out / ITEM_RECS),
+                    "user_recs": str(paths.out / USER_RECS),
+                },
+            )
+            sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None})
+            hr = sqlrun.fetch_one(
+                con, "export/list_hr", params={"path": str(paths.out / ITEM_RECS), "k": ex.k}
+            )
+        report.rows_in = len(emb)
+        report.rows_out = counts["item_recs_rows"] + counts["user_recs_rows"]
+        report.details = {
+            "index": info["kind"],
+            "index recall@k": info["recall"],
+            "index build seconds": info["build_seconds"],
+            "index bytes per vector": info["bytes_per_vector"],
+            "items": len(emb),
+            **counts,
+            f"item_recs hr@{ex.k} (test split)": round(hr["hr"] or 0.0, 4),
+            "cooccurrence_weight": ex.cooccurrence_weight,
+            **{f"item rule {k} removed": v for k, v in item_rules.items()},
+            **{f"user rule {k} removed": v for k, v in user_rules.items()},
+        }
+        report.details["k"] = ex.k
+        report.details["shards"] = len(calls)
+        report.details["shard workers"] = ", ".join(sorted({p["worker"] for p in parts}))
+    return report
+
+
+def _sample_markdown(paths: RunPaths) -> str:
+    lines = []
+    for name in (ITEM_RECS, USER_RECS):
+        rows = pq.read_table(paths.out / name).slice(0, 5).to_pylist()
+        if rows:
+            lines += [f"#### {name} (first rows)", "", "| " + " | ".join(rows[0]) + " |"]
+            lines.append("|" + "---|" * len(rows[0]))
+            lines += ["| " + " | ".join(str(v) for v in r.values()) + " |" for r in rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+@task(
+    name="export",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_unless_deterministic,
+    cache_policy=NONE,
+)
+def export_task(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
+    def mapper(calls: list[dict]) -> list[dict]:
+        return run_shards(export_shards.export_shard_task, calls, cfg.ops)
+
+    report = export(paths, cfg, shard_count(cfg.ops), mapper)
+    report_artifact(report, _sample_markdown(paths))
+    return report

@@ -1,0 +1,140 @@
+"""Export in shards: each shard builds the item lists of one item-id range and the user lists
+of one user-id range, and writes them as its own Parquet parts.
+
+A shard opens the stage DuckDB read-only and loads the saved serving index and vectors from
+the run folder (paths only, so it can run on a Dask worker). Ranges follow the published
+files' order (item_id, user_id) and start at whole FAISS batches of that order, so the
+parts concatenated in shard order are the unsharded files, row for row. What depends on all
+users (the popularity fallback's depth) is computed once, in `plan`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import NONE
+
+from recsys import sqlrun
+from recsys.config import ExportConfig
+from recsys.layout import EXPORT_SHARDS, ITEM_RECS, USER_RECS, VOCAB, RunPaths
+from recsys.model import index
+from recsys.model.embedding import Embedding
+from recsys.ops.scaleout import Range, ranges, worker_id
+from recsys.tasks.export.lists import (
+    filter_and_write,
+    item_neighbours,
+    load_attributes,
+    user_candidates,
+)
+
+EMPTY: Range = ("", "")  # no id is >= "" and < ""
+
+
+def plan(paths: RunPaths, emb: Embedding, cfg: ExportConfig, shards: int) -> list[dict]:
+    """One call per shard: its item and user ranges, search depths and part paths."""
+    depth = min(cfg.overfetch * cfg.k, max(1, len(emb) - 1))
+    if shards <= 1:  # one shard sees every user: it finds the largest seen count itself
+        item_ranges, user_ranges, max_seen = [(None, None)], [(None, None)], None
+    else:
+        item_ranges = ranges(sorted(emb.item_ids.tolist()), cfg.batch_size, shards)
+        with sqlrun.connect(paths.stage_db, read_only=True) as con:
+            con.register("vocab", con.read_parquet(str(paths.out / VOCAB)))
+            params = {"batch": cfg.batch_size}
+            starts = sqlrun.run(con, "export/user_starts", params).fetchall()
+        max_seen = starts[0][1] if starts else 0
+        user_ranges = ranges([u for u, _ in starts], 1, shards)  # starts are whole batches
+    n = max(len(item_ranges), len(user_ranges))
+    item_ranges += [EMPTY] * (n - len(item_ranges))
+    user_ranges += [EMPTY] * (n - len(user_ranges))
+    parts = paths.work_dir / EXPORT_SHARDS
+    if n > 1:
+        parts.mkdir(parents=True, exist_ok=True)
+    return [
+        {
+            "stage_db": paths.stage_db,
+            "model_dir": paths.out,
+            "cfg": cfg,
+            "items": item_ranges[i],
+            "users": user_ranges[i],
+            "depth": depth,
+            "max_seen": max_seen,
+            "threads": index.search_threads(),
+            # One shard writes the published files directly.
+            "item_path": paths.out / ITEM_RECS if n == 1 else parts / f"items-{i:04d}.parquet",
+            "user_path": paths.out / USER_RECS if n == 1 else parts / f"users-{i:04d}.parquet",
+        }
+        for i in range(n)
+    ]
+
+
+def export_shard(
+    stage_db: Path,
+    model_dir: Path,
+    cfg: ExportConfig,
+    items: Range,
+    users: Range,
+    depth: int,
+    max_seen: int | None,
+    threads: int,
+    item_path: Path,
+    user_path: Path,
+) -> dict:
+    """Write the item lists of `items` and the user lists of `users`; returns the rows each
+    business rule removed, per kind, and the worker that ran it. FAISS searches with
+    `threads` threads (see `index.search_threads`)."""
+    index.search_threads(threads)
+    emb = Embedding.load(model_dir)
+    idx = index.load(model_dir)
+    queries, _ = emb.spaces(cfg.scoring)
+    ordered = sorted(emb.item_ids.tolist())
+    lo = 0 if items[0] is None else bisect_left(ordered, items[0])
+    hi = len(ordered) if items[1] is None else bisect_left(ordered, items[1])
+    rows = emb.rows(ordered[lo:hi]) if hi > lo else np.empty(0, dtype=np.int64)
+    source = f"item2vec:{cfg.scoring}"
+    same = cfg.same_attribute is not None
+    with sqlrun.connect(stage_db, read_only=True) as con:
+        con.register("vocab", con.read_parquet(str(model_dir / VOCAB)))
+        con.register("blocklist", pa.table({"item_id": pa.array(cfg.blocklist, pa.string())}))
+        allow = pa.array(cfg.allowlist or [], pa.string())
+        con.register("allowlist", pa.table({"item_id": allow}))
+        load_attributes(con, cfg)
+        sqlrun.run(con, "export/popular")
+        con.register("item_neighbours", item_neighbours(idx, queries, emb, rows, depth, cfg))
+        params = {"depth": depth, "cooc_weight": cfg.cooccurrence_weight, "source": source}
+        bounds = {"lo": items[0], "hi": items[1]}
+        sqlrun.run(con, "export/item_candidates", {**params, **bounds})
+        sqlrun.run(con, "export/item_cold", bounds)
+        sqlrun.run(con, "export/fallback", {"depth": depth, "same_attribute": same})
+        item_rules = filter_and_write(con, "item", cfg, item_path)
+        bounds = {"lo": users[0], "hi": users[1]}
+        seen = dict(sqlrun.run(con, "export/seen_counts", bounds).fetchall())
+        con.register("user_candidates", user_candidates(idx, queries, con, seen, cfg, users))
+        if max_seen is None:
+            max_seen = max(seen.values(), default=0)
+        sqlrun.run(con, "export/user_anchors", bounds)
+        sqlrun.run(con, "export/user_candidates", {"source": source})
+        sqlrun.run(con, "export/user_cold")
+        fallback = {"depth": depth + max_seen, "same_attribute": same}
+        sqlrun.run(con, "export/fallback", fallback)
+        user_rules = filter_and_write(con, "user", cfg, user_path)
+    return {"item": item_rules, "user": user_rules, "worker": worker_id()}
+
+
+# The same function as a Prefect task: what a Dask worker runs.
+export_shard_task = task(name="export-shard", cache_policy=NONE)(export_shard)
+
+
+def concat(parts: list[Path], out: Path) -> None:
+    """Append the parts, in order, into one Parquet file (nothing to do for one part)."""
+    if len(parts) == 1 and parts[0] == out:
+        return
+    schema = pq.read_schema(parts[0])
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+        for part in parts:
+            writer.write_table(pq.read_table(part, schema=schema))
+            part.unlink()

@@ -1,0 +1,154 @@
+"""Reading an events input as `source_rows` and finding its columns (stage and ingest)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import duckdb
+
+from recsys import sqlrun
+from recsys.config import ExtractConfig
+from recsys.errors import DataQualityError
+from recsys.tasks.extract.inputs import EventsInput
+
+REQUIRED = ("user_id", "item_id", "timestamp")
+OPTIONAL = ("event_type", "session_id")
+
+
+# Formats whose rows are numbered in read order without an ordered scan (from each file's
+# row count and the row's position in its file), so they can be read lazily.
+LAZY_FORMATS = ("parquet",)
+# A file's own column of one of these names hides DuckDB's virtual column that
+# extract/read_parquet numbers rows with: such an input is numbered in read order instead.
+_VIRTUAL = ("file_index", "file_row_number")
+
+
+def read_source(
+    con: duckdb.DuckDBPyConnection,
+    events: EventsInput,
+    delimiter: str | None,
+    *,
+    lazy: bool = False,
+) -> bool:
+    """Make `source_rows` (the input's rows with `input_order`), which `typed_rows` reads.
+
+    Parameters
+    ----------
+    con
+        The connection that runs the extract SQL.
+    events
+        The resolved input.
+    delimiter
+        CSV delimiter; None sniffs the first file's.
+    lazy
+        If the format allows (`LAZY_FORMATS`), make `source_rows` a view over the files,
+        read by the statement that scans it (run it under `scan_errors`), instead of a copy.
+
+    Returns
+    -------
+    Whether `source_rows` is a view (lazy), else a table holding a copy of the input.
+
+    Raises
+    ------
+    DataQualityError
+        The input cannot be read (or, lazily, its schema): one line naming it and DuckDB's
+        reason.
+    """
+    lazy = lazy and events.format in LAZY_FORMATS
+    try:
+        params: dict[str, object] = {"path": events.files, "delimiter": None}
+        if events.format == "csv":
+            # read_csv takes one delimiter for all files: the configured one, else the
+            # first file's sniffed one (a NULL delimiter would not sniff).
+            params["delimiter"] = (
+                delimiter
+                or sqlrun.fetch_one(
+                    con, "extract/sniff_csv", params={"first_file": events.files[0]}
+                )["delimiter"]
+            )
+        sqlrun.run(con, "extract/source", params)
+        sqlrun.run(con, f"extract/read_{events.format}")
+        if events.format == "parquet" and set(_VIRTUAL) & set(_columns(con, "source_view")):
+            sqlrun.run(con, "extract/read_parquet_ordered")
+            lazy = False
+        drop_source(con)
+        sqlrun.run(con, "extract/source_lazy" if lazy else "extract/source_copy")
+    except duckdb.Error as exc:
+        raise _unreadable(events, exc) from exc
+    return lazy
+
+
+@contextlib.contextmanager
+def scan_errors(
+    con: duckdb.DuckDBPyConnection, events: EventsInput, delimiter: str | None
+) -> Iterator[None]:
+    """Run the statement that scans a lazy `source_rows` (the first to read the files' rows).
+
+    A DuckDB error raised in it is checked by copying the input (`read_source` without
+    `lazy`): a file that cannot be read then fails with read_source's one-line
+    DataQualityError, and any other error (memory, disk) is raised as it was.
+    """
+    try:
+        yield
+    except duckdb.Error:
+        read_source(con, events, delimiter)
+        raise
+
+
+def drop_source(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop `source_rows`, whether a copy (table) or lazy (view)."""
+    for kind in ("table", "view"):  # DROP of the other kind fails on the name
+        with contextlib.suppress(duckdb.CatalogException):
+            con.execute(f"drop {kind} if exists source_rows")
+
+
+def _unreadable(events: EventsInput, exc: duckdb.Error) -> DataQualityError:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0]
+    # DuckDB's CSV errors put the reason (e.g. "not utf-8 encoded") after the echoed row.
+    reason = [
+        line
+        for line in lines[1:]
+        if not line.startswith(("Original Line", "Possible Solution")) and "=" not in line
+    ]
+    if "CSV Error" in first and reason:
+        first = f"{first}: {reason[0]}"
+    return DataQualityError(f"{events.source}: cannot be read as {events.format}: {first}")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [row[0] for row in con.execute(f"describe {relation}").fetchall()]
+
+
+def check_layout(columns: list[str], source: str) -> None:
+    """Name the two layouts where 'missing column' would mislead: no header at all (DuckDB
+    invents `column0`), and a header that did not split because the CSV sniffer gave up."""
+    if columns == ["column0"]:
+        raise DataQualityError(f"{source}: the file is empty (no header row, no data)")
+    if len(columns) == 1:
+        raise DataQualityError(
+            f"{source}: rows did not split into columns (the header was read as one column "
+            f"'{columns[0]}'): a row is truncated or malformed, or the delimiter is unusual"
+        )
+
+
+def column_slots(
+    con: duckdb.DuckDBPyConnection, cfg: ExtractConfig, source: str
+) -> dict[str, str | None]:
+    present = _columns(con, "source_rows")
+    check_layout([c for c in present if c != "input_order"], source)
+    mapping = cfg.columns.model_dump()
+    slots: dict[str, str | None] = {}
+    for name in REQUIRED:
+        column = mapping[name]
+        if column not in present:
+            shown = ", ".join(c for c in present if c != "input_order")
+            raise DataQualityError(
+                f"{source}: missing required column '{column}' (for {name}; columns found: {shown})"
+            )
+        slots[name] = column
+    for name in OPTIONAL:
+        column = mapping[name]
+        slots[name] = column if column in present else None
+    return slots

@@ -1,0 +1,91 @@
+"""Serving index: choice by size, recall against exact search, persistence of parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from recsys.config import ExportConfig
+from recsys.model import index
+from recsys.tasks.export.lists import user_vectors
+
+
+def clustered(n: int, dim: int = 16, clusters: int = 50, seed: int = 0):
+    """Input and (differently scaled) context vectors around shared cluster centres."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim)).astype(np.float32)
+    label = rng.integers(0, clusters, n)
+    vectors = centres[label] + 0.4 * rng.normal(size=(n, dim)).astype(np.float32)
+    context = centres[label] + 0.4 * rng.normal(size=(n, dim)).astype(np.float32)
+    return vectors, context * rng.uniform(0.5, 1.5, (n, 1)).astype(np.float32)
+
+
+def test_kind_follows_catalogue_size():
+    cfg = ExportConfig(flat_max_items=100, hnsw_max_items=1000)
+    assert [index.choose_kind(n, cfg) for n in (100, 101, 1000, 1001)] == [
+        "flat",
+        "hnsw",
+        "hnsw",
+        "ivfpq",
+    ]
+    assert index.choose_kind(10, ExportConfig(index_type="ivfpq")) == "ivfpq"
+
+
+CASES = [(k, s) for k in ("flat", "hnsw", "ivfflat") for s in ("in_out", "in_in")]
+
+
+# IVF-PQ training is the slow one: only the default scoring.
+@pytest.mark.parametrize(("kind", "scoring"), [*CASES, ("ivfpq", "in_out")])
+def test_every_kind_is_close_to_exact_and_survives_a_reload(tmp_path, kind, scoring):
+    queries, indexed = index.spaces(*clustered(4000), scoring)
+    # pq_m=8 keeps PQ training quick; the refine step keeps recall up.
+    cfg = ExportConfig(index_type=kind, pq_m=8)
+    idx, info = index.build(indexed, cfg)
+    assert info["kind"] == kind and idx.ntotal == 4000
+    recall = index.recall_at_k(idx, queries, indexed, 20, 300)
+    assert recall == 1.0 if kind == "flat" else recall >= 0.95
+    index.save(idx, tmp_path, info)
+    assert info["bytes_per_vector"] > 0
+    again = index.load(tmp_path)
+    # The reloaded index answers exactly like the built one (search parameters re-applied).
+    before = index.search(idx, queries[:50], 10)[1]
+    assert np.array_equal(before, index.search(again, queries[:50], 10)[1])
+    if kind == "ivfpq":
+        assert info["bytes_per_vector"] < 4 * indexed.shape[1]  # PQ + SQ8 < float32
+
+
+def test_recall_check_catches_a_poor_index():
+    queries, indexed = index.spaces(*clustered(4000), "in_in")
+    cfg = ExportConfig(index_type="ivfpq", ivf_nprobe=1, pq_m=2, pq_refine=False)
+    idx, _ = index.build(indexed, cfg)
+    assert index.recall_at_k(idx, queries, indexed, 20, 300) < 0.8
+
+
+def test_user_vector_is_recency_weighted():
+    queries = np.eye(3, dtype=np.float32)
+    history = pa.table(
+        {"user_id": ["a", "a", "a", "b"], "row": [0, 1, 2, 2], "recency": [0, 1, 2, 0]}
+    )
+    users, vectors = user_vectors(history, queries, decay=0.5)
+    assert users.tolist() == ["a", "b"]
+    np.testing.assert_allclose(vectors[0], np.array([1, 0.5, 0.25]) / 1.75, rtol=1e-6)
+    np.testing.assert_allclose(vectors[1], [0, 0, 1])
+    _, plain = user_vectors(history, queries, decay=1.0)
+    np.testing.assert_allclose(plain[0], [1 / 3] * 3, rtol=1e-6)
+
+
+def test_tuning_raises_the_beam_until_recall_is_reached():
+    queries, indexed = index.spaces(*clustered(4000), "in_out")
+    cfg = ExportConfig(index_type="hnsw", hnsw_m=16, hnsw_ef_search=1)
+    idx, info = index.build(indexed, cfg)
+    start = index.recall_at_k(idx, queries, indexed, 20, 300)
+    recall = index.tune_recall(idx, info, queries, indexed, 20, 0.98, 300)
+    assert start < 0.9 <= 0.98 <= recall
+    assert info["ef_search"] > 1 and idx.hnsw.efSearch == info["ef_search"]
+    assert [ef for ef, _ in info["recall_tuning"]][:3] == [1, 2, 4]
+    # PQ without refinement cannot be tuned past its quantization error: the gate's case.
+    cfg = ExportConfig(index_type="ivfpq", ivf_nprobe=1, pq_m=2, pq_refine=False)
+    idx, info = index.build(indexed, cfg)
+    assert index.tune_recall(idx, info, queries, indexed, 20, 0.99, 300) < 0.9
+    assert info["nprobe"] == info["nlist"]

@@ -1,0 +1,75 @@
+"""`recsys tune`: validation split only, tuned.yaml read by later runs, Dask = threads."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from helpers import FAST, run_cli
+from recsys.config import PipelineConfig, load_config
+from recsys.layout import RunPaths
+from recsys.tasks.extract import extract
+from recsys.tasks.tune.validation import build_validation_stage
+
+TUNE = ["--set", "tune.sampler=random", "--set", "tune.parallel=2", "--set", "train.workers=1"]
+
+
+def test_validation_stage_never_sees_the_test_split(tmp_path, planted_events):
+    cfg = PipelineConfig()
+    paths = RunPaths.new(tmp_path, str(planted_events))
+    extract(paths, cfg)
+    setup = build_validation_stage(paths, cfg)
+    with duckdb.connect(str(paths.stage_db), read_only=True) as con:
+        cut = con.execute("select min(ts) from events where split = 'test'").fetchone()[0]
+    with duckdb.connect(str(setup.stage_db), read_only=True) as con:
+        last, holdout = con.execute(
+            "select max(ts), count(*) filter (where split = 'test') from events"
+        ).fetchone()
+    assert last < cut
+    assert holdout > 0
+    corpus_tokens = sum(len(line.split()) for line in setup.corpus.read_text().splitlines())
+    assert corpus_tokens == sum(setup.counts.values())
+
+
+def _trials(data):
+    files = sorted((data / "tune" / "work").glob("*/trials.json"))
+    return json.loads(files[-1].read_text())
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_api")
+def test_tune_writes_a_config_that_run_starts_from(tmp_path, planted_events):
+    data = tmp_path / "data"
+    args = ["tune", "--events", planted_events, "--data-dir", data, "--trials", "4", *TUNE]
+    assert run_cli(*args) == 0
+    tuned = data / "tuned.yaml"
+    cfg = load_config([tuned])
+    trials = _trials(data)
+    assert len(trials["trials"]) == 4
+    first = trials["trials"][0]["params"]
+    assert first["epochs"] == PipelineConfig().train.epochs  # the defaults are trial 0
+    assert trials["summary"]["best_value"] >= trials["summary"]["default_value"]
+    best = max(trials["trials"], key=lambda t: t["metrics"]["hr@20"])["params"]
+    assert cfg.train.window == best["window"] and cfg.export.scoring == best["scoring"]
+
+    # A later run in the same data dir starts from tuned.yaml; --set still wins.
+    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
+    manifest = json.loads((data / "published" / "current" / "manifest.json").read_text())
+    assert manifest["config"]["train"]["window"] == best["window"]
+    assert manifest["config"]["train"]["epochs"] == 5  # from FAST's --set
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_api")
+def test_dask_cluster_gives_the_sequential_results(tmp_path, planted_events):
+    results = {}
+    for runner in ("threads", "dask"):
+        data = tmp_path / runner
+        args = ["tune", "--events", planted_events, "--data-dir", data, "--trials", "3", *TUNE]
+        assert run_cli(*args, "--task-runner", runner) == 0
+        results[runner] = [
+            (t["params"], round(t["metrics"]["hr@20"], 10)) for t in _trials(data)["trials"]
+        ]
+    assert results["dask"] == results["threads"]
