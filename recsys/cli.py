@@ -196,12 +196,17 @@ def tune(
         events=events, data_dir=str(folder), config=explicit
     )
     summary = result["summary"]
-    typer.echo(f"wrote {result['tuned']}")
+    typer.echo(f"wrote {result['tuned']} ({summary['trials']} trials, {summary['seconds']:.0f} s)")
+    metric = summary["metric"]
     typer.echo(
-        f"{summary['metric']} on the validation split: best {summary['best_value']:.4f}, "
-        f"defaults {summary['default_value']:.4f}, baselines {summary['validation_baselines']} "
-        f"({summary['trials']} trials, {summary['seconds']:.0f} s)"
+        f"validation {metric} / strongest tuned baseline ({summary['objective']}): "
+        f"best {summary['best_value']:.4f}, defaults {summary['default_value']:.4f}"
     )
+    for task, baselines in summary["validation_baselines"].items():
+        best = summary["best_metrics"].get(task, {}).get(metric)
+        if best is not None:
+            shown = ", ".join(f"{src} {v:.4f}" for src, v in sorted(baselines.items()))
+            typer.echo(f"  {task} lists: model {best:.4f}; baselines {shown}")
 
 
 def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]:
@@ -220,12 +225,21 @@ def _print_run(result: dict) -> None:
             f"{name:<10}{stage['seconds']:>9.2f}{stage['rows_in']:>12,}{stage['rows_out']:>12,}"
         )
     _print_incremental(result["stages"].get("extract", {}).get("details") or {})
-    typer.echo(f"\n{'model':<14}{f'HR@{k}':>9}{f'MRR@{k}':>9}{f'NDCG@{k}':>9}")
-    for source, values in metrics["models"].items():
-        typer.echo(
-            f"{source:<14}{values[f'hr@{k}']:>9.4f}{values[f'mrr@{k}']:>9.4f}"
-            f"{values[f'ndcg@{k}']:>9.4f}"
-        )
+    k = metrics.get("gate", {}).get("k", k)
+    for task, models in (
+        ("item lists (next item from the last one)", metrics["models"]),
+        ("session lists (next item from the whole session)", metrics.get("session_models")),
+    ):
+        if not models:
+            continue
+        typer.echo(f"\n{task}\n{'source':<14}{f'HR@{k}':>9}{f'MRR@{k}':>9}{f'NDCG@{k}':>9}")
+        ranked = sorted(models, key=lambda s: (s != "item2vec", -models[s][f"hr@{k}"]))
+        for source in ranked:
+            values = models[source]
+            typer.echo(
+                f"{source:<14}{values[f'hr@{k}']:>9.4f}{values[f'mrr@{k}']:>9.4f}"
+                f"{values[f'ndcg@{k}']:>9.4f}"
+            )
 
 
 def _print_incremental(details: dict) -> None:

@@ -21,7 +21,16 @@ from prefect.cache_policies import NONE
 
 from recsys.config import PipelineConfig
 from recsys.errors import GateRefused, PublishError, Superseded
-from recsys.layout import INDEX_INFO, MANIFEST, METRICS, REQUIRED_FILES, RunPaths, runs_dir
+from recsys.layout import (
+    EVALUATED_PREFIX,
+    INDEX_INFO,
+    MANIFEST,
+    METRICS,
+    MODEL_FILES,
+    REQUIRED_FILES,
+    RunPaths,
+    runs_dir,
+)
 from recsys.model import store
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic
 
@@ -63,6 +72,8 @@ def build_manifest(
     extract = next((s for s in stages if s.name == "extract"), None)
     export = next((s for s in stages if s.name == "export"), None)
     adopted = next((s for s in stages if s.name == "adopt"), None)
+    trained = next((s for s in stages if s.name == "train"), None)
+    refit = next((s for s in stages if s.name == "refit"), None)
     return {
         "schema_version": store.MANIFEST_VERSION,
         "run_id": paths.run_id,
@@ -74,6 +85,7 @@ def build_manifest(
             "fingerprint": extract.details.get("fingerprint") if extract else None,
         },
         "config": cfg.model_dump(mode="json"),
+        "models": _models(trained, refit),
         "versions": package_versions(),
         "metrics": metrics["models"],
         "gate": metrics["gate"],
@@ -84,6 +96,27 @@ def build_manifest(
             s.name: {"seconds": s.seconds, "rows_in": s.rows_in, "rows_out": s.rows_out}
             for s in stages
         },
+    }
+
+
+def _models(trained: StageReport | None, refit: StageReport | None) -> dict:
+    """Which model the gate evaluated and which one is served (a refresh trains neither)."""
+    if trained is None:
+        return {}
+    evaluated = {"trained_on": "the training split", "corpus_tokens": trained.rows_in}
+    refitted = refit is not None and "corpus_tokens" in refit.details
+    served = (
+        {"trained_on": "every split (refit)", "corpus_tokens": refit.rows_in}
+        if refitted
+        else {"trained_on": "the training split (train.refit=off)"} | evaluated
+    )
+    files = {
+        "evaluated": [f"{EVALUATED_PREFIX}{n}" for n in MODEL_FILES],
+        "served": list(MODEL_FILES),
+    }
+    return {
+        "evaluated": evaluated | {"files": files["evaluated"]},
+        "served": served | {"files": files["served"]},
     }
 
 
