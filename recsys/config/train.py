@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from recsys.config.section import Section
+from recsys.config.section import Section, Seed
 
 
 class TrainConfig(Section):
@@ -18,6 +18,7 @@ class TrainConfig(Section):
     window: int = Field(
         3,
         ge=1,
+        le=10_000,
         description="Max distance between the centre item and a context item; small windows "
         "(3) won on ml-100k next-item, large ones blur sessions into topics.",
     )
@@ -32,17 +33,21 @@ class TrainConfig(Section):
     negative: int = Field(
         10,
         ge=0,
+        le=100,
         description="Negative samples per positive (Mikolov et al. 2013); 5-20 suits small "
         "corpora, 2-5 large ones. 0 disables negative sampling (then set hs=1).",
     )
     ns_exponent: float = Field(
         0.0,
+        ge=-10,
+        le=10,
         description="Exponent shaping the negative-sampling distribution; Caselles-Dupré et "
         "al. 2018 find values below 0.75 (even negative) better for recommendation.",
     )
     sample: float = Field(
         0.0,
         ge=0,
+        le=1,
         description="Down-sampling threshold for frequent items. 0 keeps all: catalogues "
         "are small next to vocabularies of text, and on ml-100k 1e-5 discarded most tokens.",
     )
@@ -53,28 +58,30 @@ class TrainConfig(Section):
         "fallbacks). Raise it on huge long-tail catalogues to save memory and noise.",
     )
     epochs: int = Field(
-        20, ge=1, description="Passes over the corpus (10-20 suffice; 100 gained nothing)."
+        20, ge=1, le=1000, description="Passes over the corpus (10-20 suffice; 100 gained nothing)."
     )
     alpha: float = Field(
         0.025,
         gt=0,
+        le=1,
         description="Initial learning rate (gensim's skip-gram default); CBOW often wants "
         "0.05. Too high with many epochs over-fits frequent items.",
     )
     min_alpha: float = Field(
-        0.0001, ge=0, description="Final learning rate; alpha decays linearly to it."
+        0.0001, ge=0, le=1, description="Final learning rate; alpha decays linearly to it."
     )
     shrink_windows: bool = Field(
         True,
         description="Sample the effective window per item (gensim default); False uses the "
         "full window, better for baskets where order means little.",
     )
-    seed: int = Field(
+    seed: Seed = Field(
         42, description="Seed for vector initialisation and sampling: fixed runs are comparable."
     )
     workers: int = Field(
         1,
         ge=1,
+        le=256,
         description="Training threads. 1 (with a fixed seed and PYTHONHASHSEED) gives "
         "bit-identical vectors; more is faster but not reproducible.",
     )
@@ -86,9 +93,10 @@ class AugmentConfig(Section):
     deepwalk_walks_per_item: int = Field(
         0,
         ge=0,
+        le=1000,
         description="Random walks started from every item over the directed item-transition "
         "graph of the training sessions, appended to the corpus (0 = off). Helps sparse "
         "catalogues where many items share few sessions.",
     )
-    deepwalk_walk_length: int = Field(10, ge=2, description="Items per random walk.")
-    seed: int = Field(0, description="Seed of the walks.")
+    deepwalk_walk_length: int = Field(10, ge=2, le=10_000, description="Items per random walk.")
+    seed: Seed = Field(0, description="Seed of the walks.")

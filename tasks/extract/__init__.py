@@ -38,7 +38,7 @@ from recsys.stage import StageReport, logger, report_artifact, retry_unless_dete
 from recsys.tasks.extract import cache
 from recsys.tasks.extract.incremental import build_rows, store_results
 from recsys.tasks.extract.ingest import ingest
-from recsys.tasks.extract.inputs import EventsInput, resolve
+from recsys.inputs import EventsInput, resolve
 from recsys.tasks.extract.params import sql_params
 from recsys.tasks.extract.read import column_slots, drop_source, read_source, scan_errors
 

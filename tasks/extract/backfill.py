@@ -23,7 +23,7 @@ from recsys.errors import UsageError
 from recsys.layout import SCRATCH_DB, RunPaths
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic, timed
 from recsys.tasks.extract.ingest import ingest
-from recsys.tasks.extract.inputs import resolve
+from recsys.inputs import resolve
 from recsys.tasks.extract.params import sql_params
 
 

@@ -16,7 +16,7 @@ from recsys.config import ExtractConfig, OpsConfig, PipelineConfig
 from recsys.layout import RunPaths
 from recsys.tasks.extract import extract_cached
 from recsys.tasks.extract.cache import cache_dir, cache_key
-from recsys.tasks.extract.inputs import EventsInput
+from recsys.inputs import EventsInput
 
 T0 = 1_700_000_000
 
