@@ -21,11 +21,11 @@ from pathlib import Path
 
 import duckdb
 
+from recsys import inputs
 from recsys.config import ExtractConfig
+from recsys.inputs import EventsInput
 from recsys.layout import CORPUS, EXTRACT_REPORT, STAGE_DB, RunPaths, extract_cache_dir
 from recsys.stage import StageReport
-from recsys import inputs
-from recsys.inputs import EventsInput
 
 FILES = (STAGE_DB, CORPUS, EXTRACT_REPORT)
 

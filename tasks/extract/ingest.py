@@ -32,8 +32,8 @@ from pydantic import BaseModel
 
 from recsys import sqlrun
 from recsys.config import ExtractConfig
-from recsys.layout import INGEST_EVENTS, INGEST_ITEM_COUNTS, INGEST_MARKS
 from recsys.inputs import EventsInput, FileState, file_state, is_url, shown
+from recsys.layout import INGEST_EVENTS, INGEST_ITEM_COUNTS, INGEST_MARKS
 from recsys.tasks.extract.read import column_slots, read_source
 from recsys.warehouse import open_warehouse
 

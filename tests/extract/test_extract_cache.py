@@ -13,10 +13,10 @@ import pytest
 
 from helpers import FAST, events_csv, run_cli
 from recsys.config import ExtractConfig, OpsConfig, PipelineConfig
+from recsys.inputs import EventsInput
 from recsys.layout import RunPaths
 from recsys.tasks.extract import extract_cached
 from recsys.tasks.extract.cache import cache_dir, cache_key
-from recsys.inputs import EventsInput
 
 T0 = 1_700_000_000
 
