@@ -19,7 +19,7 @@ from prefect import Task, flow
 from recsys.config import PipelineConfig, resolve_config
 from recsys.layout import RunPaths
 from recsys.ops.notify import notify_hook
-from recsys.stage import StageReport, logger
+from recsys.stage import StageReport, logger, quiet_expected_failures
 from recsys.tasks.evaluate import evaluate_task
 from recsys.tasks.export import export_task
 from recsys.tasks.extract import extract_task
@@ -52,6 +52,7 @@ def pipeline(
         The keys to set (rendered as a form in the Prefect UI); the rest comes from
         DATA_DIR/tuned.yaml, if present, and the defaults (`recsys.config.resolve_config`).
     """
+    quiet_expected_failures()
     cfg = resolve_config(config, data_dir=data_dir)
     paths = RunPaths.new(data_dir, events)
     logger().info("run %s: data dir %s", paths.run_id, paths.data_dir)

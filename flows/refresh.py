@@ -19,7 +19,7 @@ from recsys.config import PipelineConfig, refresh_config
 from recsys.flows.pipeline import run_stages
 from recsys.layout import RunPaths
 from recsys.ops.notify import notify_hook
-from recsys.stage import logger
+from recsys.stage import logger, quiet_expected_failures
 from recsys.tasks.train.adopt import adopt_task, champion_config, champion_manifest
 
 
@@ -47,6 +47,7 @@ def refresh(
         Keys to set over the published run's configuration (None: use it as it is).
         Training settings and the scoring always come from the published run.
     """
+    quiet_expected_failures()
     champion = champion_manifest(data_dir)
     cfg = refresh_config(champion_config(champion), config)
     paths = RunPaths.new(data_dir, events)

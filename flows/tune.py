@@ -17,7 +17,7 @@ from prefect import flow
 from recsys.config import PipelineConfig, resolve_config
 from recsys.layout import RunPaths, tune_dir
 from recsys.ops.notify import notify_hook
-from recsys.stage import logger
+from recsys.stage import logger, quiet_expected_failures
 from recsys.tasks.tune import finish_task, prepare_task, trial_task
 from recsys.tasks.tune.space import new_study, suggest
 
@@ -45,6 +45,7 @@ def tune(
         The keys to set over the defaults; `config.tune` holds the budget and sampler,
         `config.ops` the task runner.
     """
+    quiet_expected_failures()
     cfg, start = resolve_config(config), time.perf_counter()
     paths = RunPaths.new(tune_dir(data_dir), events)
     setup = prepare_task(paths, cfg)

@@ -12,7 +12,9 @@ Exit codes: 0 published; 1 other failure; 2 usage/configuration; 3 data quality;
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import os
 import sys
 from datetime import datetime
@@ -23,9 +25,11 @@ from typing import Annotated
 import click
 import typer
 
-from recsys.config import load_config, refresh_config, resolve_config
+from recsys import redact
+from recsys.config import PipelineConfig, load_config, refresh_config, resolve_config
 from recsys.errors import RecsysError, UsageError
-from recsys.layout import METRICS
+from recsys.inputs import find
+from recsys.layout import METRICS, check_data_dir
 from recsys.ops.scaleout import task_runner as runner_of
 
 app = typer.Typer(
@@ -61,12 +65,26 @@ def data_dir_of(value: Path | None) -> Path:
     return Path(value or os.environ.get("RECSYS_DATA_DIR") or "data")
 
 
-def _prepare_environment() -> None:
+def _prepare_environment(folder: Path, events: str | None, cfg: PipelineConfig) -> None:
+    """Check what can be checked before Prefect starts (a wrong path fails in a second, not
+    after the API came up), then set up the environment the flows run in."""
+    check_data_dir(folder)
+    if events is not None:
+        find(events, cfg.extract.input_format)
+    from recsys.data.attributes import check_attributes_path
+
+    check_attributes_path(cfg.evaluate.item_attributes.path, "evaluate.item_attributes.path")
+    check_attributes_path(cfg.export.item_attributes, "export.item_attributes")
     # The ephemeral Prefect API can need more than its default 20 s to migrate SQLite on a
     # small machine; GX phones home unless told not to.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from recsys.ops.server import start_local_api
+    from recsys.stage import quiet_expected_failures
+
+    quiet_expected_failures()
+    start_local_api()
 
 
 @app.command()
@@ -85,7 +103,7 @@ def run(
     folder = data_dir_of(data_dir)
     explicit = load_config([config], _runner_set(set_, task_runner))
     cfg = resolve_config(explicit, data_dir=folder)  # a bad tuned.yaml fails here, exit 2
-    _prepare_environment()
+    _prepare_environment(folder, events, cfg)
     from recsys.flows.pipeline import pipeline
 
     result = pipeline.with_options(task_runner=runner_of(cfg.ops))(
@@ -111,12 +129,13 @@ def refresh(
     """Ingest new events and republish recommendations from the published model (no training)."""
     folder = data_dir_of(data_dir)
     explicit = load_config([config], set_ or [])
-    _prepare_environment()
-    from recsys.flows.refresh import refresh as refresh_flow
     from recsys.tasks.train.adopt import champion_config, champion_manifest
 
     # Checked before the flow starts: no published model or a bad key is exit 2 at once.
-    refresh_config(champion_config(champion_manifest(folder)), explicit)
+    cfg = refresh_config(champion_config(champion_manifest(folder)), explicit)
+    _prepare_environment(folder, events, cfg)
+    from recsys.flows.refresh import refresh as refresh_flow
+
     result = refresh_flow(events=events, data_dir=str(folder), config=explicit)
     typer.echo(f"model of run {result['model_run']}, recommendations refreshed")
     _print_run(result)
@@ -141,8 +160,8 @@ def backfill(
     """Replace the warehouse's events in [START, END) with those read from EVENTS."""
     folder = data_dir_of(data_dir)
     explicit = load_config([config], set_ or [])
-    resolve_config(explicit, data_dir=folder)
-    _prepare_environment()
+    cfg = resolve_config(explicit, data_dir=folder)
+    _prepare_environment(folder, events, cfg)
     from recsys.flows.backfill import backfill as backfill_flow
 
     result = backfill_flow(
@@ -188,7 +207,7 @@ def tune(
     overrides += [f"tune.timeout_seconds={timeout}"] if timeout else []
     explicit = load_config([config], overrides)
     cfg = resolve_config(explicit)  # a search starts from the defaults (flows/tune.py)
-    _prepare_environment()
+    _prepare_environment(folder, events, cfg)
     from recsys.flows.tune import tune as tune_flow
 
     # Trials run tune.parallel at a time: that many threads (a LocalCluster has dask_workers).
@@ -296,6 +315,43 @@ def rollback(
 
 
 @app.command()
+def runs(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Every run kept: id, created, metrics, gate verdict, which one is current."""
+    from recsys.model.store import list_runs
+
+    folder = data_dir_of(data_dir)
+    rows = list_runs(folder)
+    if not rows:
+        typer.echo(f"no runs in {folder / 'runs'} (`recsys run` publishes the first)")
+        return
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    keys = sorted({k for row in rows for k in row.get("metrics", {}) if k[:3] in ("hr@", "mrr")})
+    shown = [k for k in keys if k.endswith("@20")] or keys[-2:]
+    typer.echo("  ".join([f"{'run':<24}", f"{'created':<19}", *(f"{k:>8}" for k in shown), "gate"]))
+    for row in rows:
+        mark = "*" if row["current"] else " "
+        if "error" in row:
+            typer.echo(f"{mark}{row['run_id']:<23}  {row['error']}")
+            continue
+        values = [
+            f"{row['metrics'][k]:>8.4f}" if k in row["metrics"] else f"{'-':>8}" for k in shown
+        ]
+        created = str(row.get("created_at") or "-")[:19]
+        typer.echo(
+            "  ".join(
+                [f"{mark}{row['run_id']:<23}", f"{created:<19}", *values, str(row["gate"] or "-")]
+            )
+        )
+    typer.echo("* current")
+
+
+@app.command()
 def generate(
     events: Annotated[int, typer.Option("--events", min=2, help="Number of events.")],
     out: Annotated[Path, typer.Option("--out", help="Output .parquet, .csv(.gz) or .jsonl.")],
@@ -310,28 +366,62 @@ def generate(
     typer.echo(f"wrote {events:,} events over {items:,} items to {path}")
 
 
+# typer vendors its own click (typer._click) in newer versions; both are caught.
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_ABORT = (click.exceptions.Abort, typer.Abort)
+_CLICK = (click.ClickException, typer.TyperException)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error as one line: no traceback, no file content, no URL secrets."""
+    if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+        return redact.db_error(exc)
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return redact.text(lines[0] if lines else "")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return the contract's exit code instead of raising."""
+    """Run the CLI and return the contract's exit code instead of raising; every failure
+    is one line on stderr (`error: ...`)."""
     try:
         app(args=argv, prog_name="recsys", standalone_mode=False)
     except RecsysError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact.text(str(exc))}", err=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except _ABORT:
+        typer.echo("error: aborted", err=True)
         return 1
-    except click.ClickException as exc:
-        exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except _CLICK as exc:
+        usage = getattr(exc, "ctx", None) is not None and exc.exit_code == 2
+        where = f" (see '{exc.ctx.command_path} --help')" if usage else ""
+        typer.echo(f"error: {exc.format_message()}{where}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        return 1
     except Exception as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(f"error: {type(exc).__name__}: {_one_line(exc)}", err=True)
         return 1
     return 0
 
 
 def console() -> None:
-    sys.exit(main())
+    """The `recsys` script: `main`, then exit without interpreter teardown.
+
+    DuckDB's bindings (nanobind) print a "leaked instance" line per object still alive at
+    teardown (an exception's traceback keeps connections and relations alive), dozens of
+    lines under the one error line. The exit handlers (Prefect's log flush, the temporary
+    API server's stop) run first; then the process ends without the teardown."""
+    code = main()
+    try:
+        logging.shutdown()  # run logs reach the API before the exit handlers stop it
+        atexit._run_exitfuncs()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 __all__ = ["UsageError", "app", "console", "main"]

@@ -19,11 +19,15 @@ published/ as they were.
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from recsys.errors import UsageError
 
 # --- the data directory ---
 WAREHOUSE = "warehouse.duckdb"
@@ -173,3 +177,20 @@ def dataset_dir(data_dir: Path | str, name: str) -> Path:
 def tune_dir(data_dir: Path | str) -> Path:
     """The data directory of a search (its runs go to tune/work/<id>/)."""
     return Path(data_dir) / TUNE
+
+
+def check_data_dir(data_dir: Path | str) -> Path:
+    """Create the data directory if needed and make sure a run can write to it; UsageError
+    (one line) for a file in its place or a folder that cannot be written (read-only,
+    full, no permission)."""
+    path = Path(data_dir)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--data-dir {path} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".write-probe-", dir=path)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"--data-dir {path} cannot be written: {exc.strerror}") from exc
+    return path

@@ -16,6 +16,8 @@ _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>()]+")
 _QUOTED = re.compile(r"(?<!\w)'[^']*'(?!\w)|(?<!\w)\"[^\"]*\"(?!\w)")
 # DuckDB lines that echo input rows or point into them.
 _ECHO = ("Original Line", "Possible Solution", "LINE ", "^", "Candidate bindings")
+# DuckDB's dump of the reader's settings after a CSV error ("delimiter = , (Auto-Detected)").
+_SETTING = re.compile(r"^[a-z_]+ = ")
 REDACTED = "<redacted>"
 
 
@@ -58,7 +60,7 @@ def db_error(exc: BaseException, keep: tuple[str, ...] = ()) -> str:
             if reason:
                 kept.append(reason.group(1))
             continue
-        if not line.startswith(_ECHO):
+        if not line.startswith(_ECHO) and not _SETTING.match(line):
             kept.append(line.rstrip(":"))
     joined = ": ".join(kept) or type(exc).__name__
     keep_set = {f"'{k}'" for k in keep} | {f'"{k}"' for k in keep}

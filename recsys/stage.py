@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from recsys.errors import is_deterministic
+from recsys.errors import RecsysError, is_deterministic
 
 
 class StageReport(BaseModel):
@@ -65,6 +65,26 @@ def logger() -> logging.Logger | logging.LoggerAdapter:
         return get_run_logger()
     except Exception:
         return logging.getLogger("recsys")
+
+
+class _ExpectedFailure(logging.Filter):
+    """Drops the traceback from Prefect's record of a run that failed for a named, expected
+    reason (bad input or config, data quality, the gate: exit 2, 3, 4): the one-line
+    message says it all, and a traceback above it reads like a crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, RecsysError) and exc.exit_code in (2, 3, 4):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_expected_failures() -> None:
+    """Install `_ExpectedFailure` on Prefect's run loggers (once per process)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _ExpectedFailure) for f in log.filters):
+            log.addFilter(_ExpectedFailure())
 
 
 def in_prefect_run() -> bool:
