@@ -12,11 +12,14 @@ no training library is imported here.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from recsys.errors import PublishError, UsageError
 from recsys.layout import (
     CURRENT,
     MANIFEST,
+    PUBLISH_LOCK,
     current_link,
     current_target,
     history_path,
@@ -165,6 +169,20 @@ def verify(run_dir: Path, hashed: set[str] | None = None) -> dict:
     if unlisted:
         raise PublishError(f"{refuse}: {', '.join(unlisted)} not in the manifest")
     return manifest
+
+
+@contextmanager
+def publishing(data_dir: Path) -> Iterator[None]:
+    """Hold the data directory's publish lock: one run at a time checks what is current
+    and switches it, so a check is never stale by the time its switch happens."""
+    folder = published_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / PUBLISH_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+        yield
+    finally:
+        os.close(fd)
 
 
 def history(data_dir: Path) -> list[dict]:
