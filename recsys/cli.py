@@ -29,8 +29,9 @@ from recsys import redact
 from recsys.config import PipelineConfig, load_config, refresh_config, resolve_config
 from recsys.errors import RecsysError, UsageError
 from recsys.inputs import find
-from recsys.layout import METRICS, check_data_dir
+from recsys.layout import check_data_dir
 from recsys.ops.scaleout import task_runner as runner_of
+from recsys.summary import run_summary, runs_table
 
 app = typer.Typer(
     help="item2vec recommender pipeline (Prefect + DuckDB + gensim + FAISS).",
@@ -229,42 +230,8 @@ def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]
 
 
 def _print_run(result: dict) -> None:
-    run_dir = Path(result["run_dir"])
-    metrics = json.loads((run_dir / METRICS).read_text())
-    k = max(metrics["ks"])
-    typer.echo(f"published run {result['run_id']} -> {run_dir}")
-    typer.echo(f"\n{'stage':<10}{'seconds':>9}{'rows in':>12}{'rows out':>12}")
-    for name, stage in result["stages"].items():
-        typer.echo(
-            f"{name:<10}{stage['seconds']:>9.2f}{stage['rows_in']:>12,}{stage['rows_out']:>12,}"
-        )
-    _print_incremental(result["stages"].get("extract", {}).get("details") or {})
-    typer.echo(f"\n{'model':<14}{f'HR@{k}':>9}{f'MRR@{k}':>9}{f'NDCG@{k}':>9}")
-    for source, values in metrics["models"].items():
-        typer.echo(
-            f"{source:<14}{values[f'hr@{k}']:>9.4f}{values[f'mrr@{k}']:>9.4f}"
-            f"{values[f'ndcg@{k}']:>9.4f}"
-        )
-
-
-def _print_incremental(details: dict) -> None:
-    """What an incremental extract read and recomputed (nothing for a full read)."""
-    ingested = details.get("incremental")
-    if not ingested:
-        return
-    files = ", ".join(
-        f"{ingested[f'files_{kind}']:,} {kind}"
-        for kind in ("new", "appended", "changed", "skipped")
-        if ingested.get(f"files_{kind}")
-    )
-    typer.echo(f"\nincremental extract: {ingested['rows_ingested']:,} rows ingested ({files})")
-    done = ingested.get("recompute")
-    if done:
-        why = f" ({done['reason']})" if done["reason"] else ""
-        typer.echo(
-            f"{done['mode']} recompute{why}: {done['users']:,} users, {done['rows']:,} rows; "
-            f"{done['stored_rows']:,} rows kept their stored results"
-        )
+    for line in run_summary(result):
+        typer.echo(line)
 
 
 @app.command()
@@ -327,28 +294,8 @@ def runs(
     if not rows:
         typer.echo(f"no runs in {folder / 'runs'} (`recsys run` publishes the first)")
         return
-    if as_json:
-        for row in rows:
-            typer.echo(json.dumps(row))
-        return
-    keys = sorted({k for row in rows for k in row.get("metrics", {}) if k[:3] in ("hr@", "mrr")})
-    shown = [k for k in keys if k.endswith("@20")] or keys[-2:]
-    typer.echo("  ".join([f"{'run':<24}", f"{'created':<19}", *(f"{k:>8}" for k in shown), "gate"]))
-    for row in rows:
-        mark = "*" if row["current"] else " "
-        if "error" in row:
-            typer.echo(f"{mark}{row['run_id']:<23}  {row['error']}")
-            continue
-        values = [
-            f"{row['metrics'][k]:>8.4f}" if k in row["metrics"] else f"{'-':>8}" for k in shown
-        ]
-        created = str(row.get("created_at") or "-")[:19]
-        typer.echo(
-            "  ".join(
-                [f"{mark}{row['run_id']:<23}", f"{created:<19}", *values, str(row["gate"] or "-")]
-            )
-        )
-    typer.echo("* current")
+    for line in runs_table(rows, as_json):
+        typer.echo(line)
 
 
 @app.command()

@@ -23,7 +23,10 @@ from recsys.config import PipelineConfig
 from recsys.errors import GateRefused, PublishError, Superseded
 from recsys.layout import INDEX_INFO, MANIFEST, METRICS, REQUIRED_FILES, RunPaths, runs_dir
 from recsys.model import store
+from recsys.model.embedding import Embedding
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic
+from recsys.tasks.evaluate import compute_metrics, load_champion
+from recsys.tasks.evaluate.gate import embedding_stats, gate_verdicts
 
 PACKAGES = (
     "recsys-item2vec",
@@ -151,10 +154,6 @@ def _champion_still_beaten(paths: RunPaths, cfg: PipelineConfig) -> None:
         return
     if now == evaluated or not cfg.gate.enforce:
         return
-    from recsys.model.embedding import Embedding
-    from recsys.tasks.evaluate import compute_metrics, load_champion
-    from recsys.tasks.evaluate.gate import embedding_stats, gate_verdicts
-
     champion = load_champion(paths.data_dir)
     if champion is None:
         return
