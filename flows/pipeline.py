@@ -18,6 +18,7 @@ from prefect import Task, flow
 
 from recsys.config import PipelineConfig, resolve_config
 from recsys.layout import RunPaths
+from recsys.model.store import crash_point
 from recsys.ops.notify import notify_hook
 from recsys.stage import StageReport, logger, quiet_expected_failures
 from recsys.tasks.evaluate import evaluate_task
@@ -67,14 +68,20 @@ def run_stages(paths: RunPaths, cfg: PipelineConfig, model: Task[..., StageRepor
     goes, its reports stay under work/<id>/reports/, `current` never moves."""
     created_at = datetime.now(UTC)
     with run_transaction(paths):
-        stages = [extract_task(paths, cfg)]
-        stages.append(quality_task(paths, cfg))
-        stages.append(model(paths, cfg))
-        stages.append(evaluate_task(paths, cfg))
-        stages.append(export_task(paths, cfg))
-        stages.append(publish_task(paths, cfg, stages, created_at))
+        stages = [_at("extract", extract_task)(paths, cfg)]
+        stages.append(_at("quality", quality_task)(paths, cfg))
+        stages.append(_at("model", model)(paths, cfg))
+        stages.append(_at("evaluate", evaluate_task)(paths, cfg))
+        stages.append(_at("export", export_task)(paths, cfg))
+        stages.append(_at("publish", publish_task)(paths, cfg, stages, created_at))
     return {
         "run_id": paths.run_id,
         "run_dir": str(paths.final_dir),
         "stages": {s.name: s.model_dump() for s in stages},
     }
+
+
+def _at(name: str, stage: Task) -> Task:
+    """`stage`, after the test hook `before_<name>` (a kill -9 test stops the run there)."""
+    crash_point(f"before_{name}")
+    return stage

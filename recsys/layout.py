@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from recsys.errors import UsageError
+from recsys.errors import RecsysError, UsageError
 
 # --- the data directory ---
 WAREHOUSE = "warehouse.duckdb"
@@ -181,6 +182,9 @@ def tune_dir(data_dir: Path | str) -> Path:
     return Path(data_dir) / TUNE
 
 
+MIN_FREE_BYTES = 16 << 20  # below this a run cannot even write its stage database
+
+
 def check_data_dir(data_dir: Path | str) -> Path:
     """Create the data directory if needed and make sure a run can write to it; UsageError
     (one line) for a file in its place or a folder that cannot be written (read-only,
@@ -195,4 +199,9 @@ def check_data_dir(data_dir: Path | str) -> Path:
         os.unlink(probe)
     except OSError as exc:
         raise UsageError(f"--data-dir {path} cannot be written: {exc.strerror}") from exc
+    free = shutil.disk_usage(path).free
+    if free < MIN_FREE_BYTES:
+        # A run writes a stage database, a corpus and a run folder: on a full disk it would
+        # fail midway with ENOSPC; say so before it starts (not a usage error: exit 1).
+        raise RecsysError(f"--data-dir {path} has only {free:,} bytes free: the disk is full")
     return path

@@ -30,6 +30,9 @@ def url(text: str, *, keep_path: bool = True) -> str:
         return REDACTED
     if not parts.scheme or not parts.netloc:
         return text
+    secret = parts.query or parts.fragment or parts.username is not None or parts.password
+    if keep_path and not secret:
+        return text  # nothing to hide (also: an already redacted URL stays as it is)
     host = parts.hostname or ""
     if parts.port is not None:
         host = f"{host}:{parts.port}"

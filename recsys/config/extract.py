@@ -40,10 +40,11 @@ class ExtractConfig(Section):
         description="CSV delimiter (1-4 characters, DuckDB's limit); None lets DuckDB sniff "
         "it (tabs, commas, ...).",
     )
-    timestamp_unit: Literal["auto", "s", "ms"] = Field(
+    timestamp_unit: Literal["auto", "s", "ms", "us", "ns"] = Field(
         "auto",
         description="Unit of numeric timestamps. 'auto' reads values above 1e11 as "
-        "milliseconds (1e11 s is the year 5138).",
+        "milliseconds, above 1e14 as microseconds and above 1e17 as nanoseconds (1e11 s "
+        "is the year 5138).",
     )
     # The sane-time bounds: rows outside them are unusable ('invalid') in extract, and the
     # quality stage counts them (rules no_future, no_ancient).

@@ -1,5 +1,5 @@
 -- One typed row per input row: ids as text exactly as given (blank -> NULL), timestamps parsed from
--- ISO text (with or without zone), TIMESTAMP values, or Unix seconds/milliseconds; UTC.
+-- ISO text (with or without zone), TIMESTAMP values, or Unix s/ms/us/ns epochs; UTC.
 -- Unparseable timestamps become NULL here and are counted by the quality stage. A table
 -- macro, not a table: extract/rows types the rows as it reads them (a copy of 10M typed
 -- rows would take most of the memory limit), extract/ingest_write writes them for the
@@ -53,8 +53,12 @@ epoch_seconds as (
         *,
         case
             when ts_number is null or not isfinite(ts_number) then null
-            when timestamp_unit = 'ms' then ts_number / 1000.0
-            when timestamp_unit = 'auto' and abs(ts_number) > 1e11 then ts_number / 1000.0
+            when timestamp_unit = 'ms' then ts_number / 1e3
+            when timestamp_unit = 'us' then ts_number / 1e6
+            when timestamp_unit = 'ns' then ts_number / 1e9
+            when timestamp_unit = 'auto' and abs(ts_number) > 1e17 then ts_number / 1e9
+            when timestamp_unit = 'auto' and abs(ts_number) > 1e14 then ts_number / 1e6
+            when timestamp_unit = 'auto' and abs(ts_number) > 1e11 then ts_number / 1e3
             else ts_number
         end as ts_seconds
     from renamed
