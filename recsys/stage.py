@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from recsys.errors import RecsysError, is_deterministic
+from recsys.errors import is_deterministic
 
 
 class StageReport(BaseModel):
@@ -69,12 +69,13 @@ def logger() -> logging.Logger | logging.LoggerAdapter:
 
 class _ExpectedFailure(logging.Filter):
     """Drops the traceback from Prefect's record of a run that failed for a named, expected
-    reason (bad input or config, data quality, the gate: exit 2, 3, 4): the one-line
-    message says it all, and a traceback above it reads like a crash."""
+    reason (bad input or config, data quality, the gate: exit 2, 3, 4; a time budget used
+    up, a refresh superseded): the one-line message says it all, and a traceback above it
+    reads like a crash."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, RecsysError) and exc.exit_code in (2, 3, 4):
+        if exc is not None and is_deterministic(exc):
             record.exc_info, record.exc_text = None, None
         return True
 
