@@ -56,3 +56,9 @@ def backfill(
         incremental = with_keys(config, {"extract": {"incremental": True}})
         result["pipeline"] = pipeline(events=events, data_dir=data_dir, config=incremental)
     return result
+
+
+# `python flows/backfill.py`: one run with the defaults (MovieLens-100K, data dir ./data), on
+# the API in PREFECT_API_URL or a temporary one: local development the Prefect way.
+if __name__ == "__main__":
+    backfill()

@@ -85,3 +85,9 @@ def _at(name: str, stage: Task) -> Task:
     """`stage`, after the test hook `before_<name>` (a kill -9 test stops the run there)."""
     crash_point(f"before_{name}")
     return stage
+
+
+# `python flows/pipeline.py`: one run with the defaults (MovieLens-100K, data dir ./data), on
+# the API in PREFECT_API_URL or a temporary one: local development the Prefect way.
+if __name__ == "__main__":
+    pipeline()

@@ -54,3 +54,9 @@ def refresh(
     logger().info("refresh %s: reusing the model of run %s", paths.run_id, champion["model_run"])
     result = run_stages(paths, cfg, adopt_task)
     return {**result, "model_run": result["stages"]["adopt"]["details"]["model_run"]}
+
+
+# `python flows/refresh.py`: one run with the defaults (MovieLens-100K, data dir ./data), on
+# the API in PREFECT_API_URL or a temporary one: local development the Prefect way.
+if __name__ == "__main__":
+    refresh()

@@ -67,3 +67,9 @@ def tune(
     if best["sampled"]:  # trained on a sample of sessions: re-scored on all of them
         best = trial_task(best["trial"], best["params"], setup, cfg.train, full=True)
     return finish_task(paths, cfg, results, best, time.perf_counter() - start)
+
+
+# `python flows/tune.py`: one run with the defaults (MovieLens-100K, data dir ./data), on
+# the API in PREFECT_API_URL or a temporary one: local development the Prefect way.
+if __name__ == "__main__":
+    tune()
