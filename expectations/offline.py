@@ -42,10 +42,24 @@ def make_offline(docs_dir: Path) -> int:
             out = pattern.sub("", out)
         if "recsys-offline" not in out:
             out = re.sub(r"</head>", _STYLE + "</head>", out, count=1, flags=re.IGNORECASE)
+            if page.name == "index.html" and page.parent == Path(docs_dir):
+                # GX fills the index's tables from scripts: list the pages as plain links.
+                head, body, rest = re.split(r"(<body[^>]*>)", out, maxsplit=1)
+                out = head + body + _links(page.parent) + rest
         if out != html:
             page.write_text(out, encoding="utf-8")
             changed += 1
     return changed
+
+
+def _links(docs_dir: Path) -> str:
+    names = [
+        p.relative_to(docs_dir).as_posix()
+        for folder in ("expectations", "validations")
+        for p in sorted((docs_dir / folder).rglob("*.html"))
+    ]
+    items = [f'<li><a href="{name}">{name}</a></li>' for name in names]
+    return '<div id="recsys-pages"><h2>Pages</h2><ul>' + "".join(items) + "</ul></div>"
 
 
 def external_assets(docs_dir: Path) -> list[str]:
