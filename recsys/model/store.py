@@ -119,12 +119,8 @@ def read_manifest(run_dir: Path) -> dict:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise PublishError(f"{Path(run_dir).name}: unreadable {MANIFEST} ({reason})") from exc
-    # A run's files are names inside its folder: a manifest listing nothing, or a path that
-    # leaves the folder, verifies nothing and is refused.
-    if not names:
-        raise PublishError(f"{Path(run_dir).name}: {MANIFEST} lists no files")
     outside = [n for n in names if not _plain(n)]
-    if outside:
+    if outside:  # never stat or hash a path that leaves the run folder
         raise PublishError(
             f"{Path(run_dir).name}: {MANIFEST} lists a file outside the run folder ({outside[0]!r})"
         )
@@ -152,6 +148,8 @@ def verify(run_dir: Path, hashed: set[str] | None = None) -> dict:
     """
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
+    if not manifest["files"]:  # verifies nothing: not a run
+        raise PublishError(f"{run_dir.name}: {MANIFEST} lists no files")
     refuse = f"refusing run {run_dir.name} (tampered or half-written; `recsys rollback`)"
     for name, meta in manifest["files"].items():
         path = run_dir / name
