@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
-from hostile_catalogue import PREFLIGHT, fake_champion, snapshot
 
+from hostile_catalogue import PREFLIGHT, fake_champion, snapshot
 from recsys.cli import main
 from recsys.ops import server
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile_catalogue import snapshot
 
 from helpers import FAST, run_cli
+from hostile_catalogue import snapshot
 from recsys.layout import FAILED, OWNER, STAGE_DB
 from recsys.model.store import current_run, history, verify
 from recsys.tasks.rundir import sweep_dead_runs
