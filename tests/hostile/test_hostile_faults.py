@@ -66,6 +66,7 @@ def test_kill_9_at_each_stage(tmp_path, champion, planted_events, point):
     env = _api_env(RECSYS_PAUSE_AT=point, RECSYS_PAUSE_FILE=str(flag))
     proc = _recsys("run", "--events", planted_events, "--data-dir", data, *FAST, env=env)
     _wait_for(flag, proc)
+    assert sweep_dead_runs(data) == []  # the run is alive: its folder is never swept
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     (dead,) = [p for p in (data / "work").iterdir() if (p / OWNER).exists()]
@@ -81,20 +82,6 @@ def test_kill_9_at_each_stage(tmp_path, champion, planted_events, point):
     before.pop(f"runs/{dead.name}", None)
     assert snapshot(data) == before
     assert sweep_dead_runs(data) == []  # a rolled-back folder is not swept again
-
-
-def test_a_live_run_is_never_swept(tmp_path, champion, planted_events):
-    data = tmp_path / "data"
-    shutil.copytree(champion, data, symlinks=True)
-    flag = tmp_path / "paused"
-    env = _api_env(RECSYS_PAUSE_AT="before_model", RECSYS_PAUSE_FILE=str(flag))
-    proc = _recsys("run", "--events", planted_events, "--data-dir", data, *FAST, env=env)
-    try:
-        _wait_for(flag, proc)
-        assert sweep_dead_runs(data) == []
-    finally:
-        proc.kill()
-        proc.wait(30)
 
 
 def test_the_temporary_api_dies_with_a_killed_run(tmp_path, planted_events):
