@@ -19,6 +19,8 @@ _ECHO = ("Original Line", "Possible Solution", "LINE ", "^", "Candidate bindings
 # DuckDB's dump of the reader's settings after a CSV error ("delimiter = , (Auto-Detected)").
 _SETTING = re.compile(r"^[a-z_]+ = ")
 REDACTED = "<redacted>"
+# DuckDB extensions its errors name in quotes (not file content).
+_EXTENSIONS = {"httpfs", "json", "parquet", "icu", "aws", "azure"}
 
 
 def url(text: str, *, keep_path: bool = True) -> str:
@@ -65,8 +67,13 @@ def db_error(exc: BaseException, keep: tuple[str, ...] = ()) -> str:
             continue
         if not line.startswith(_ECHO) and not _SETTING.match(line):
             kept.append(line.rstrip(":"))
-    joined = ": ".join(kept) or type(exc).__name__
+    joined = text(": ".join(kept) or type(exc).__name__)
     keep_set = {f"'{k}'" for k in keep} | {f'"{k}"' for k in keep}
-    shown = _QUOTED.sub(lambda m: m.group(0) if m.group(0) in keep_set else "'…'", joined)
-    shown = text(shown)
+
+    def shown_quote(match: re.Match[str]) -> str:
+        inner = match.group(0)[1:-1].lstrip("'")
+        safe = match.group(0) in keep_set or _URL.match(inner) or inner in _EXTENSIONS
+        return match.group(0) if safe else "'…'"
+
+    shown = _QUOTED.sub(shown_quote, joined)
     return shown if len(shown) <= 400 else shown[:397] + "..."

@@ -4,6 +4,7 @@ byte-identical (tests/hostile_catalogue.py)."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -79,3 +80,17 @@ def test_usage_errors_exit_2_as_a_process(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "error: No such option: --no-such-flag (see 'recsys run --help')"
     ]
+
+
+@pytest.mark.parametrize("k", ["3", "4", "5", "100"])
+def test_similar_never_returns_the_item_itself(tmp_path, capsys, k):
+    data = fake_champion(tmp_path / "data")  # 5 items
+    capsys.readouterr()
+    assert main(["similar", "i2", "-k", k, "--data-dir", str(data), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == min(int(k), 4) and "i2" not in {r["item_id"] for r in rows}
+
+
+def test_runs_explains_an_empty_data_dir(tmp_path, capsys):
+    assert main(["runs", "--data-dir", str(tmp_path / "empty")]) == 0
+    assert capsys.readouterr().out.startswith("no runs in ")
