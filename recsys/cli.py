@@ -68,7 +68,7 @@ def data_dir_of(value: Path | None) -> Path:
 
 def _prepare_environment(folder: Path, events: str | None, cfg: PipelineConfig) -> None:
     """Check what can be checked before Prefect starts (a wrong path fails in a second, not
-    after the API came up), then set up the environment the flows run in."""
+    after the API came up), then start the API the flows run on."""
     check_data_dir(folder)
     if events is not None:
         find(events, cfg.extract.input_format)
@@ -76,11 +76,6 @@ def _prepare_environment(folder: Path, events: str | None, cfg: PipelineConfig) 
 
     check_attributes_path(cfg.evaluate.item_attributes.path, "evaluate.item_attributes.path")
     check_attributes_path(cfg.export.item_attributes, "export.item_attributes")
-    # The ephemeral Prefect API can need more than its default 20 s to migrate SQLite on a
-    # small machine; GX phones home unless told not to.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from recsys.ops.server import start_local_api
     from recsys.stage import quiet_expected_failures
 
@@ -327,9 +322,19 @@ def _one_line(exc: BaseException) -> str:
     return redact.text(lines[0] if lines else "")
 
 
+def _environment() -> None:
+    """What Prefect and GX read when they are first imported (so: before any command runs).
+    The ephemeral Prefect API can need more than its default 20 s to migrate SQLite on a
+    small, busy machine; GX phones home unless told not to."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the contract's exit code instead of raising; every failure
     is one line on stderr (`error: ...`)."""
+    _environment()
     try:
         app(args=argv, prog_name="recsys", standalone_mode=False)
     except RecsysError as exc:
