@@ -135,6 +135,8 @@ def check_layout(columns: list[str], source: str) -> None:
     invents `column0`), and a header that did not split because the CSV sniffer gave up."""
     if columns == ["column0"]:
         raise DataQualityError(f"{source}: the file is empty (no header row, no data)")
+    if columns == ["json"]:  # what DuckDB's JSON reader names an input without objects
+        raise DataQualityError(f"{source}: the file holds no JSON objects (empty?)")
     if len(columns) == 1:
         raise DataQualityError(
             f"{source}: rows did not split into columns (the header was read as one column "

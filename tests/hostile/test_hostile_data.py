@@ -247,7 +247,7 @@ REFUSED = {
     ),
     "only whitespace": (_bytes("e.csv", b"   \n\n  \n"), 3, r"e\.csv"),
     "header only": (_bytes("e.csv", b"user_id,item_id,timestamp\n"), 3, r"at least one data row"),
-    "empty jsonl": (_bytes("e.jsonl", b""), 3, r"e\.jsonl"),
+    "empty jsonl": (_bytes("e.jsonl", b""), 3, r"e\.jsonl: the file holds no JSON objects"),
     "malformed json line": (
         _bytes(
             "e.jsonl",
