@@ -1,6 +1,6 @@
 """The end-to-end pipeline: events file -> published, queryable item2vec model.
 
-    extract -> quality -> train -> evaluate -> export -> publish
+    extract -> quality -> train -> evaluate -> refit -> export -> publish
 
 Each stage is a task (retries for I/O, none for data-quality or gate verdicts) that hands
 the next one paths and a small report, never a connection or a data frame; every stage
@@ -28,6 +28,7 @@ from recsys.tasks.publish import publish_task
 from recsys.tasks.quality import quality_task
 from recsys.tasks.rundir import run_transaction
 from recsys.tasks.train import train_task
+from recsys.tasks.train.refit import refit_task
 
 
 @flow(
@@ -57,13 +58,17 @@ def pipeline(
     cfg = resolve_config(config, data_dir=data_dir)
     paths = RunPaths.new(data_dir, events)
     logger().info("run %s: data dir %s", paths.run_id, paths.data_dir)
-    return run_stages(paths, cfg, train_task)
+    return run_stages(paths, cfg, train_task, refit=True)
 
 
-def run_stages(paths: RunPaths, cfg: PipelineConfig, model: Task[..., StageReport]) -> dict:
-    """extract -> quality -> `model` -> evaluate -> export -> publish, as one transaction.
+def run_stages(
+    paths: RunPaths, cfg: PipelineConfig, model: Task[..., StageReport], *, refit: bool
+) -> dict:
+    """extract -> quality -> `model` -> evaluate -> [refit] -> export -> publish, as one
+    transaction.
 
-    `model` puts the run's vectors in place (train for a full run, adopt for a refresh). Any
+    `model` puts the run's vectors in place (train for a full run, adopt for a refresh); a
+    full run then trains them again on every event once the gate has passed (`refit`). Any
     stage that finally fails rolls the run back (tasks/rundir.py): its half-written folder
     goes, its reports stay under work/<id>/reports/, `current` never moves."""
     created_at = datetime.now(UTC)
@@ -72,6 +77,8 @@ def run_stages(paths: RunPaths, cfg: PipelineConfig, model: Task[..., StageRepor
         stages.append(_at("quality", quality_task)(paths, cfg))
         stages.append(_at("model", model)(paths, cfg))
         stages.append(_at("evaluate", evaluate_task)(paths, cfg))
+        if refit:
+            stages.append(_at("refit", refit_task)(paths, cfg))
         stages.append(_at("export", export_task)(paths, cfg))
         stages.append(_at("publish", publish_task)(paths, cfg, stages, created_at))
     return {

@@ -52,7 +52,7 @@ def refresh(
     cfg = refresh_config(champion_config(champion), config)
     paths = RunPaths.new(data_dir, events)
     logger().info("refresh %s: reusing the model of run %s", paths.run_id, champion["model_run"])
-    result = run_stages(paths, cfg, adopt_task)
+    result = run_stages(paths, cfg, adopt_task, refit=False)
     return {**result, "model_run": result["stages"]["adopt"]["details"]["model_run"]}
 
 

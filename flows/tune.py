@@ -49,24 +49,32 @@ def tune(
     cfg, start = resolve_config(config), time.perf_counter()
     paths = RunPaths.new(tune_dir(data_dir), events)
     setup = prepare_task(paths, cfg)
-    metric, budget = cfg.tune.metric, cfg.tune.trials
+    budget = cfg.tune.trials
     study = new_study(cfg)
     results: list[dict] = []
-    deadline = start + (cfg.tune.timeout_seconds or float("inf"))
-    while len(results) < budget and time.perf_counter() < deadline:
+    # Trials stop at their next epoch past the deadline (the first one always finishes, so
+    # the defaults are always scored).
+    deadline = time.time() + (cfg.tune.timeout_seconds or float("inf"))
+    while len(results) < budget and (not results or time.time() < deadline):
         batch = [study.ask() for _ in range(min(cfg.tune.parallel, budget - len(results)))]
-        futures = [trial_task.submit(t.number, suggest(t), setup, cfg.train) for t in batch]
+        limit = None if not results else deadline
+        futures = [
+            trial_task.submit(t.number, suggest(t), setup, cfg, deadline=limit) for t in batch
+        ]
         for trial, future in zip(batch, futures, strict=True):
             result = future.result()
-            study.tell(trial, result["metrics"][metric])
+            study.tell(trial, result["value"])
             results.append(result)
         logger().info(
-            "tune: %d/%d trials, best %s %.4f", len(results), budget, metric, study.best_value
+            "tune: %d/%d trials, best %.4f x the strongest baselines",
+            len(results),
+            budget,
+            study.best_value,
         )
-    best = max(results, key=lambda r: r["metrics"][metric])
+    best = max(results, key=lambda r: r["value"])
     if best["sampled"]:  # trained on a sample of sessions: re-scored on all of them
-        best = trial_task(best["trial"], best["params"], setup, cfg.train, full=True)
-    return finish_task(paths, cfg, results, best, time.perf_counter() - start)
+        best = trial_task(best["trial"], best["params"], setup, cfg, full=True)
+    return finish_task(paths, cfg, setup, results, best, time.perf_counter() - start)
 
 
 # `python flows/tune.py`: one run with the defaults (MovieLens-100K, data dir ./data), on

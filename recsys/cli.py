@@ -211,12 +211,17 @@ def tune(
         events=events, data_dir=str(folder), config=explicit
     )
     summary = result["summary"]
-    typer.echo(f"wrote {result['tuned']}")
+    typer.echo(f"wrote {result['tuned']} ({summary['trials']} trials, {summary['seconds']:.0f} s)")
+    metric = summary["metric"]
     typer.echo(
-        f"{summary['metric']} on the validation split: best {summary['best_value']:.4f}, "
-        f"defaults {summary['default_value']:.4f}, baselines {summary['validation_baselines']} "
-        f"({summary['trials']} trials, {summary['seconds']:.0f} s)"
+        f"validation {metric} / strongest tuned baseline ({summary['objective']}): "
+        f"best {summary['best_value']:.4f}, defaults {summary['default_value']:.4f}"
     )
+    for task, baselines in summary["validation_baselines"].items():
+        best = summary["best_metrics"].get(task, {}).get(metric)
+        if best is not None:
+            shown = ", ".join(f"{src} {v:.4f}" for src, v in sorted(baselines.items()))
+            typer.echo(f"  {task} lists: model {best:.4f}; baselines {shown}")
 
 
 def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]:

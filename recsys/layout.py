@@ -64,14 +64,31 @@ EMBEDDING_MAP = "embedding_map.png"
 RUN_REPORT = "report.html"
 
 MODEL_FILES = (VECTORS, CONTEXT_VECTORS, VOCAB)  # a trained model (what a refresh adopts)
+# The model the gate evaluated (trained on the training split only), kept beside the served
+# one after a refit: a later run re-scores the champion with it, since the refit model has
+# seen events that a later run may hold out.
+EVALUATED_PREFIX = "evaluated_"
+EVALUATED_FILES = tuple(EVALUATED_PREFIX + name for name in MODEL_FILES)
+COUNT_LISTS = "count_lists.parquet"  # the count channel's item lists (item_id, rank, ...)
 # What a run must hold before it may be published.
-REQUIRED_FILES = (*MODEL_FILES, INDEX_FILE, INDEX_INFO, ITEM_RECS, USER_RECS, METRICS)
+REQUIRED_FILES = (
+    *MODEL_FILES,
+    INDEX_FILE,
+    INDEX_INFO,
+    COUNT_LISTS,
+    ITEM_RECS,
+    USER_RECS,
+    METRICS,
+)
 # What `similar` reads, hashed on every load; other files are checked by size only.
 SIMILAR_FILES = (*MODEL_FILES, INDEX_FILE, INDEX_INFO)
+# What live session recall reads (recsys serve): the above plus the count channel.
+SERVING_FILES = (*SIMILAR_FILES, COUNT_LISTS)
 
 # --- a run's work folder ---
 STAGE_DB = "stage.duckdb"
 CORPUS = "corpus.txt"
+REFIT_CORPUS = "corpus_all.txt"  # every split's sessions, for the refit
 OUT = "run"
 REPORTS = "reports"  # what a rolled-back run keeps
 FAILED = "FAILED"  # the note of a rolled-back run
@@ -91,6 +108,7 @@ TRAIN_PERIOD = "train_period.parquet"
 VALIDATION_DB = "validation.duckdb"
 VALIDATION_CORPUS = "validation_corpus.txt"
 VALIDATION_SAMPLE = "validation_sample.txt"
+BASELINE_LISTS = "baseline_lists.parquet"  # the tuned baselines' lists, for the trials
 TRIALS = "trials.json"
 TRIALS_PLOT = "trials.svg"
 

@@ -59,6 +59,8 @@ def connect(
     """A DuckDB connection in UTC, with the stage's memory and thread limits."""
     con = duckdb.connect(str(database) if database else ":memory:", read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB draws a progress bar on a terminal for long queries: noise in a pipeline log.
+    con.execute("SET enable_progress_bar = false")
     if memory_limit:
         con.execute(f"SET memory_limit = '{checked_size(memory_limit)}'")
     if threads:

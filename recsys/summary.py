@@ -10,8 +10,8 @@ from recsys.layout import METRICS
 
 
 def run_summary(result: dict) -> list[str]:
-    """The published run: where it is, each stage's seconds and rows, the metrics at the
-    largest K of the model and the baselines."""
+    """The published run: where it is, each stage's seconds and rows, and the metrics at
+    the gate's K of the model and the baselines, for item lists and session lists."""
     run_dir = Path(result["run_dir"])
     metrics = json.loads((run_dir / METRICS).read_text())
     k = max(metrics["ks"])
@@ -22,12 +22,21 @@ def run_summary(result: dict) -> list[str]:
             f"{name:<10}{stage['seconds']:>9.2f}{stage['rows_in']:>12,}{stage['rows_out']:>12,}"
         )
     lines += _incremental(result["stages"].get("extract", {}).get("details") or {})
-    lines.append(f"\n{'model':<14}{f'HR@{k}':>9}{f'MRR@{k}':>9}{f'NDCG@{k}':>9}")
-    for source, values in metrics["models"].items():
-        lines.append(
-            f"{source:<14}{values[f'hr@{k}']:>9.4f}{values[f'mrr@{k}']:>9.4f}"
-            f"{values[f'ndcg@{k}']:>9.4f}"
-        )
+    k = metrics.get("gate", {}).get("k", k)
+    for task, models in (
+        ("item lists (next item from the last one)", metrics["models"]),
+        ("session lists (next item from the whole session)", metrics.get("session_models")),
+    ):
+        if not models:
+            continue
+        lines.append(f"\n{task}\n{'source':<14}{f'HR@{k}':>9}{f'MRR@{k}':>9}{f'NDCG@{k}':>9}")
+        ranked = sorted(models, key=lambda s: (s != "item2vec", -models[s][f"hr@{k}"]))
+        for source in ranked:
+            values = models[source]
+            lines.append(
+                f"{source:<14}{values[f'hr@{k}']:>9.4f}{values[f'mrr@{k}']:>9.4f}"
+                f"{values[f'ndcg@{k}']:>9.4f}"
+            )
     return lines
 
 

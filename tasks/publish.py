@@ -21,12 +21,21 @@ from prefect.cache_policies import NONE
 
 from recsys.config import PipelineConfig
 from recsys.errors import GateRefused, PublishError, Superseded
-from recsys.layout import INDEX_INFO, MANIFEST, METRICS, REQUIRED_FILES, RunPaths, runs_dir
+from recsys.layout import (
+    EVALUATED_PREFIX,
+    INDEX_INFO,
+    MANIFEST,
+    METRICS,
+    MODEL_FILES,
+    REQUIRED_FILES,
+    RunPaths,
+    runs_dir,
+)
 from recsys.model import store
-from recsys.model.embedding import Embedding
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic
 from recsys.tasks.evaluate import compute_metrics, load_champion
 from recsys.tasks.evaluate.gate import embedding_stats, gate_verdicts
+from recsys.tasks.evaluate.shards import Scored, load_evaluated
 
 PACKAGES = (
     "recsys-item2vec",
@@ -66,6 +75,8 @@ def build_manifest(
     extract = next((s for s in stages if s.name == "extract"), None)
     export = next((s for s in stages if s.name == "export"), None)
     adopted = next((s for s in stages if s.name == "adopt"), None)
+    trained = next((s for s in stages if s.name == "train"), None)
+    refit = next((s for s in stages if s.name == "refit"), None)
     return {
         "schema_version": store.MANIFEST_VERSION,
         "run_id": paths.run_id,
@@ -77,6 +88,7 @@ def build_manifest(
             "fingerprint": extract.details.get("fingerprint") if extract else None,
         },
         "config": cfg.model_dump(mode="json"),
+        "models": _models(trained, refit),
         "versions": package_versions(),
         "metrics": metrics["models"],
         "gate": metrics["gate"],
@@ -87,6 +99,27 @@ def build_manifest(
             s.name: {"seconds": s.seconds, "rows_in": s.rows_in, "rows_out": s.rows_out}
             for s in stages
         },
+    }
+
+
+def _models(trained: StageReport | None, refit: StageReport | None) -> dict:
+    """Which model the gate evaluated and which one is served (a refresh trains neither)."""
+    if trained is None:
+        return {}
+    evaluated = {"trained_on": "the training split", "corpus_tokens": trained.rows_in}
+    refitted = refit is not None and "corpus_tokens" in refit.details
+    served = (
+        {"trained_on": "every split (refit)", "corpus_tokens": refit.rows_in}
+        if refitted
+        else {"trained_on": "the training split (train.refit=off)"} | evaluated
+    )
+    files = {
+        "evaluated": [f"{EVALUATED_PREFIX}{n}" for n in MODEL_FILES],
+        "served": list(MODEL_FILES),
+    }
+    return {
+        "evaluated": evaluated | {"files": files["evaluated"]},
+        "served": served | {"files": files["served"]},
     }
 
 
@@ -157,16 +190,9 @@ def _champion_still_beaten(paths: RunPaths, cfg: PipelineConfig) -> None:
     champion = load_champion(paths.data_dir)
     if champion is None:
         return
-    emb = Embedding.load(paths.out)
-    again = compute_metrics(
-        paths.stage_db,
-        emb,
-        cfg.evaluate,
-        cfg.gate.k,
-        cfg.export.scoring,
-        champion,
-        work=paths.work_dir,
-    )
+    emb = load_evaluated(paths.out)  # the model evaluate scored (not a refit of it)
+    model = Scored(emb=emb, scoring=cfg.export.scoring, weights=cfg.export.item_weights)
+    again = compute_metrics(paths.stage_db, model, cfg, champion, work=paths.work_dir)
     rules = gate_verdicts(again, embedding_stats(emb.vectors, emb.context), cfg.gate)
     failed = [r for r in rules if "champion" in r["rule"] and not r["passed"]]
     logger().info("publish: current moved to %s since evaluate; champion rule re-checked", now)

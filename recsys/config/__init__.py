@@ -14,8 +14,14 @@ then the explicitly given keys; see `recsys.config.layers`).
     layers.py     YAML and --set layers, the resolver, refresh layering, migration
 """
 
-from recsys.config.evaluate import EvaluateConfig, GateConfig, ItemAttributes
-from recsys.config.export import ExportConfig, PublishConfig
+from recsys.config.evaluate import (
+    Baselines,
+    EvaluateConfig,
+    GateConfig,
+    ItemAttributes,
+    SequentialRules,
+)
+from recsys.config.export import ChannelWeights, ExportConfig, PublishConfig
 from recsys.config.extract import ColumnMap, ExtractConfig
 from recsys.config.layers import (
     load_config,
@@ -33,6 +39,8 @@ from recsys.config.train import AugmentConfig, TrainConfig
 
 __all__ = [
     "AugmentConfig",
+    "Baselines",
+    "ChannelWeights",
     "ColumnMap",
     "DriftConfig",
     "EvaluateConfig",
@@ -44,6 +52,7 @@ __all__ = [
     "PipelineConfig",
     "PublishConfig",
     "QualityConfig",
+    "SequentialRules",
     "TrainConfig",
     "TuneConfig",
     "load_config",

@@ -126,7 +126,8 @@ def _validated(tree: dict[str, Any]) -> PipelineConfig:
         return PipelineConfig.model_validate(tree)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = tuple(first["loc"])
+        # pydantic adds a union member's tag ("constrained-int") to the path: not a key
+        loc = tuple(p for p in first["loc"] if isinstance(p, int) or str(p).isidentifier())
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
         if first["type"] == "extra_forbidden":
             known = _keys_at(loc)

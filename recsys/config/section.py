@@ -55,7 +55,12 @@ MOVED = {
     "quality.future_tolerance_hours": "extract.future_tolerance_hours",
 }
 # Keys that are gone: refused as unknown in a config, dropped from a published run's.
-REMOVED = ("gate.min_lift_over_popularity",)
+REMOVED = (
+    "gate.min_lift_over_popularity",
+    # Replaced by the count channel's weight (export.item_weights.count), which fuses by
+    # normalised score instead of reciprocal rank.
+    "export.cooccurrence_weight",
+)
 
 
 def refuse_moved(section: str, data: Any) -> Any:

@@ -1,7 +1,11 @@
 """Deterministic synthetic events with planted structure, for tests and benchmarks.
 
 Items fall into disjoint topic groups; every session stays inside one topic (with a little
-noise), item popularity inside a topic is Zipf-like, sessions of one user are separated by
+noise) and each user keeps to two topics, item popularity inside a topic is Zipf-like, and
+sessions have an order to learn: each topic's items sit on a ring (a random order), and
+half of the time the next item is one to three places after the previous one on its ring
+(the rest is drawn by popularity) - the "what comes next" structure of a catalogue browsed
+in a sequence (episodes, course modules, a product and its accessories). sessions of one user are separated by
 one to six hours, events inside a session by seconds to minutes; all users start within
 the same two months, so the time span does not grow with the size. Item ids read
 `g<group>-i<item>`, so a test knows which items belong together.
@@ -33,6 +37,7 @@ def generate(
     group_size: int = 25,
     noise: float = 0.05,
     mean_session: float = 8.0,
+    follow: float = 0.5,
     bot_fraction: float = 0.0,
     duplicate_fraction: float = 0.0,
     span_days: float = 60.0,
@@ -45,6 +50,9 @@ def generate(
         Size and seed; the same arguments always give the same table.
     group_size, noise, mean_session
         Items per topic group, share of off-topic events, mean session length.
+    follow
+        Share of next items that follow the previous one on its topic's ring (1-3 places
+        on); 0 draws every item by popularity alone (no order to learn).
     bot_fraction
         Share of extra events from crawler users `bot<k>` (one event per second over random
         items), appended: what a bot filter should remove.
@@ -69,7 +77,9 @@ def generate(
     n_sessions = len(lengths)
     n_users = max(1, n_sessions // 4)
     session_user = rng.integers(0, n_users, n_sessions)
-    session_group = rng.integers(0, n_groups, n_sessions)
+    # Each user keeps to two topics.
+    tastes = rng.integers(0, n_groups, (n_users, 2))
+    session_group = tastes[session_user, rng.integers(0, 2, n_sessions)]
     # Zipf-like popularity inside each group.
     members = [np.flatnonzero(group == g) for g in range(n_groups)]
     weights = [1.0 / np.arange(1, len(m) + 1) ** 1.1 for m in members]
@@ -79,6 +89,7 @@ def generate(
     for g in range(n_groups):
         mask = session_group[session_of_event] == g
         items[mask] = rng.choice(members[g], size=int(mask.sum()), p=weights[g])
+    items = _follow_rings(rng, items, lengths, members, group, follow)
     noisy = rng.random(n_events) < noise
     items[noisy] = rng.integers(0, n_items, int(noisy.sum()))
     # Time: every user has a timeline starting within the first `span_days`; the user's
@@ -116,6 +127,40 @@ def generate(
             "event_type": pa.array(["click"] * len(users), pa.string()),
         }
     )
+
+
+def _follow_rings(
+    rng: np.random.Generator,
+    items: np.ndarray,
+    lengths: np.ndarray,
+    members: list[np.ndarray],
+    group: np.ndarray,
+    follow: float,
+) -> np.ndarray:
+    """Replace `follow` of the items after a session's first with an item 1-3 places after
+    the previous item on its group's ring; position by position over all sessions at once,
+    so 10M events take seconds."""
+    if follow <= 0:
+        return items
+    ring_of = np.empty(len(group), dtype=np.int64)  # an item's place on its group's ring
+    rings = []
+    for g, m in enumerate(members):
+        ring = rng.permutation(m)
+        ring_of[ring] = np.arange(len(ring))
+        rings.append(ring)
+    offsets = np.r_[0, np.cumsum([len(r) for r in rings])[:-1]]
+    flat = np.concatenate(rings) if rings else np.empty(0, np.int64)
+    size = np.array([len(r) for r in rings])
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    steps = rng.choice(np.array([1, 2, 3]), size=len(items), p=[0.6, 0.25, 0.15])
+    follows = rng.random(len(items)) < follow
+    for t in range(1, int(lengths.max(initial=0))):
+        at = starts[lengths > t] + t
+        chosen = at[follows[at]]
+        prev = items[chosen - 1]
+        g = group[prev]
+        items[chosen] = flat[offsets[g] + (ring_of[prev] + steps[chosen]) % size[g]]
+    return items
 
 
 def _add_noise(rng, users, items, timestamps, n_users, n_items, bot_fraction, dup_fraction):

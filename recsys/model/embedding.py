@@ -15,21 +15,30 @@ class Embedding:
     """Input and output vectors plus the item ids of their rows, with id -> row lookups."""
 
     def __init__(
-        self, vectors: np.ndarray, item_ids: np.ndarray, context: np.ndarray | None = None
+        self,
+        vectors: np.ndarray,
+        item_ids: np.ndarray,
+        context: np.ndarray | None = None,
+        counts: np.ndarray | None = None,
     ) -> None:
         self.vectors = vectors
         self.context = context if context is not None else vectors
         self.item_ids = item_ids
+        # Training counts per row: the popularity channel's scores (all 1 when unknown).
+        self.counts = np.ones(len(item_ids), np.int64) if counts is None else np.asarray(counts)
         self._row = {item: row for row, item in enumerate(item_ids.tolist())}
 
     @classmethod
-    def load(cls, folder: Path) -> Embedding:
+    def load(cls, folder: Path, prefix: str = "") -> Embedding:
+        """The model in `folder`; `prefix` selects another copy of the files there (the
+        evaluated model of a refit run: `layout.EVALUATED_PREFIX`)."""
         folder = Path(folder)
-        ids = pq.read_table(folder / VOCAB, columns=["item_id"]).column(0)
+        vocab = pq.read_table(folder / (prefix + VOCAB), columns=["item_id", "count"])
         return cls(
-            np.load(folder / VECTORS),
-            np.asarray(ids.to_pylist(), dtype=object),
-            np.load(folder / CONTEXT_VECTORS),
+            np.load(folder / (prefix + VECTORS)),
+            np.asarray(vocab.column("item_id").to_pylist(), dtype=object),
+            np.load(folder / (prefix + CONTEXT_VECTORS)),
+            vocab.column("count").to_numpy(),
         )
 
     def spaces(self, scoring: str) -> tuple[np.ndarray, np.ndarray]:

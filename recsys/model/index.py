@@ -1,12 +1,19 @@
 """FAISS helpers: the one place vectors are scored, indexed and searched.
 
-Two scorings (`export.scoring`):
+Three scorings (`export.scoring`):
 
-- ``in_out`` (default): query = the item's input vector, index = output (context) vectors,
-  score = their raw inner product, the logit skip-gram/CBOW with negative sampling is
-  trained to maximise for items that occur together (the "dual embedding space" reading of
-  Mitra et al. 2016). It ranks "what comes with / after this item".
+- ``sym`` (default): in·out + out·in. Skip-gram with negative sampling trains
+  ``in_i · out_j`` towards the (shifted) PMI of i and j, and ``in_j · out_i`` towards the same
+  quantity from the other side; their sum averages two noisy estimates of one number.
+  Served by concatenation: query ``[in_i, out_i]``, index ``[out_j, in_j]``. On three real
+  logs it beat ``in_out`` on whole-session recall by 5-60% (docs/evaluation.md).
+- ``in_out``: query = the item's input vector, index = output (context) vectors, score =
+  their raw inner product, the logit the model is trained to maximise for items that occur
+  together (the "dual embedding space" reading of Mitra et al. 2016).
 - ``in_in``: cosine of input vectors (classic item2vec similarity): "items like this one".
+
+A session or user is queried with the decay-weighted sum of its items' query vectors, which
+every scoring supports (the score of a sum is the sum of the scores).
 
 Only numpy and faiss are imported here, so serving (`recsys similar`) needs no training
 library. The index files' names are `layout.INDEX_FILE` and `layout.INDEX_INFO`.
@@ -33,7 +40,7 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return out
 
 
-SCORINGS = ("in_out", "in_in")
+SCORINGS = ("sym", "in_out", "in_in")
 
 
 def spaces(vectors: np.ndarray, context: np.ndarray, scoring: str) -> tuple[np.ndarray, np.ndarray]:
@@ -41,10 +48,14 @@ def spaces(vectors: np.ndarray, context: np.ndarray, scoring: str) -> tuple[np.n
     if scoring == "in_in":
         unit = normalize(vectors)
         return unit, unit
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    context = np.ascontiguousarray(context, dtype=np.float32)
     if scoring == "in_out":
+        return vectors, context
+    if scoring == "sym":
         return (
-            np.ascontiguousarray(vectors, dtype=np.float32),
-            np.ascontiguousarray(context, dtype=np.float32),
+            np.ascontiguousarray(np.hstack([vectors, context])),
+            np.ascontiguousarray(np.hstack([context, vectors])),
         )
     raise ValueError(f"unknown scoring '{scoring}' (use one of {SCORINGS})")
 

@@ -1,4 +1,4 @@
--- The model's neighbour lists (computed by FAISS, registered as `model_neighbours`).
-insert into candidates
-select $source as source, query_id, rank, item_id
+-- Lists computed in Python (FAISS, channel fusion), registered as `model_neighbours`.
+insert into {{lists}}
+select $source as source, query_id, rank, item_id, score
 from model_neighbours

@@ -1,7 +1,9 @@
--- Next-item test cases: inside each held-out session, the previous item is the query and
--- the item that followed is the target; the session's length feeds the session slices.
--- pair_id only needs to be unique (no global sort: it is the slowest step at 10M events).
--- A shard keeps the pairs whose query item is in [$lo, $hi) (NULL = unbounded).
+-- Next-item test cases: inside each held-out session, every event after the first is a case;
+-- the event before it is the query (the last item), the session and position locate the
+-- items already seen in the session (removed from every list before scoring), and the
+-- session's length feeds the session slices. pair_id only needs to be unique (no global sort:
+-- it is the slowest step at 10M events). A shard keeps the cases whose query item is in
+-- [$lo, $hi) (NULL = unbounded).
 create or replace temp table test_pairs as
 with test_events as (
     select session, pos, item_id, session_length
@@ -12,6 +14,8 @@ with test_events as (
 final as (
     select
         row_number() over () as pair_id,
+        nxt.session,
+        nxt.pos,
         prev.item_id as query_id,
         nxt.item_id as target_id,
         prev.session_length

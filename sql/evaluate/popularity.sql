@@ -1,32 +1,34 @@
--- Popularity baseline: the most frequent training items, never the query itself.
+-- Popularity baseline: the most frequent training items (never the query itself) for each
+-- wanted item, scored by their training count.
 insert into candidates
-with queries as (
-    select distinct query_id from test_pairs
+with wanted as (
+    select item_id as query_id from wanted_items
 ),
 
 popular as (
     select item_id, train_count
     from items
     order by train_count desc, item_id
-    limit $k + 1
+    limit $depth + 1
 ),
 
 ranked as (
     select
-        q.query_id,
+        w.query_id,
         p.item_id,
+        p.train_count,
         row_number() over (
-            partition by q.query_id order by p.train_count desc, p.item_id
+            partition by w.query_id order by p.train_count desc, p.item_id
         ) as rank
-    from queries as q
+    from wanted as w
     cross join popular as p
-    where p.item_id <> q.query_id
+    where p.item_id <> w.query_id
 ),
 
 final as (
-    select 'popularity' as source, query_id, rank, item_id
+    select 'popularity' as source, query_id, rank, item_id, train_count::double as score
     from ranked
-    where rank <= $k
+    where rank <= $depth
 )
 
 select * from final

@@ -1,2 +1,2 @@
 -- Sources that produced at least one list (a source without hits still scores 0).
-select distinct source from candidates order by source
+select distinct source from {{lists}} order by source

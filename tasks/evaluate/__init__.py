@@ -1,11 +1,19 @@
-"""Evaluate: next-item prediction on the held-out time split, baselines, champion and gate.
+"""Evaluate: the published lists against tuned baselines on the held-out time split, the
+champion, and the gate.
 
-Top-K lists are computed once per distinct query item (FAISS for the model and the
-champion, SQL for the baselines) and joined to the test pairs in DuckDB; no Python loop
-runs per test event. `metrics.json`, the diagnostics, the HTML run report and the
-warehouse history row are written whatever the verdict, then a refusal raises GateRefused.
+Two tasks share the cases (every next event of a held-out session; the items already seen
+in that session removed from every list): `next_item` ranks from the session's last item
+(item_recs.parquet), `session` from its whole recent past (user lists, live recall). The
+baselines' lists are computed once in SQL (baselines.py), the model's with FAISS and channel
+fusion (lists.py); everything is joined to the cases in DuckDB, with no Python loop per
+test event. `metrics.json`, the diagnostics, the HTML run report and the warehouse history
+row are written whatever the verdict, then a refusal raises GateRefused.
 
-    shards.py        the scoring split into query-item ranges, and its exact combination
+    baselines.py     popularity, co-occurrence, SR, windowed co-occurrence, item-kNN,
+                     S-POP, whole-prefix SR, V-SKNN (SQL)
+    lists.py         the model's channels and fused lists
+    shards.py        the next-item task split into query-item ranges, combined exactly
+    sessions.py      the session task (a sample of whole sessions)
     gate.py          the publish rules over the metrics
     diagnostics.py   neighbour samples, clustering and the 2-D map
     report.py        the self-contained HTML run report
@@ -25,86 +33,122 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from recsys import sqlrun
-from recsys.config import EvaluateConfig, OpsConfig, PipelineConfig
+from recsys.config import EvaluateConfig, PipelineConfig, migrate_config
+from recsys.config.evaluate import ITEM_BASELINES
 from recsys.data.attributes import resolve_attributes
 from recsys.errors import GateRefused
-from recsys.layout import METRICS, RunPaths, runs_dir
+from recsys.layout import BASELINE_LISTS, METRICS, RunPaths, runs_dir
 from recsys.model import index, store
-from recsys.model.embedding import Embedding
 from recsys.ops.locks import WAREHOUSE_LIMIT, exclusive
 from recsys.ops.scaleout import Mapper, inline, run_shards, shard_count, worker_id
 from recsys.stage import StageReport, in_prefect_run, logger, report_artifact, timed
-from recsys.tasks.evaluate import history, report
+from recsys.tasks.evaluate import baselines, history, report
 from recsys.tasks.evaluate import shards as shards_of
 from recsys.tasks.evaluate.diagnostics import diagnose
 from recsys.tasks.evaluate.gate import embedding_stats, failures, gate_verdicts
+from recsys.tasks.evaluate.sessions import score_sessions
+from recsys.tasks.evaluate.shards import Scored, load_evaluated
 
-BASELINES = ("popularity", "cooccurrence")
 
+def load_champion(data_dir: Path) -> tuple[Scored, str] | None:
+    """(the published run's evaluated model with its scoring and weights, its run id), or
+    None when nothing is published.
 
-def load_champion(data_dir: Path) -> tuple[Embedding, str, str] | None:
-    """(embedding, scoring, run_id) of the published run, or None when nothing is published.
-
-    An unreadable champion is logged and treated as absent: it must not block a good model
+    The evaluated model, not the refit one: the refit saw events this run may hold out. An
+    unreadable champion is logged and treated as absent: it must not block a good model
     from replacing it."""
     try:
         run = store.current_run(data_dir)
     except Exception:
         return None
     try:
-        scoring = store.read_manifest(run)["config"]["export"]["scoring"]
-        return Embedding.load(run), scoring, run.name
+        config = PipelineConfig.model_validate(migrate_config(store.read_manifest(run)["config"]))
+        scored = Scored(
+            emb=load_evaluated(run),
+            scoring=config.export.scoring,
+            weights=config.export.item_weights,
+        )
+        return scored, run.name
     except Exception as exc:
         logger().warning("evaluate: champion %s unreadable (%s); rule skipped", run.name, exc)
         return None
 
 
+def list_depth(cfg: EvaluateConfig) -> int:
+    """How deep every list is scored: the largest K plus room for the session's items."""
+    return max(cfg.ks) + cfg.list_depth
+
+
+def write_baseline_lists(stage_db: Path, cfg: PipelineConfig, path: Path) -> None:
+    """Every item baseline's list (and the count channel's) for every test item, mined from
+    the training split, into one Parquet file the shards and the session task read."""
+    sources = dict.fromkeys([*ITEM_BASELINES, cfg.export.count_channel])
+    with sqlrun.connect(stage_db, read_only=True) as con:
+        sqlrun.run(con, "evaluate/wanted_items")
+        baselines.item_lists(con, cfg.evaluate, list_depth(cfg.evaluate), sources=sources)
+        sqlrun.run(con, "evaluate/lists_write", {"path": str(path)})
+
+
 def compute_metrics(
     stage_db: Path,
-    emb: Embedding,
-    cfg: EvaluateConfig,
-    k_gate: int,
-    scoring: str,
-    champion,
+    model: Scored,
+    cfg: PipelineConfig,
+    champion: tuple[Scored, str] | None = None,
     *,
     shards: int = 1,
     mapper: Mapper | None = None,
     work: Path | None = None,
 ) -> dict:
-    """Accuracy at every K, slices, coverage/popularity bias, and vocabulary coverage.
+    """Both tasks' accuracy at every K for the model, the baselines and the champion; the
+    next-item task's slices, coverage/popularity bias; the vocabulary coverage.
 
-    The test pairs are split into `shards` query-item ranges; `mapper` runs the shard
+    The next-item cases are split into `shards` query-item ranges; `mapper` runs the shard
     calls (default: here, one after the other, with these in-memory vectors) and the
     counts they return are combined (see shards.py)."""
+    ev, k_gate = cfg.evaluate, cfg.gate.k
+    depth = list_depth(ev)
+    champ = None if champion is None else champion[0]
     with tempfile.TemporaryDirectory(dir=work) as tmp:
+        lists_path = Path(tmp) / BASELINE_LISTS
+        write_baseline_lists(stage_db, cfg, lists_path)
         calls = [
             {
                 "stage_db": stage_db,
-                "scoring": scoring,
-                "ks": cfg.ks,
+                "lists_path": lists_path,
+                "count_channel": cfg.export.count_channel,
+                "ks": ev.ks,
+                "depth": depth,
+                "exclude_seen": ev.exclude_session_items,
                 "k_gate": k_gate,
-                "head_share": cfg.head_share,
-                "short_max": cfg.short_session_max,
-                "batch": cfg.search_batch,
+                "head_share": ev.head_share,
+                "short_max": ev.short_session_max,
                 "threads": index.search_threads(),
                 "lo": lo,
                 "hi": hi,
                 "shown_path": Path(tmp) / f"shown-{i:04d}.parquet",
             }
-            for i, (lo, hi) in enumerate(shards_of.plan(stage_db, shards, cfg.search_batch))
+            for i, (lo, hi) in enumerate(shards_of.plan(stage_db, shards, ev.search_batch))
         ]
         if mapper is None:
-            pair = None if champion is None else champion[:2]
-            mapper = inline(partial(shards_of.score_shard, emb=emb, champion=pair))
+            mapper = inline(partial(shards_of.score_shard, model=model, champion=champ))
         parts = mapper(calls)
-        combined = shards_of.combine(stage_db, parts, f"{tmp}/shown-*.parquet", cfg.ks, k_gate)
+        combined = shards_of.combine(stage_db, parts, f"{tmp}/shown-*.parquet", ev.ks, k_gate)
+        sessions = score_sessions(stage_db, model, champ, lists_path, cfg, depth)
     with sqlrun.connect(stage_db, read_only=True) as con:
-        con.register("model_vocab", pa.table({"item_id": pa.array(emb.item_ids.tolist())}))
+        con.register("model_vocab", pa.table({"item_id": pa.array(model.emb.item_ids.tolist())}))
         test_events, vocab_coverage = sqlrun.run(con, "evaluate/vocab_coverage").fetchone()
     metrics = {
-        "task": "next-item prediction on the held-out time split",
-        "scoring": scoring,
-        "ks": cfg.ks,
+        "task": "next-item prediction on the held-out time split (items already in the "
+        "session removed)"
+        if ev.exclude_session_items
+        else "next-item prediction",
+        "scoring": model.scoring,
+        "weights": {
+            "item": model.weights.model_dump(),
+            "session": cfg.export.session_weights.model_dump(),
+        },
+        "count_channel": cfg.export.count_channel,
+        "ks": ev.ks,
         "test_pairs": combined["pairs"],
         "test_events": test_events,
         "query_items": sum(p.queries for p in parts),
@@ -112,10 +156,14 @@ def compute_metrics(
         "vocab_coverage": float(vocab_coverage),
         "models": combined["models"],
         "slices": combined["slices"],
+        "session_cases": sessions.get("cases", 0),
+        "session_models": sessions.get("models", {}),
+        # At the gate's K: per source, the cases only the published lists hit and the cases
+        # only that source hit (the paired difference the gate tests).
+        "paired": {"item": combined["paired"], "session": sessions.get("paired", {})},
     }
-
     if champion is not None:
-        metrics["champion"] = {"run_id": champion[2], "scoring": champion[1]}
+        metrics["champion"] = {"run_id": champion[1], "scoring": champion[0].scoring}
     return metrics
 
 
@@ -130,18 +178,18 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
     attributes = resolve_attributes(cfg.evaluate.item_attributes, paths.events, paths.data_dir)
     stage = StageReport(name="evaluate")
     with timed(stage):
-        emb = Embedding.load(paths.out)
+        # A refresh adopts the champion's evaluated model beside its served one.
+        emb = load_evaluated(paths.out)
+        model = Scored(emb=emb, scoring=scoring, weights=cfg.export.item_weights)
         champion = load_champion(paths.data_dir)
         shards = shard_count(ops)
         mapper, workers = None, {worker_id()}
         if shards > 1:
-            mapper = _shard_mapper(paths, champion, ops, workers)
+            mapper = _shard_mapper(paths, cfg, champion, workers)
         metrics = compute_metrics(
             paths.stage_db,
-            emb,
-            cfg.evaluate,
-            gate.k,
-            scoring,
+            model,
+            cfg,
             champion,
             shards=shards,
             mapper=mapper,
@@ -163,11 +211,14 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
         diag = _diagnostics(paths, emb, cfg.evaluate, scoring, attributes)
         html = _run_report(paths, metrics, diag)
         stage.rows_in, stage.rows_out = metrics["test_pairs"], len(metrics["models"])
+        at = f"hr@{gate.k}"
         stage.details = {
-            f"{source} {name}": round(value, 4)
-            for source, values in metrics["models"].items()
-            for name, value in values.items()
-            if name.endswith(f"@{gate.k}") and name.startswith("hr")
+            f"{task} {source} {at}": round(values[at], 4)
+            for task, models in (
+                ("item", metrics["models"]),
+                ("session", metrics["session_models"]),
+            )
+            for source, values in models.items()
         }
         stage.details["gate"] = "passed" if passed else "REFUSED"
         stage.details["shards"] = shards
@@ -181,17 +232,22 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
     return stage
 
 
-def _shard_mapper(paths: RunPaths, champion, ops: OpsConfig | None, workers: set) -> Mapper:
+def _shard_mapper(
+    paths: RunPaths, cfg: PipelineConfig, champion: tuple[Scored, str] | None, workers: set
+) -> Mapper:
     """Shards as Prefect tasks: they read the vectors from the run folders (paths only);
     `workers` collects where they ran."""
     where = {
         "model_dir": paths.out,
-        "champion_dir": None if champion is None else runs_dir(paths.data_dir) / champion[2],
-        "champion_scoring": None if champion is None else champion[1],
+        "scoring": cfg.export.scoring,
+        "weights": cfg.export.item_weights,
+        "champion_dir": None if champion is None else runs_dir(paths.data_dir) / champion[1],
+        "champion_scoring": None if champion is None else champion[0].scoring,
+        "champion_weights": None if champion is None else champion[0].weights,
     }
 
     def mapper(calls: list[dict]) -> list[shards_of.ShardCounts]:
-        parts = run_shards(shards_of.evaluate_shard_task, [c | where for c in calls], ops)
+        parts = run_shards(shards_of.evaluate_shard_task, [c | where for c in calls], cfg.ops)
         workers.clear()
         workers.update(p.worker for p in parts)
         return parts

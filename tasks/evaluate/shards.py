@@ -1,11 +1,12 @@
-"""Evaluate in shards: each shard scores the test pairs whose query item lies in its id
+"""Evaluate in shards: each shard scores the next-item cases whose query item lies in its id
 range and returns integer counts; `combine` turns the counts of all shards into metrics.
 
-HR/MRR/NDCG, slices, coverage and popularity bias are all means over test pairs, so shards
-return sums and counts, never means: hits per (source, rank), pairs and hits per slice
-cell, and a `shown` Parquet part (items each source showed, weighted by test pairs). Every
+HR/MRR/NDCG, slices, coverage and popularity bias are all means over test cases, so shards
+return sums and counts, never means: hits per (source, rank), cases and hits per slice
+cell, and a `shown` Parquet part (items each source showed, weighted by test cases). Every
 floating-point sum is then taken once, in `combine`, in a fixed order, so the metrics of
-any number of shards are bit-identical to one shard's.
+any number of shards are bit-identical to one shard's. The baselines' lists are computed
+once for all test items (`baselines.py`) and read by every shard from a Parquet file.
 """
 
 from __future__ import annotations
@@ -14,17 +15,22 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NONE
 from pydantic import BaseModel
 
 from recsys import sqlrun
+from recsys.config import ChannelWeights
+from recsys.layout import EVALUATED_PREFIX, VECTORS
 from recsys.model import index
 from recsys.model.embedding import Embedding
 from recsys.ops.scaleout import Range, ranges, worker_id
-from recsys.tasks.evaluate.gate import CHAMPION, MODEL
+from recsys.tasks.evaluate.gate import CHAMPION, EMBEDDING, MODEL
+from recsys.tasks.evaluate.lists import channels_of, item_lists
+
+# The next-item task's tables (the session task has its own, see sessions.py).
+LIST_TABLES = {"lists": "candidates"}
+HIT_TABLES = {"cases": "test_pairs", "lists": "candidates", "hits": "hits"}
 
 
 class ShardCounts(BaseModel):
@@ -38,36 +44,7 @@ class ShardCounts(BaseModel):
     hits: list[tuple[str, int, int]] = []  # source, rank, hits
     cells: list[tuple[str, str, str, int]] = []  # target_item, session, query_item, pairs
     cell_hits: list[tuple[str, str, str, str, int, int]] = []  # source, cell, rank, hits
-
-
-def model_neighbours(
-    emb: Embedding, item_ids: list[str], k: int, scoring: str, batch: int
-) -> pa.Table:
-    """(query_id, rank, item_id): exact top-k neighbours of each id the model knows.
-
-    Exact search: the evaluation measures the embedding itself, not an ANN approximation.
-    Every id is searched, unknown ones with a stand-in row whose answer is dropped, so a
-    FAISS batch holds the same rows however the ids were sharded."""
-    rows = emb.rows(item_ids)
-    known = rows >= 0
-    queries, indexed = emb.spaces(scoring)
-    _, ids = index.neighbours_without_self(
-        index.build_exact(indexed), queries, np.where(known, rows, 0), k, batch_size=batch
-    )
-    ids = ids[known]
-    width = ids.shape[1]
-    flat = ids.ravel()
-    valid = flat >= 0
-    return pa.table(
-        {
-            "query_id": pa.array(
-                np.repeat(np.asarray(item_ids, dtype=object)[known], width)[valid].tolist(),
-                pa.string(),
-            ),
-            "rank": pa.array(np.tile(np.arange(1, width + 1), len(ids))[valid], pa.int64()),
-            "item_id": pa.array(emb.item_ids[flat[valid]].tolist(), pa.string()),
-        }
-    )
+    paired: list[tuple[str, int, int]] = []  # source, cases only the model hit, only it hit
 
 
 def plan(stage_db: Path, shards: int, batch: int) -> list[Range]:
@@ -79,43 +56,59 @@ def plan(stage_db: Path, shards: int, batch: int) -> list[Range]:
     return ranges([r[0] for r in rows], batch, shards)
 
 
+class Scored(BaseModel):
+    """A model to score: its vectors, scoring space and channel weights (how the evaluated
+    model and the champion are both described to a shard)."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    emb: Embedding
+    scoring: str
+    weights: ChannelWeights
+
+
 def score_shard(
     stage_db: Path,
-    emb: Embedding,
-    champion: tuple[Embedding, str] | None,
-    scoring: str,
+    model: Scored,
+    champion: Scored | None,
+    lists_path: Path,
+    count_channel: str,
     ks: list[int],
+    depth: int,
+    exclude_seen: bool,
     k_gate: int,
     head_share: float,
     short_max: int,
-    batch: int,
     threads: int,
     lo: str | None,
     hi: str | None,
     shown_path: Path,
 ) -> ShardCounts:
-    """Score every source on the test pairs whose query item is in [lo, hi), searching
-    with `threads` FAISS threads (see `index.search_threads`)."""
+    """Score every source on the next-item cases whose query item is in [lo, hi): the
+    baselines' lists read from `lists_path`, the model's (and the champion's) computed here
+    with `threads` FAISS threads (see `index.search_threads`), `depth` deep."""
     index.search_threads(threads)
-    k, bounds = max(ks), {"lo": lo, "hi": hi}
+    bounds = {"lo": lo, "hi": hi}
     with sqlrun.connect(stage_db, read_only=True) as con:
         sqlrun.run(con, "evaluate/pairs", bounds)
-        sqlrun.run(con, "evaluate/candidates")
+        sqlrun.run(con, "evaluate/shard_lists", {"path": str(lists_path)})
+        counts = sqlrun.arrow(con, "evaluate/channel_lists", {"source": count_channel})
         items = [r[0] for r in sqlrun.run(con, "evaluate/test_items", bounds).fetchall()]
-        models = [(MODEL, emb, scoring), *([(CHAMPION, *champion)] if champion else [])]
-        for source, model, model_scoring in models:
-            con.register(
-                "model_neighbours", model_neighbours(model, items, k, model_scoring, batch)
-            )
-            sqlrun.run(con, "evaluate/model_candidates", {"source": source})
-        sqlrun.run(con, "evaluate/popularity", {"k": k})
-        sqlrun.run(con, "evaluate/cooccurrence", {"k": k})
-        sqlrun.run(con, "evaluate/hits")
-        counts = count(con, k_gate, head_share, short_max, shown_path)
+        scored = [(MODEL, model), *([(CHAMPION, champion)] if champion else [])]
+        for source, m in scored:
+            channels = channels_of(m.emb, m.scoring, counts, m.emb.counts)
+            made = item_lists(channels, m.emb, items, depth, m.weights)
+            names = {"item2vec": source, "embedding": EMBEDDING if source == MODEL else None}
+            for kind, name in names.items():
+                if name is not None:
+                    con.register("model_neighbours", made[kind])
+                    sqlrun.run(con, "evaluate/model_candidates", {"source": name}, LIST_TABLES)
+        sqlrun.run(con, "evaluate/hits", {"exclude_seen": exclude_seen}, HIT_TABLES)
+        result = count(con, k_gate, head_share, short_max, shown_path)
         queries = [r[0] for r in sqlrun.run(con, "evaluate/queries").fetchall()]
-    counts.queries = len(queries)
-    counts.queries_known = int((emb.rows(queries) >= 0).sum())
-    return counts
+    result.queries = len(queries)
+    result.queries_known = int((model.emb.rows(queries) >= 0).sum())
+    return result
 
 
 def count(con, k_gate: int, head_share: float, short_max: int, shown_path: Path) -> ShardCounts:
@@ -127,26 +120,80 @@ def count(con, k_gate: int, head_share: float, short_max: int, shown_path: Path)
     return ShardCounts(
         worker=worker_id(),
         pairs=con.execute("select count(*) from test_pairs").fetchone()[0],
-        sources=[r[0] for r in sqlrun.run(con, "evaluate/sources").fetchall()],
-        hits=sqlrun.run(con, "evaluate/hit_counts").fetchall(),
+        sources=[r[0] for r in sqlrun.run(con, "evaluate/sources", idents=LIST_TABLES).fetchall()],
+        hits=sqlrun.run(con, "evaluate/hit_counts", idents=HIT_TABLES).fetchall(),
         cells=sqlrun.run(con, "evaluate/slice_cells").fetchall(),
         cell_hits=sqlrun.run(con, "evaluate/slice_hits", {"k": k_gate}).fetchall(),
+        paired=paired_counts(con, k_gate, HIT_TABLES),
     )
 
 
+def paired_counts(con, k: int, tables: dict[str, str]) -> list[tuple[str, int, int]]:
+    """(source, cases only the published lists hit, cases only the source hit) at `k`."""
+    params = {"k": k, "model": MODEL}
+    return sqlrun.run(con, "evaluate/paired", params, tables).fetchall()
+
+
+def combine_paired(parts: list[list[tuple[str, int, int]]]) -> dict[str, list[int]]:
+    """The paired counts of all shards, summed per source."""
+    out: dict[str, list[int]] = {}
+    for part in parts:
+        for source, only_model, only_source in part:
+            got = out.setdefault(source, [0, 0])
+            got[0] += only_model
+            got[1] += only_source
+    return out
+
+
 def evaluate_shard(
-    model_dir: Path, champion_dir: Path | None, champion_scoring: str | None, **shard
+    model_dir: Path,
+    scoring: str,
+    weights: ChannelWeights,
+    champion_dir: Path | None,
+    champion_scoring: str | None,
+    champion_weights: ChannelWeights | None,
+    **shard,
 ) -> ShardCounts:
     """`score_shard` with the vectors read from run folders (how a Dask worker gets them);
     `shard` holds the remaining `score_shard` arguments."""
     champion = None
     if champion_dir is not None:
-        champion = (Embedding.load(champion_dir), champion_scoring)
-    return score_shard(emb=Embedding.load(model_dir), champion=champion, **shard)
+        champion = Scored(
+            emb=load_evaluated(champion_dir), scoring=champion_scoring, weights=champion_weights
+        )
+    model = Scored(emb=load_evaluated(model_dir), scoring=scoring, weights=weights)
+    return score_shard(model=model, champion=champion, **shard)
+
+
+def load_evaluated(run_dir: Path) -> Embedding:
+    """The model a run's gate evaluated: its `evaluated_*` files after a refit, else the
+    served ones (runs without a refit)."""
+    if (Path(run_dir) / (EVALUATED_PREFIX + VECTORS)).is_file():
+        return Embedding.load(run_dir, EVALUATED_PREFIX)
+    return Embedding.load(run_dir)
 
 
 # The same function as a Prefect task: what a Dask worker runs.
 evaluate_shard_task = task(name="evaluate-shard", cache_policy=NONE)(evaluate_shard)
+
+
+def rates(hits: list[tuple[str, int, int]], sources: list[str], cases: int, ks: list[int]) -> dict:
+    """HR/MRR/NDCG@K per source from hit counts (source, rank, hits) over `cases` cases."""
+    by_rank: dict[str, dict[int, int]] = {s: defaultdict(int) for s in sources}
+    for source, rank, n in hits:
+        by_rank[source][rank] += n
+    models: dict[str, dict[str, float]] = {}
+    for source in sources:
+        for k in ks:
+            got = sorted((r, n) for r, n in by_rank[source].items() if r <= k)
+            models.setdefault(source, {}).update(
+                {
+                    f"hr@{k}": sum(n for _, n in got) / cases,
+                    f"mrr@{k}": sum(n / r for r, n in got) / cases,
+                    f"ndcg@{k}": sum(n / math.log2(r + 1) for r, n in got) / cases,
+                }
+            )
+    return models
 
 
 def combine(
@@ -156,27 +203,18 @@ def combine(
     n_pairs = sum(p.pairs for p in parts)
     # No pairs, no metrics (evaluate refuses such a run); lists alone score nothing.
     sources = sorted({s for p in parts for s in p.sources}) if n_pairs else []
-    by_rank: dict[str, dict[int, int]] = {s: defaultdict(int) for s in sources}
-    for part in parts:
-        for source, rank, hits in part.hits:
-            by_rank[source][rank] += hits
-    models: dict[str, dict[str, float]] = {}
-    for source in sources:
-        for k in ks:
-            got = sorted((r, n) for r, n in by_rank[source].items() if r <= k)
-            models.setdefault(source, {}).update(
-                {
-                    f"hr@{k}": sum(n for _, n in got) / n_pairs,
-                    f"mrr@{k}": sum(n / r for r, n in got) / n_pairs,
-                    f"ndcg@{k}": sum(n / math.log2(r + 1) for r, n in got) / n_pairs,
-                }
-            )
+    models = rates([h for p in parts for h in p.hits], sources, n_pairs, ks) if n_pairs else {}
     if sources:
         for source, values in _beyond(stage_db, shown_glob).items():
             models[source].update(
                 {f"coverage@{k_gate}": values[0], f"popularity_bias@{k_gate}": values[1]}
             )
-    return {"models": models, "slices": _slices(parts, sources, k_gate), "pairs": n_pairs}
+    return {
+        "models": models,
+        "slices": _slices(parts, sources, k_gate),
+        "pairs": n_pairs,
+        "paired": combine_paired([p.paired for p in parts]),
+    }
 
 
 def _beyond(stage_db: Path, shown_glob: str) -> dict[str, tuple[float, float]]:

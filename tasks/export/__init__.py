@@ -5,9 +5,11 @@ recall@K against exact search is measured here, on a fixed sample, and written t
 `index.json`; publish refuses an index below `export.min_recall`. The exported lists are
 read from that very index, so `recsys similar` and `item_recs.parquet` agree.
 
-Candidates (embedding channel, optional co-occurrence channel, cold-start fallbacks) go to
-DuckDB, where the business rules flag what they remove (`sql/export/flag.sql`) and the
-survivors are ranked; the same rules apply to item and user lists.
+Candidates (the embedding, count and popularity channels fused per list, cold-start
+fallbacks) go to DuckDB, where the business rules flag what they remove
+(`sql/export/flag.sql`) and the survivors are ranked; the same rules apply to item and user
+lists. The count channel's lists are mined from every split's sessions (the refit model saw
+them all) and published beside the model (`count_lists.parquet`) for `recsys serve`.
 
     shards.py   the lists built in shards (item- and user-id ranges), concatenated in order
     lists.py    what the stage and its shards share: neighbours, user vectors, the rules
@@ -23,11 +25,13 @@ from prefect.cache_policies import NONE
 
 from recsys import sqlrun
 from recsys.config import ExportConfig, PipelineConfig
-from recsys.layout import EXPORT_SHARDS, ITEM_RECS, USER_RECS, RunPaths
+from recsys.layout import COUNT_LISTS, EXPORT_SHARDS, ITEM_RECS, USER_RECS, RunPaths
 from recsys.model import index
 from recsys.model.embedding import Embedding
 from recsys.ops.scaleout import Mapper, inline, run_shards, shard_count
 from recsys.stage import StageReport, report_artifact, retry_unless_deterministic, timed
+from recsys.tasks.evaluate import baselines
+from recsys.tasks.evaluate.baselines import ALL_SPLITS
 from recsys.tasks.export import shards as export_shards
 from recsys.tasks.export.lists import RULES
 
@@ -46,6 +50,19 @@ def build_index(paths: RunPaths, emb: Embedding, cfg: ExportConfig):
     return idx, queries, info
 
 
+def write_count_lists(paths: RunPaths, cfg: PipelineConfig) -> int:
+    """The count channel's list of every item, from every split, into the run folder;
+    returns its rows."""
+    depth = cfg.export.overfetch * cfg.export.k
+    path = paths.out / COUNT_LISTS
+    with sqlrun.connect(paths.stage_db, read_only=True) as con:
+        sqlrun.run(con, "export/wanted_items")
+        channel = cfg.export.count_channel
+        baselines.item_lists(con, cfg.evaluate, depth, sources=[channel], splits=ALL_SPLITS)
+        sqlrun.run(con, "export/count_lists_write", {"path": str(path), "source": channel})
+    return pq.read_metadata(path).num_rows
+
+
 def export(
     paths: RunPaths, cfg: PipelineConfig, shards: int = 1, mapper: Mapper | None = None
 ) -> StageReport:
@@ -59,6 +76,7 @@ def export(
     with timed(report):
         emb = Embedding.load(paths.out)
         _, _, info = build_index(paths, emb, ex)
+        count_rows = write_count_lists(paths, cfg)
         calls = export_shards.plan(paths, emb, ex, shards)
         parts = (mapper or inline(export_shards.export_shard))(calls)
         for kind, name in (("item", ITEM_RECS), ("user", USER_RECS)):
@@ -75,10 +93,6 @@ def export(
                     "user_recs": str(paths.out / USER_RECS),
                 },
             )
-            sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None})
-            hr = sqlrun.fetch_one(
-                con, "export/list_hr", params={"path": str(paths.out / ITEM_RECS), "k": ex.k}
-            )
         report.rows_in = len(emb)
         report.rows_out = counts["item_recs_rows"] + counts["user_recs_rows"]
         report.details = {
@@ -88,8 +102,10 @@ def export(
             "index bytes per vector": info["bytes_per_vector"],
             "items": len(emb),
             **counts,
-            f"item_recs hr@{ex.k} (test split)": round(hr["hr"] or 0.0, 4),
-            "cooccurrence_weight": ex.cooccurrence_weight,
+            "count channel": ex.count_channel,
+            "count list rows": count_rows,
+            "item weights": ex.item_weights.model_dump(),
+            "session weights": ex.session_weights.model_dump(),
             **{f"item rule {k} removed": v for k, v in item_rules.items()},
             **{f"user rule {k} removed": v for k, v in user_rules.items()},
         }

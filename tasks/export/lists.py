@@ -1,6 +1,7 @@
-"""Building recommendation lists, shared by the stage and its shards: the embedding
-channel's neighbours and user vectors (FAISS), the attributes the rules read, and the
-business rules that flag candidates before the kept top-K are written."""
+"""Building recommendation lists, shared by the stage and its shards: the model's channels
+(embedding through the serving index, the count channel, popularity) fused per list
+(recsys/model/scoring.py), the attributes the rules read, and the business rules that flag
+candidates before the kept top-K are written."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from recsys import sqlrun
 from recsys.config import ExportConfig
 from recsys.data.attributes import read_attributes
 from recsys.errors import UsageError
-from recsys.model import index
 from recsys.model.embedding import Embedding
+from recsys.model.scoring import Channels, CountLists, decay_weights, fuse, source_labels
 from recsys.stage import Progress
 
 RULES = ("self", "seen", "blocklist", "allowlist", "same_attribute", "price_gap")
@@ -27,80 +29,128 @@ LIST_COLUMNS = {
 }
 
 
+def channels_of(emb: Embedding, idx, scoring: str, counts: Path) -> Channels:
+    """The served model's channels: the serving index `idx` in the scoring space, the
+    count channel's lists (`counts`, layout.COUNT_LISTS), the training counts."""
+    queries, _ = emb.spaces(scoring)
+    lists = pq.read_table(counts, columns=["item_id", "neighbor_id", "score"])
+    src = emb.rows(lists.column("item_id").to_pylist())
+    dst = emb.rows(lists.column("neighbor_id").to_pylist())
+    keep = (src >= 0) & (dst >= 0)
+    score = lists.column("score").to_numpy()[keep]
+    return Channels(queries, idx, CountLists(src[keep], dst[keep], score, len(emb)), emb.counts)
+
+
 def item_neighbours(
-    idx, queries: np.ndarray, emb: Embedding, rows: np.ndarray, depth: int, cfg
+    channels: Channels, emb: Embedding, rows: np.ndarray, depth: int, cfg: ExportConfig
 ) -> pa.Table:
-    """(list_id, item_id, score, rank): the `depth` nearest neighbours of the items at
-    `rows` (searched in this order, in batches of `cfg.batch_size`)."""
+    """(list_id, item_id, score, rank, source): the fused `depth` best of the items at
+    `rows` (in batches of `cfg.batch_size`), never the item itself."""
+    names = ("item2vec", cfg.count_channel, "popularity")
     progress = Progress("export-items", len(rows))
-    scores, ids = index.neighbours_without_self(
-        idx, queries, rows, depth, batch_size=cfg.batch_size, on_batch=progress.update
-    )
-    valid = ids.ravel() >= 0
-    width = ids.shape[1]
-    return pa.table(
-        {
-            "list_id": pa.array(np.repeat(emb.item_ids[rows], width)[valid].tolist(), pa.string()),
-            "item_id": pa.array(emb.item_ids[ids.ravel()[valid]].tolist(), pa.string()),
-            "score": pa.array(scores.ravel()[valid], pa.float32()),
-            "rank": pa.array(np.tile(np.arange(1, width + 1), len(rows))[valid], pa.int64()),
-        }
-    )
-
-
-def user_vectors(history: pa.Table, queries: np.ndarray, decay: float):
-    """Recency-weighted mean of the query vectors of each user's recent items.
-
-    `history` rows are grouped by user, newest first (`recency` 0); weight = decay**recency.
-    Returns (user ids as an Arrow string array, vectors). Ids stay in Arrow: a Python
-    string per history row costs seconds at 10M events."""
-    users = history.column("user_id").combine_chunks()
-    rows = history.column("row").to_numpy()
-    weights = decay ** history.column("recency").to_numpy().astype(np.float32)
-    changed = pc.not_equal(users.slice(1), users.slice(0, len(users) - 1))
-    starts = np.flatnonzero(np.r_[True, changed.to_numpy(zero_copy_only=False)])
-    summed = np.add.reduceat(queries[rows] * weights[:, None], starts, axis=0)
-    return users.take(pa.array(starts)), summed / np.add.reduceat(weights, starts)[:, None]
-
-
-def user_candidates(
-    idx, queries: np.ndarray, con, seen: dict[str, int], cfg, users: tuple = (None, None)
-) -> pa.Table:
-    """(user_id, item_row, score): ANN hits for each placed user in the id range `users`.
-
-    A user's list is searched `overfetch * K` deep plus the number of items the user has
-    seen, so K items survive the already-seen filter and the rules; a batch is searched as
-    deep as its deepest user and each user's hits are cut to that user's depth (at 10M
-    events the batch maximum alone doubled the rows the rules then had to sort)."""
-    lo, hi = users
-    params = {"history": cfg.user_history, "lo": lo, "hi": hi}
-    history = sqlrun.arrow(con, "export/user_history", params)
-    empty = {"user_id": pa.string(), "item_row": pa.int64(), "score": pa.float32()}
-    if history.num_rows == 0:
-        return pa.schema(empty).empty_table()
-    user_ids, vectors = user_vectors(history, queries, cfg.recency_decay)
-    depths = np.full(len(user_ids), cfg.overfetch * cfg.k, dtype=np.int64)
-    if cfg.exclude_seen:
-        depths += np.array([seen.get(u, 0) for u in user_ids.to_pylist()], dtype=np.int64)
-    parts = [pa.schema(empty).empty_table()]
-    progress = Progress("export-users", len(user_ids))
-    for start in range(0, len(user_ids), cfg.batch_size):
-        stop = min(start + cfg.batch_size, len(user_ids))
-        depth = depths[start:stop]
-        scores, ids = index.search(idx, vectors[start:stop], int(depth.max()))
-        keep = (ids >= 0) & (np.arange(ids.shape[1])[None, :] < depth[:, None])
-        owner = np.broadcast_to(np.arange(start, stop)[:, None], ids.shape)[keep]
+    parts = [_empty_item_table()]
+    for start in range(0, len(rows), cfg.batch_size):
+        batch = rows[start : start + cfg.batch_size]
+        ids, scores, mask = fuse(channels.for_items(batch, depth), cfg.item_weights.of(), depth)
+        valid = ids.ravel() >= 0
+        width = ids.shape[1]
         parts.append(
             pa.table(
                 {
-                    "user_id": user_ids.take(pa.array(owner)),
+                    "list_id": pa.array(
+                        np.repeat(emb.item_ids[batch], width)[valid].tolist(), pa.string()
+                    ),
+                    "item_id": pa.array(emb.item_ids[ids.ravel()[valid]].tolist(), pa.string()),
+                    "score": pa.array(scores.ravel()[valid], pa.float32()),
+                    "rank": pa.array(
+                        np.tile(np.arange(1, width + 1), len(batch))[valid], pa.int64()
+                    ),
+                    "source": pa.array(source_labels(mask.ravel()[valid], names), pa.string()),
+                }
+            )
+        )
+        progress.update(min(start + cfg.batch_size, len(rows)))
+    return pa.concat_tables(parts)
+
+
+def _empty_item_table() -> pa.Table:
+    return pa.schema(
+        {
+            "list_id": pa.string(),
+            "item_id": pa.string(),
+            "score": pa.float32(),
+            "rank": pa.int64(),
+            "source": pa.string(),
+        }
+    ).empty_table()
+
+
+def user_candidates(
+    channels: Channels, con, seen: dict[str, int], cfg: ExportConfig, users: tuple = (None, None)
+) -> pa.Table:
+    """(user_id, item_row, score, source): the fused lists of each user in the id range
+    `users`, queried with the user's `user_history` most recent items (decay-weighted).
+
+    A user's list is `overfetch * K` deep plus the number of items the user has seen, so K
+    items survive the already-seen filter and the rules; a batch is fused as deep as its
+    deepest user and each user's list is cut to that user's depth (at 10M events the batch
+    maximum alone doubled the rows the rules then had to sort)."""
+    lo, hi = users
+    params = {"history": cfg.user_history, "lo": lo, "hi": hi}
+    history = sqlrun.arrow(con, "export/user_history", params)
+    empty = {
+        "user_id": pa.string(),
+        "item_row": pa.int64(),
+        "score": pa.float32(),
+        "source": pa.string(),
+    }
+    if history.num_rows == 0:
+        return pa.schema(empty).empty_table()
+    user_ids, owner = _owners(history.column("user_id").combine_chunks())
+    rows = history.column("row").to_numpy()
+    weights = decay_weights(history.column("recency").to_numpy(), cfg.recency_decay)
+    depths = np.full(len(user_ids), cfg.overfetch * cfg.k, dtype=np.int64)
+    if cfg.exclude_seen:
+        depths += np.array([seen.get(u, 0) for u in user_ids.to_pylist()], dtype=np.int64)
+    names = ("item2vec", cfg.count_channel, "popularity")
+    parts = [pa.schema(empty).empty_table()]
+    progress = Progress("export-users", len(user_ids))
+    starts = np.searchsorted(owner, np.arange(0, len(user_ids), cfg.batch_size))
+    bounds = [*starts.tolist(), len(owner)]
+    for b, start in enumerate(range(0, len(user_ids), cfg.batch_size)):
+        stop = min(start + cfg.batch_size, len(user_ids))
+        depth = depths[start:stop]
+        lo_row, hi_row = bounds[b], bounds[b + 1]
+        lists = channels.for_sessions(
+            owner[lo_row:hi_row] - start,
+            rows[lo_row:hi_row],
+            weights[lo_row:hi_row],
+            stop - start,
+            int(depth.max()),
+        )
+        ids, scores, mask = fuse(lists, cfg.session_weights.of(), int(depth.max()))
+        keep = (ids >= 0) & (np.arange(ids.shape[1])[None, :] < depth[:, None])
+        who = np.broadcast_to(np.arange(start, stop)[:, None], ids.shape)[keep]
+        parts.append(
+            pa.table(
+                {
+                    "user_id": user_ids.take(pa.array(who)),
                     "item_row": pa.array(ids[keep], pa.int64()),
                     "score": pa.array(scores[keep], pa.float32()),
+                    "source": pa.array(source_labels(mask[keep], names), pa.string()),
                 }
             )
         )
         progress.update(stop)
     return pa.concat_tables(parts)
+
+
+def _owners(users: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(each user once, in order; the user index of every history row). History rows come
+    grouped by user; ids stay in Arrow (a Python string per row costs seconds at 10M)."""
+    changed = pc.not_equal(users.slice(1), users.slice(0, len(users) - 1))
+    first = np.r_[True, changed.to_numpy(zero_copy_only=False)]
+    return users.filter(pa.array(first)), np.cumsum(first) - 1
 
 
 def load_attributes(con, cfg: ExportConfig) -> None:

@@ -21,11 +21,12 @@ from prefect.cache_policies import NONE
 
 from recsys import sqlrun
 from recsys.config import ExportConfig
-from recsys.layout import EXPORT_SHARDS, ITEM_RECS, USER_RECS, VOCAB, RunPaths
+from recsys.layout import COUNT_LISTS, EXPORT_SHARDS, ITEM_RECS, USER_RECS, VOCAB, RunPaths
 from recsys.model import index
 from recsys.model.embedding import Embedding
 from recsys.ops.scaleout import Range, ranges, worker_id
 from recsys.tasks.export.lists import (
+    channels_of,
     filter_and_write,
     item_neighbours,
     load_attributes,
@@ -89,13 +90,11 @@ def export_shard(
     `threads` threads (see `index.search_threads`)."""
     index.search_threads(threads)
     emb = Embedding.load(model_dir)
-    idx = index.load(model_dir)
-    queries, _ = emb.spaces(cfg.scoring)
+    channels = channels_of(emb, index.load(model_dir), cfg.scoring, model_dir / COUNT_LISTS)
     ordered = sorted(emb.item_ids.tolist())
     lo = 0 if items[0] is None else bisect_left(ordered, items[0])
     hi = len(ordered) if items[1] is None else bisect_left(ordered, items[1])
     rows = emb.rows(ordered[lo:hi]) if hi > lo else np.empty(0, dtype=np.int64)
-    source = f"item2vec:{cfg.scoring}"
     same = cfg.same_attribute is not None
     with sqlrun.connect(stage_db, read_only=True) as con:
         con.register("vocab", con.read_parquet(str(model_dir / VOCAB)))
@@ -104,20 +103,19 @@ def export_shard(
         con.register("allowlist", pa.table({"item_id": allow}))
         load_attributes(con, cfg)
         sqlrun.run(con, "export/popular")
-        con.register("item_neighbours", item_neighbours(idx, queries, emb, rows, depth, cfg))
-        params = {"depth": depth, "cooc_weight": cfg.cooccurrence_weight, "source": source}
+        con.register("item_neighbours", item_neighbours(channels, emb, rows, depth, cfg))
         bounds = {"lo": items[0], "hi": items[1]}
-        sqlrun.run(con, "export/item_candidates", {**params, **bounds})
+        sqlrun.run(con, "export/item_candidates")
         sqlrun.run(con, "export/item_cold", bounds)
         sqlrun.run(con, "export/fallback", {"depth": depth, "same_attribute": same})
         item_rules = filter_and_write(con, "item", cfg, item_path)
         bounds = {"lo": users[0], "hi": users[1]}
         seen = dict(sqlrun.run(con, "export/seen_counts", bounds).fetchall())
-        con.register("user_candidates", user_candidates(idx, queries, con, seen, cfg, users))
+        con.register("user_candidates", user_candidates(channels, con, seen, cfg, users))
         if max_seen is None:
             max_seen = max(seen.values(), default=0)
         sqlrun.run(con, "export/user_anchors", bounds)
-        sqlrun.run(con, "export/user_candidates", {"source": source})
+        sqlrun.run(con, "export/user_candidates")
         sqlrun.run(con, "export/user_cold")
         fallback = {"depth": depth + max_seen, "same_attribute": same}
         sqlrun.run(con, "export/fallback", fallback)

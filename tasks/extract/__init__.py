@@ -39,7 +39,7 @@ from recsys.stage import StageReport, logger, report_artifact, retry_unless_dete
 from recsys.tasks.extract import cache
 from recsys.tasks.extract.incremental import build_rows, store_results
 from recsys.tasks.extract.ingest import ingest
-from recsys.tasks.extract.params import sql_params
+from recsys.tasks.extract.params import CORPUS_IDENTS, sql_params
 from recsys.tasks.extract.read import column_slots, drop_source, read_source, scan_errors
 
 
@@ -109,7 +109,7 @@ def _run_sql(
     drop_source(con)  # the input (copy or view) is no longer needed
     con.execute("drop view if exists warehouse_rows")
     for done, step in enumerate(steps, start=1):
-        sqlrun.run(con, step, params)
+        sqlrun.run(con, step, params, idents=CORPUS_IDENTS if step == "extract/corpus" else None)
         log.info("extract: %s done (%d/%d)", step, done, len(steps))
     stats = sqlrun.fetch_one(con, "extract/stats", params=params)
     newest = sqlrun.fetch_one(con, "extract/max_ts")["max_input_ts"]

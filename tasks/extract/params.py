@@ -33,4 +33,10 @@ def sql_params(cfg: ExtractConfig, now: datetime, corpus: Path) -> dict[str, obj
         "max_session_length": cfg.max_session_length,
         "min_session_length": cfg.min_session_length,
         "path": str(corpus),
+        "splits": ["train"],  # the corpus: the training split's sessions
     }
+
+
+# The training corpus is written in the training vocabulary's tokens (extract/corpus also
+# writes the refit's corpus, over every split, in its own vocabulary).
+CORPUS_IDENTS = {"vocabulary": "items"}

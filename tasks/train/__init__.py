@@ -6,6 +6,7 @@ Published artifacts carry no pickle: `vectors.npy` (input vectors), `context_vec
 (output vectors of negative sampling / hierarchical softmax) and `vocab.parquet`
 (row -> item_id, count).
 
+    refit.py       after the gate: the same settings trained again on every event
     deepwalk.py    random walks over the item-transition graph appended to the corpus
     warmstart.py   a published run's vectors trained further on new sessions (bench)
     adopt.py       the refresh's alternative to training: the published model's vectors
@@ -14,6 +15,7 @@ Published artifacts carry no pickle: `vectors.npy` (input vectors), `context_vec
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -40,8 +42,8 @@ from recsys.tasks.train.deepwalk import augment_corpus
 
 
 class _EpochProgress(CallbackAny2Vec):
-    def __init__(self, epochs: int) -> None:
-        self.progress = Progress("train", epochs, every_seconds=0)
+    def __init__(self, epochs: int, label: str = "train") -> None:
+        self.progress = Progress(label, epochs, every_seconds=0)
         self.done = 0
 
     def on_epoch_end(self, model: Word2Vec) -> None:
@@ -57,11 +59,18 @@ def _item_counts(paths: RunPaths) -> tuple[dict[str, int], dict[str, str]]:
     return counts, item_of
 
 
-def fit(corpus: str, counts: dict[str, int], cfg: TrainConfig, callbacks=()) -> Word2Vec:
-    """Build the vocabulary from `counts` and train on `corpus` (one session per line)."""
+def fit(
+    corpus: str,
+    counts: dict[str, int],
+    cfg: TrainConfig,
+    callbacks=(),
+    max_session_length: int = 200,
+) -> Word2Vec:
+    """Build the vocabulary from `counts` and train on `corpus` (one session per line);
+    `max_session_length` is the window of `train.window=session`."""
     if cfg.workers == 1 and os.environ.get("PYTHONHASHSEED") is None:
         logger().info("train: PYTHONHASHSEED is unset; set it for bit-identical vectors")
-    model = Word2Vec(**cfg.model_dump(exclude={"epochs"}), epochs=cfg.epochs)
+    model = Word2Vec(**cfg.gensim_kwargs(max_session_length))
     model.build_vocab_from_freq(counts)
     if not model.wv.index_to_key:
         raise DataQualityError(
@@ -77,15 +86,17 @@ def fit(corpus: str, counts: dict[str, int], cfg: TrainConfig, callbacks=()) -> 
     return model
 
 
-def _augmented(paths: RunPaths, counts: dict[str, int], augment: AugmentConfig):
+def _augmented(
+    paths: RunPaths, corpus: Path, counts: dict[str, int], augment: AugmentConfig
+) -> tuple[Path, dict[str, int]]:
     """(corpus path, counts) with DeepWalk walks appended when configured."""
     if augment.deepwalk_walks_per_item == 0:
-        return paths.corpus, counts
+        return corpus, counts
     with sqlrun.connect(paths.stage_db, read_only=True) as con:
         edges = sqlrun.run(con, "train/transitions").fetchnumpy()
-    out = paths.work_dir / DEEPWALK_CORPUS
+    out = paths.work_dir / f"{corpus.stem}-{DEEPWALK_CORPUS}"
     counts = augment_corpus(
-        paths.corpus,
+        corpus,
         out,
         counts,
         (edges["src"], edges["dst"], edges["n"]),
@@ -97,27 +108,59 @@ def _augmented(paths: RunPaths, counts: dict[str, int], augment: AugmentConfig):
 
 
 def train(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
-    """Train item2vec on the run's corpus and save vectors, context vectors and vocab.
+    """Train item2vec on the run's training corpus and save vectors, context vectors and
+    vocab into the run folder.
 
     With `ops.train_timeout_seconds`, training runs in a child process that is killed at
     the limit (raising `StageTimeout`); the files it writes appear only if it finished.
     """
+    counts, item_of = _item_counts(paths)
+    return run_training(paths, cfg, "train", paths.corpus, counts, item_of, paths.out)
+
+
+def run_training(
+    paths: RunPaths,
+    cfg: PipelineConfig,
+    name: str,
+    corpus: Path,
+    counts: dict[str, int],
+    item_of: dict[str, str],
+    out: Path,
+) -> StageReport:
+    """Train on `corpus` (tokens counted in `counts`, token -> item id in `item_of`) and
+    write the model files into `out`, under the run's time budget (the train stage and the
+    refit share it)."""
+    args = (paths, cfg, name, corpus, counts, item_of, out)
     timeout = cfg.ops.train_timeout_seconds
     if timeout is None:
-        return _train(paths, cfg.train, cfg.augment)
-    return call_with_timeout(_train, (paths, cfg.train, cfg.augment), timeout, "train")
+        return _train(*args)
+    return call_with_timeout(_train, args, timeout, name)
 
 
-def _train(paths: RunPaths, cfg: TrainConfig, augment: AugmentConfig) -> StageReport:
-    report = StageReport(name="train")
+def _train(
+    paths: RunPaths,
+    cfg: PipelineConfig,
+    name: str,
+    corpus: Path,
+    counts: dict[str, int],
+    item_of: dict[str, str],
+    out: Path,
+) -> StageReport:
+    report = StageReport(name=name)
+    tc = cfg.train
     with timed(report):
-        counts, item_of = _item_counts(paths)
-        corpus, counts = _augmented(paths, counts, augment)
-        model = fit(str(corpus), counts, cfg, callbacks=[_EpochProgress(cfg.epochs)])
+        corpus, counts = _augmented(paths, corpus, counts, cfg.augment)
+        model = fit(
+            str(corpus),
+            counts,
+            tc,
+            callbacks=[_EpochProgress(tc.epochs, name)],
+            max_session_length=cfg.extract.max_session_length,
+        )
         keys = model.wv.index_to_key
-        context = model.syn1neg if cfg.negative > 0 else model.syn1
-        np.save(paths.out / VECTORS, model.wv.vectors.astype(np.float32))
-        np.save(paths.out / CONTEXT_VECTORS, context.astype(np.float32))
+        context = model.syn1neg if tc.negative > 0 else model.syn1
+        np.save(out / VECTORS, model.wv.vectors.astype(np.float32))
+        np.save(out / CONTEXT_VECTORS, context.astype(np.float32))
         vocab = pa.table(
             {
                 "row": pa.array(range(len(keys)), pa.int64()),
@@ -125,20 +168,21 @@ def _train(paths: RunPaths, cfg: TrainConfig, augment: AugmentConfig) -> StageRe
                 "count": pa.array([model.wv.get_vecattr(k, "count") for k in keys], pa.int64()),
             }
         )
-        pq.write_table(vocab, paths.out / VOCAB)
+        pq.write_table(vocab, out / VOCAB)
         report.rows_in = int(sum(counts.values()))
         report.rows_out = len(keys)
         report.details = {
             "corpus_tokens": report.rows_in,
             "vocabulary": len(keys),
             "items_below_min_count": len(counts) - len(keys),
-            "epochs": cfg.epochs,
-            "vector_size": cfg.vector_size,
-            "mode": "skip-gram" if cfg.sg else "CBOW",
-            "deepwalk_walks_per_item": augment.deepwalk_walks_per_item,
+            "epochs": tc.epochs,
+            "vector_size": tc.vector_size,
+            "mode": "skip-gram" if tc.sg else "CBOW",
+            "window": tc.window,
+            "deepwalk_walks_per_item": cfg.augment.deepwalk_walks_per_item,
         }
     report.details["tokens_per_second"] = round(
-        report.rows_in * cfg.epochs / max(report.seconds, 1e-9)
+        report.rows_in * tc.epochs / max(report.seconds, 1e-9)
     )
     return report
 

@@ -19,7 +19,7 @@ from prefect.cache_policies import NONE
 
 from recsys.config import PipelineConfig, migrate_config
 from recsys.errors import UsageError
-from recsys.layout import MODEL_FILES, VOCAB, RunPaths
+from recsys.layout import EVALUATED_FILES, MODEL_FILES, VOCAB, RunPaths
 from recsys.model import store
 from recsys.stage import (
     StageReport,
@@ -52,13 +52,16 @@ def champion_config(manifest: dict) -> dict:
 
 
 def adopt(paths: RunPaths) -> StageReport:
-    """Copy the champion's vectors, context vectors and vocabulary into the run folder."""
+    """Copy the champion's vectors, context vectors and vocabulary into the run folder, and
+    the model its gate evaluated (`evaluated_*`, which this run's evaluation scores: the
+    served, refit model may have seen this run's held-out events)."""
     report = StageReport(name="adopt")
     with timed(report):
         run = champion_run(paths.data_dir)
-        manifest = store.verify(run, hashed=set(MODEL_FILES))
+        files = [name for name in (*MODEL_FILES, *EVALUATED_FILES) if (run / name).is_file()]
+        manifest = store.verify(run, hashed=set(files))
         paths.ensure()
-        for name in MODEL_FILES:
+        for name in files:
             shutil.copyfile(run / name, paths.out / name)
         items = pq.read_metadata(paths.out / VOCAB).num_rows
         report.rows_in = report.rows_out = items

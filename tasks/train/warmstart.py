@@ -20,7 +20,9 @@ from recsys.layout import VOCAB
 from recsys.model.embedding import Embedding
 
 
-def from_run(run_dir: Path, cfg: TrainConfig, token_of: dict[str, str]) -> Word2Vec:
+def from_run(
+    run_dir: Path, cfg: TrainConfig, token_of: dict[str, str], max_session_length: int = 200
+) -> Word2Vec:
     """A trainable Word2Vec holding a run's vectors, keyed by this run's corpus tokens.
 
     Items of the old run that this run's corpus does not know keep their vectors under a
@@ -33,7 +35,7 @@ def from_run(run_dir: Path, cfg: TrainConfig, token_of: dict[str, str]) -> Word2
         )
     counts = pq.read_table(Path(run_dir) / VOCAB, columns=["count"]).column(0).to_numpy()
     keys = [token_of.get(item, f"~{item}") for item in old.item_ids.tolist()]
-    model = Word2Vec(**cfg.model_dump(exclude={"epochs"}), epochs=cfg.epochs)
+    model = Word2Vec(**cfg.gensim_kwargs(max_session_length))
     model.build_vocab_from_freq(dict(zip(keys, counts.tolist(), strict=True)))
     rows = np.array([model.wv.key_to_index[k] for k in keys])
     model.wv.vectors[rows] = old.vectors

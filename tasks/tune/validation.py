@@ -20,11 +20,12 @@ from recsys.layout import (
     VALIDATION_SAMPLE,
     RunPaths,
 )
-from recsys.tasks.extract.params import sql_params
+from recsys.tasks.extract.params import CORPUS_IDENTS, sql_params
 
 
 class TuneSetup(BaseModel):
-    """Files every trial reads (picklable, so trials can run on Dask workers)."""
+    """Files every trial reads (picklable, so trials can run on Dask workers) and what the
+    tuned baselines scored on the validation cases."""
 
     stage_db: Path
     corpus: Path
@@ -33,6 +34,12 @@ class TuneSetup(BaseModel):
     counts: dict[str, int]
     item_of: dict[str, str]
     ks: list[int]
+    session_cases: int = 0
+    lists_path: Path | None = None  # the tuned item baselines' lists (tune/baselines.py)
+    count_channel: str = "sr"
+    baselines: dict = {}  # the tuned evaluate.baselines section
+    item_baselines: dict[str, dict[str, float]] = {}
+    session_baselines: dict[str, dict[str, float]] = {}
 
 
 def build_validation_stage(paths: RunPaths, cfg: PipelineConfig) -> TuneSetup:
@@ -52,8 +59,9 @@ def build_validation_stage(paths: RunPaths, cfg: PipelineConfig) -> TuneSetup:
     }
     with sqlrun.connect(stage, memory_limit=cfg.extract.memory_limit) as con:
         sqlrun.run(con, "tune/load_train_period", {"path": str(train_period)})
-        for step in ("extract/split", "extract/items", "extract/corpus"):
+        for step in ("extract/split", "extract/items"):
             sqlrun.run(con, step, params)
+        sqlrun.run(con, "extract/corpus", params, idents=CORPUS_IDENTS)
         vocab = sqlrun.run(con, "tune/vocab").fetchall()
         sample = sample_counts = None
         if cfg.tune.sample_fraction < 1:
@@ -71,4 +79,5 @@ def build_validation_stage(paths: RunPaths, cfg: PipelineConfig) -> TuneSetup:
         counts={token: int(n) for token, _, n in vocab},
         item_of={token: item for token, item, _ in vocab},
         ks=sorted({*cfg.evaluate.ks, int(cfg.tune.metric.split("@")[1])}),
+        session_cases=cfg.tune.session_cases,
     )

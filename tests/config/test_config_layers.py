@@ -111,7 +111,7 @@ def test_a_flow_started_like_a_deployment_starts_from_tuned_yaml(tmp_path, plant
     data = tmp_path / "data"
     data.mkdir()
     tuned_path(data).write_text("train:\n  window: 5\n  epochs: 7\n")
-    given = {"train": {"epochs": 4, "vector_size": 32, "workers": 1}, "gate": {"min_lift": 0.05}}
+    given = {"train": {"epochs": 4, "vector_size": 32, "workers": 1}}
     result = pipeline(events=str(planted_events), data_dir=str(data), config=given)
     manifest = json.loads((data / "runs" / result["run_id"] / "manifest.json").read_text())
     assert manifest["config"]["train"]["window"] == 5  # from tuned.yaml

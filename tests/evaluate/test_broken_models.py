@@ -26,13 +26,13 @@ from recsys.tasks.train import train
 FAST_EVAL = EvaluateConfig(diagnostics=False)
 
 
-def _eval(gate: GateConfig, scoring: str = "in_out") -> PipelineConfig:
+def _eval(gate: GateConfig, scoring: str = "sym") -> PipelineConfig:
     return PipelineConfig(evaluate=FAST_EVAL, gate=gate, export=ExportConfig(scoring=scoring))
 
 
 def _gate(dataset: str) -> GateConfig:
-    # Planted data caps any model's lift over co-occurrence (see helpers.FAST).
-    return GateConfig(min_lift=0.05) if dataset == "planted" else GateConfig()
+    # The default gate: the published lists never worse than the strongest baseline.
+    return GateConfig()
 
 
 @pytest.fixture(params=["planted", "ml100k"])
@@ -49,7 +49,8 @@ def stage(request, tmp_path, planted_events):
 
 def test_sound_model_passes_shuffled_ids_are_refused(stage):
     dataset, paths = stage
-    train(paths, PipelineConfig(train=TrainConfig(epochs=5)))
+    # The default training: a model trained for a quarter of it is not sound on ml-100k.
+    train(paths, PipelineConfig(train=TrainConfig(epochs=5 if dataset == "planted" else 20)))
     report = evaluate(paths, _eval(_gate(dataset)))
     assert report.details["gate"] == "passed"
 
@@ -58,7 +59,7 @@ def test_sound_model_passes_shuffled_ids_are_refused(stage):
     shuffled = np.random.default_rng(0).permutation(ids)
     vocab = vocab.set_column(1, "item_id", pa.array(shuffled.tolist(), pa.string()))
     pq.write_table(vocab, paths.out / VOCAB)
-    with pytest.raises(GateRefused, match="lift_hr@20_over_cooccurrence"):
+    with pytest.raises(GateRefused, match="item_lists_vs_best_baseline_hr@20"):
         evaluate(paths, _eval(_gate(dataset)))
 
 
@@ -68,7 +69,7 @@ def test_one_epoch_on_one_percent_is_refused(stage):
     keep = lines[: max(1, len(lines) // 100)]
     paths.corpus.write_text("\n".join(keep) + "\n")
     train(paths, PipelineConfig(train=TrainConfig(epochs=1)))
-    with pytest.raises(GateRefused, match="lift_hr@20_over_"):
+    with pytest.raises(GateRefused, match="lists_vs_best_baseline_hr@20"):
         evaluate(paths, _eval(_gate(dataset)))
 
 
@@ -98,7 +99,7 @@ def test_champion_rescored_with_its_own_scoring_and_regression_refused(tmp_path,
     train(paths, PipelineConfig(train=TrainConfig(epochs=1)))
     with pytest.raises(GateRefused, match="not_worse_than_champion_hr@20") as refused:
         evaluate(paths, _eval(GateConfig(baselines=[]), scoring="in_out"))
-    assert "lift" not in str(refused.value) and champion in str(refused.value)
+    assert "baseline" not in str(refused.value) and champion in str(refused.value)
     metrics = json.loads((paths.out / "metrics.json").read_text())
     # The champion was scored with its own in_in scoring on the same pairs: same numbers.
     assert metrics["models"]["champion"]["hr@20"] == pytest.approx(good["hr@20"])

@@ -13,14 +13,25 @@ from recsys.model import index
 from recsys.tasks.evaluate import shards
 
 PAIRS = (
-    "create table test_pairs as select * from (values (1, 'a', 'x', 3), (2, 'a', 'y', 9), "
-    "(3, 'b', 'z', 9), (4, 'c', 'q', 9)) t(pair_id, query_id, target_id, session_length)"
+    "create table test_pairs as select * from (values (1, 1, 2, 'a', 'x', 3), "
+    "(2, 2, 2, 'a', 'y', 9), (3, 3, 2, 'b', 'z', 9), (4, 4, 2, 'c', 'q', 9)) "
+    "t(pair_id, session, pos, query_id, target_id, session_length)"
+)
+# Each case's session: its query at position 1 (removed from every list before scoring, and
+# never in one), its target at position 2.
+EVENTS = (
+    "create table events as select session, 1 as pos, query_id as item_id, 'test' as split "
+    "from test_pairs union all select session, 2, target_id, 'test' from test_pairs"
 )
 ITEMS = (
     "create table items as select * from (values (0, 'a', 50), (1, 'x', 40), "
     "(2, 'y', 30), (3, 'b', 20), (4, 'z', 10)) t(token, item_id, train_count)"
 )
-LISTS = "insert into candidates values ('m', 'a', 1, 'x'), ('m', 'a', 2, 'w'), ('m', 'a', 3, 'y')"
+LISTS = (
+    "insert into candidates values ('m', 'a', 1, 'x', 3.0), ('m', 'a', 2, 'w', 2.0), "
+    "('m', 'a', 3, 'y', 1.0)"
+)
+HITS = {"cases": "test_pairs", "lists": "candidates", "hits": "hits"}
 
 
 @pytest.fixture
@@ -41,6 +52,7 @@ def _metrics(tmp_path, ks, k_gate, split_at=None):
     with sqlrun.connect(stage) as con:
         con.execute(PAIRS)
         con.execute(ITEMS)
+        con.execute(EVENTS)
     bounds = [(None, None)] if split_at is None else [(None, split_at), (split_at, None)]
     parts = []
     for i, (lo, hi) in enumerate(bounds):
@@ -53,7 +65,7 @@ def _metrics(tmp_path, ks, k_gate, split_at=None):
             sqlrun.run(con, "evaluate/candidates")
             con.execute(LISTS)
             con.execute(f"delete from candidates where not ({keep})", [lo, lo, hi, hi])
-            sqlrun.run(con, "evaluate/hits")
+            sqlrun.run(con, "evaluate/hits", {"exclude_seen": True}, HITS)
             params = {"head_share": 0.4, "short_max": 5}
             parts.append(
                 shards.count(con, k_gate, **params, shown_path=tmp_path / f"shown-{i}.parquet")
@@ -108,7 +120,10 @@ def test_vocab_coverage_of_test_events():
 
 
 def test_popularity_never_recommends_the_query(con):
-    sqlrun.run(con, "evaluate/popularity", {"k": 2})
+    con.execute(
+        "create temp table wanted_items as select distinct query_id as item_id from test_pairs"
+    )
+    sqlrun.run(con, "evaluate/popularity", {"depth": 2})
     lists = con.execute(
         "select query_id, list(item_id order by rank) from candidates "
         "where source = 'popularity' group by 1 order by 1"

@@ -51,7 +51,7 @@ def test_rules_apply_to_item_and_user_lists(tmp_path, planted_events, capsys):
         "export.price_column=price",
         "export.max_price_gap=0.5",
         f"export.blocklist=[{', '.join(blocked)}]",
-        "export.cooccurrence_weight=1.0",
+        "export.item_weights.count=1.0",
         "export.index_type=hnsw",
     ]
     args = [a for r in rules for a in ("--set", r)]
@@ -66,7 +66,15 @@ def test_rules_apply_to_item_and_user_lists(tmp_path, planted_events, capsys):
         assert category[r["neighbor_id"]] == category[r["item_id"]]
         assert abs(price[r["neighbor_id"]] - price[r["item_id"]]) <= 0.5 * price[r["item_id"]]
     sources = {r["source"] for r in items}
-    assert {"fusion", "item2vec:in_out"} <= sources
+    # Fused lists: items both channels proposed, and items only one did.
+    assert "item2vec+sr" in sources and sources & {"item2vec", "sr"}
+    assert sources <= {
+        "item2vec",
+        "sr",
+        "item2vec+sr",
+        "popularity:same_attribute",
+        "item2vec+sr+popularity",
+    }
     cold = [r for r in items if r["item_id"] == "new-1"]
     assert cold and {r["source"] for r in cold} == {"popularity:same_attribute"}
     assert all(category[r["neighbor_id"]] == 1 for r in cold)

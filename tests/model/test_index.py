@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from recsys.config import ExportConfig
 from recsys.model import index
-from recsys.tasks.export.lists import user_vectors
+from recsys.model.scoring import decay_weights, weighted_sum
 
 
 def clustered(n: int, dim: int = 16, clusters: int = 50, seed: int = 0):
@@ -32,7 +31,7 @@ def test_kind_follows_catalogue_size():
     assert index.choose_kind(10, ExportConfig(index_type="ivfpq")) == "ivfpq"
 
 
-CASES = [(k, s) for k in ("flat", "hnsw", "ivfflat") for s in ("in_out", "in_in")]
+CASES = [(k, s) for k in ("flat", "hnsw", "ivfflat") for s in ("sym", "in_out", "in_in")]
 
 
 # IVF-PQ training is the slow one: only the default scoring.
@@ -63,16 +62,14 @@ def test_recall_check_catches_a_poor_index():
 
 
 def test_user_vector_is_recency_weighted():
+    # A session's (user's) query is the decay-weighted sum of its items' query vectors.
     queries = np.eye(3, dtype=np.float32)
-    history = pa.table(
-        {"user_id": ["a", "a", "a", "b"], "row": [0, 1, 2, 2], "recency": [0, 1, 2, 0]}
-    )
-    users, vectors = user_vectors(history, queries, decay=0.5)
-    assert users.tolist() == ["a", "b"]
-    np.testing.assert_allclose(vectors[0], np.array([1, 0.5, 0.25]) / 1.75, rtol=1e-6)
+    owner, rows, recency = np.array([0, 0, 0, 1]), np.array([0, 1, 2, 2]), np.array([0, 1, 2, 0])
+    vectors = weighted_sum(queries, owner, rows, decay_weights(recency, 0.5), 2)
+    np.testing.assert_allclose(vectors[0], [1, 0.5, 0.25], rtol=1e-6)
     np.testing.assert_allclose(vectors[1], [0, 0, 1])
-    _, plain = user_vectors(history, queries, decay=1.0)
-    np.testing.assert_allclose(plain[0], [1 / 3] * 3, rtol=1e-6)
+    plain = weighted_sum(queries, owner, rows, decay_weights(recency, 1.0), 2)
+    np.testing.assert_allclose(plain[0], [1, 1, 1], rtol=1e-6)
 
 
 def test_tuning_raises_the_beam_until_recall_is_reached():

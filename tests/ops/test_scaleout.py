@@ -17,13 +17,20 @@ from recsys.layout import RunPaths
 from recsys.model.embedding import Embedding
 from recsys.ops.scaleout import ranges, worker_id
 from recsys.tasks.evaluate import compute_metrics
+from recsys.tasks.evaluate.shards import Scored
 from recsys.tasks.export import export
 from recsys.tasks.extract import extract
 from recsys.tasks.train import train
 
 # Small FAISS batches so the 200-item planted catalogue and its users span several batches,
 # hence several shards (shards are cut at whole batches).
-SMALL = {"export": {"batch_size": 16, "cooccurrence_weight": 0.5, "blocklist": ["g0-i0", "g1-i1"]}}
+SMALL = {
+    "export": {
+        "batch_size": 16,
+        "item_weights": {"embedding": 1.0, "count": 0.5, "popularity": 0.1},
+        "blocklist": ["g0-i0", "g1-i1"],
+    }
+}
 
 
 def test_ranges_cover_every_id_once_at_batch_starts():
@@ -48,14 +55,17 @@ def trained(tmp_path_factory, planted_events) -> tuple[RunPaths, PipelineConfig]
 def test_sharded_metrics_equal_unsharded(trained):
     paths, cfg = trained
     emb = Embedding.load(paths.out)
-    one = compute_metrics(paths.stage_db, emb, cfg.evaluate, 20, "in_out", None)
+    model = Scored(emb=emb, scoring="in_out", weights=cfg.export.item_weights)
+    one = compute_metrics(paths.stage_db, model, cfg)
     # A stand-in champion (the model itself, other scoring) is sharded the same way.
-    champion = (emb, "in_in", "champion-run")
+    champion = (model.model_copy(update={"scoring": "in_in"}), "champion-run")
     for shards in (3, 7):
-        many = compute_metrics(
-            paths.stage_db, emb, cfg.evaluate, 20, "in_out", champion, shards=shards
-        )
+        many = compute_metrics(paths.stage_db, model, cfg, champion, shards=shards)
         assert many["models"].pop("champion")["hr@20"] > 0
+        many["session_models"].pop("champion")
+        for task in ("item", "session"):
+            many["paired"][task].pop("champion")
+            one["paired"][task].pop("champion", None)
         many["slices"] = [s for s in many["slices"] if s["source"] != "champion"]
         many.pop("champion")
         assert many == one  # exact: shards return integer counts

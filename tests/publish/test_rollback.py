@@ -125,17 +125,16 @@ def test_publish_regates_against_a_champion_published_meanwhile(tmp_path, monkey
     paths.ensure()
     (paths.out / "metrics.json").write_text(json.dumps({"champion": {"run_id": "old"}}))
     scored = []
-    monkeypatch.setattr(stage, "load_champion", lambda d: ("emb", "in_out", "new"))
-    monkeypatch.setattr(
-        stage.Embedding, "load", lambda folder: SimpleNamespace(vectors=0, context=0)
-    )
+    monkeypatch.setattr(stage, "load_champion", lambda d: ("champion model", "new"))
+    monkeypatch.setattr(stage, "load_evaluated", lambda d: SimpleNamespace(vectors=0, context=0))
+    monkeypatch.setattr(stage, "Scored", lambda **fields: fields)
     monkeypatch.setattr(stage, "embedding_stats", lambda v, c: {})
-    monkeypatch.setattr(stage, "compute_metrics", lambda *a, **k: scored.append(a[5]) or {})
+    monkeypatch.setattr(stage, "compute_metrics", lambda *a, **k: scored.append(a[3]) or {})
     failing = {"rule": "not_worse_than_champion_hr@20", "passed": False, "note": "0.1 vs 0.5"}
     monkeypatch.setattr(stage, "gate_verdicts", lambda m, s, g: [failing])
     with pytest.raises(GateRefused, match=r"current moved to new .* fails against it"):
         stage._champion_still_beaten(paths, PipelineConfig())
-    assert scored == [("emb", "in_out", "new")]  # scored against the champion of now
+    assert scored == [("champion model", "new")]  # scored against the champion of now
     (paths.out / "metrics.json").write_text(json.dumps({"champion": {"run_id": "new"}}))
     stage._champion_still_beaten(paths, PipelineConfig())  # unchanged champion: no re-check
     assert len(scored) == 1

@@ -51,8 +51,13 @@ def test_tune_writes_a_config_that_run_starts_from(tmp_path, planted_events):
     first = trials["trials"][0]["params"]
     assert first["epochs"] == PipelineConfig().train.epochs  # the defaults are trial 0
     assert trials["summary"]["best_value"] >= trials["summary"]["default_value"]
-    best = max(trials["trials"], key=lambda t: t["metrics"]["hr@20"])["params"]
-    assert cfg.train.window == best["window"] and cfg.export.scoring == best["scoring"]
+    winner = max(trials["trials"], key=lambda t: t["value"])
+    best = winner["params"]
+    assert cfg.train.window == best["window"] and cfg.export.scoring == winner["scoring"]
+    # How the vectors are served and the bar (the tuned baselines) come with them.
+    assert cfg.export.item_weights.model_dump() == winner["item_weights"]
+    assert cfg.export.count_channel == trials["summary"]["count_channel"]
+    assert cfg.evaluate.baselines.sr.steps in (1, 2, 3, 5, 10, 20)
 
     # A later run in the same data dir starts from tuned.yaml; --set still wins.
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
@@ -70,6 +75,6 @@ def test_dask_cluster_gives_the_sequential_results(tmp_path, planted_events):
         args = ["tune", "--events", planted_events, "--data-dir", data, "--trials", "3", *TUNE]
         assert run_cli(*args, "--task-runner", runner) == 0
         results[runner] = [
-            (t["params"], round(t["metrics"]["hr@20"], 10)) for t in _trials(data)["trials"]
+            (t["params"], round(t["metrics"]["item"]["hr@20"], 10)) for t in _trials(data)["trials"]
         ]
     assert results["dask"] == results["threads"]

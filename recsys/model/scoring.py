@@ -1,0 +1,282 @@
+"""How recommendation lists are scored and fused: the one place for the score function.
+
+Three channels answer a query (one item, or the recent items of a session or a user):
+
+- ``item2vec``: the embedding, searched in FAISS in the run's scoring space
+  (`recsys.model.index.spaces`); a session's query vector is the decay-weighted sum of its
+  items' query vectors.
+- a count channel, sequential rules mined from the training sessions (``sr``, or the other
+  count baselines; `tasks/evaluate/baselines.py` computes them in SQL): each item's list is
+  normalised by its best score, and a session's list is the decay-weighted sum of its items'
+  lists (the whole-prefix variant of SR, Ludewig & Jannach 2018).
+- ``popularity``: the most frequent items, scored by log count.
+
+Within one query's list each channel's scores are min-max normalised and the channels are
+added with their weights (CombSUM, Fox & Shaw 1994): an item missing from a channel's list
+gets 0 there. Weights are per list kind (item lists, session/user lists) and are chosen by
+`recsys tune` on the validation split; with a weight of 0 a channel is not consulted.
+Evaluation, export and serving all call `fuse`, so they rank identically.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.model.index import neighbours_without_self, search
+
+EMBEDDING, COUNT, POPULARITY = 0, 1, 2  # channel positions (bit c of a `sources` mask)
+
+
+def fuse(
+    channels: list[tuple[np.ndarray, np.ndarray]], weights: tuple[float, ...], k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fused top-k of each query row.
+
+    Parameters
+    ----------
+    channels
+        One (ids, scores) pair per channel, both (n_queries, depth); -1 pads a short list and
+        an id appears at most once in a row. Channels may have different depths.
+    weights
+        One weight per channel; a channel of weight 0 is ignored.
+    k
+        Length of the fused lists.
+
+    Returns
+    -------
+    ids (n, k) with -1 padding, fused scores (n, k) and per entry a bit mask of the channels
+    that listed the item (bit c = channel c). Ties are broken by the smaller id, so a list does
+    not depend on the order of the channels.
+    """
+    n = channels[0][0].shape[0] if channels else 0
+    used = [(c, i, s, w) for c, ((i, s), w) in enumerate(zip(channels, weights, strict=True))]
+    used = [u for u in used if u[3] > 0 and u[1].shape[1] > 0]
+    if not used or n == 0 or k <= 0:
+        return _empty(n, k)
+    ids = np.concatenate([u[1] for u in used], axis=1).astype(np.int64, copy=False)
+    score = np.concatenate([_minmax(u[1], u[2]) * np.float32(u[3]) for u in used], axis=1)
+    bits = np.concatenate([np.where(u[1] >= 0, 1 << u[0], 0) for u in used], axis=1)
+    order = np.argsort(ids, axis=1, kind="stable")
+    ids = np.take_along_axis(ids, order, 1)
+    score = np.take_along_axis(score, order, 1)
+    bits = np.take_along_axis(bits, order, 1)
+    width = ids.shape[1]
+    first = ids >= 0
+    first[:, 1:] &= ids[:, 1:] != ids[:, :-1]
+    group = np.cumsum(first, axis=1) - 1
+    slot = (np.arange(n)[:, None] * width + np.maximum(group, 0)).ravel()
+    valid = (ids >= 0).ravel()
+    total = np.bincount(slot[valid], weights=score.ravel()[valid], minlength=n * width)
+    # Each channel lists an item once, so adding distinct bits is their bitwise or.
+    mask = np.bincount(slot[valid], weights=bits.ravel()[valid], minlength=n * width)
+    total = total.reshape(n, width)
+    mask = mask.reshape(n, width).astype(np.int64)
+    groups = first.sum(axis=1)
+    total = np.where(np.arange(width)[None, :] < groups[:, None], total, -np.inf)
+    item = np.full((n, width), -1, np.int64)
+    item[np.nonzero(first)[0], group[first]] = ids[first]
+    kk = min(k, width)
+    top = np.argpartition(-total, kk - 1, axis=1)[:, :kk]
+    top_total = np.take_along_axis(total, top, 1)
+    top_item = np.take_along_axis(item, top, 1)
+    top = np.take_along_axis(top, np.lexsort((top_item, -top_total), axis=1), 1)
+    out_ids = np.take_along_axis(item, top, 1)
+    out_scores = np.take_along_axis(total, top, 1)
+    out_mask = np.take_along_axis(mask, top, 1)
+    missing = ~np.isfinite(out_scores)
+    out_ids[missing], out_scores[missing], out_mask[missing] = -1, 0.0, 0
+    if kk < k:
+        pad = ((0, 0), (0, k - kk))
+        out_ids = np.pad(out_ids, pad, constant_values=-1)
+        out_scores, out_mask = np.pad(out_scores, pad), np.pad(out_mask, pad)
+    return out_ids, out_scores.astype(np.float32), out_mask
+
+
+def _empty(n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    k = max(k, 0)
+    return np.full((n, k), -1, np.int64), np.zeros((n, k), np.float32), np.zeros((n, k), np.int64)
+
+
+def _minmax(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Scores of each row scaled to [0, 1] over its listed ids; a row whose listed scores are
+    all equal scales to 1 (the channel has no preference among them, but did list them)."""
+    valid = ids >= 0
+    s = scores.astype(np.float32, copy=False)
+    lo = np.where(valid, s, np.inf).min(axis=1, keepdims=True)
+    hi = np.where(valid, s, -np.inf).max(axis=1, keepdims=True)
+    span = hi - lo
+    flat = ~np.isfinite(span) | (span <= 0)
+    scaled = np.where(flat, np.float32(1), (s - lo) / np.where(flat, np.float32(1), span))
+    return np.where(valid, scaled, 0).astype(np.float32)
+
+
+def source_labels(mask: np.ndarray, names: tuple[str, str, str]) -> np.ndarray:
+    """`source` of each fused entry: the channels that listed it, joined by '+' in channel
+    order (e.g. 'item2vec+sr'); '' for padding."""
+    table = np.array(
+        ["+".join(names[c] for c in range(3) if m & (1 << c)) for m in range(8)], dtype=object
+    )
+    return table[np.clip(mask, 0, 7)]
+
+
+def decay_weights(recency: np.ndarray, decay: float) -> np.ndarray:
+    """Weight of an item seen `recency` steps before the newest one (0 = newest)."""
+    return np.power(np.float32(decay), np.asarray(recency, dtype=np.float32))
+
+
+def weighted_sum(
+    vectors: np.ndarray, owner: np.ndarray, rows: np.ndarray, weights: np.ndarray, n: int
+) -> np.ndarray:
+    """(n, dim): for each owner 0..n-1 the weighted sum of the vectors at its rows."""
+    out = np.zeros((n, vectors.shape[1]), dtype=np.float32)
+    np.add.at(out, owner, vectors[rows] * weights[:, None].astype(np.float32))
+    return out
+
+
+class CountLists:
+    """A count channel: each item row's top neighbours with scores normalised by the row's
+    best (so every item's list peaks at 1 and a session's sum is not dominated by one
+    popular item), kept as a sparse (items x items) matrix."""
+
+    def __init__(self, src: np.ndarray, dst: np.ndarray, score: np.ndarray, n: int) -> None:
+        matrix = sp.csr_matrix(
+            (np.asarray(score, np.float32), (np.asarray(src), np.asarray(dst))), shape=(n, n)
+        )
+        matrix.sum_duplicates()
+        best = matrix.max(axis=1).toarray().ravel()
+        best[best <= 0] = 1.0
+        self.matrix = sp.csr_matrix(sp.diags(1.0 / best).astype(np.float32) @ matrix)
+        self.n = n
+
+    def query(
+        self, owner: np.ndarray, rows: np.ndarray, weights: np.ndarray, n_queries: int, depth: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores), (n_queries, depth): for each query the top `depth` items of the
+        weighted sum of its items' lists (a query of one item is that item's list)."""
+        w = sp.csr_matrix(
+            (np.asarray(weights, np.float32), (np.asarray(owner), np.asarray(rows))),
+            shape=(n_queries, self.n),
+        )
+        return top_of_sparse(sp.csr_matrix(w @ self.matrix), depth)
+
+
+def top_of_sparse(matrix: sp.csr_matrix, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's `depth` largest entries (ids -1 where a row has fewer), best first, ties
+    by the smaller column."""
+    n = matrix.shape[0]
+    lengths = np.diff(matrix.indptr)
+    width = max(int(lengths.max(initial=0)), 1)
+    ids = np.full((n, width), -1, np.int64)
+    vals = np.full((n, width), -np.inf, np.float32)
+    row = np.repeat(np.arange(n), lengths)
+    col = np.arange(len(matrix.indices)) - np.repeat(matrix.indptr[:-1], lengths)
+    ids[row, col] = matrix.indices
+    vals[row, col] = matrix.data
+    if width > depth:
+        # Keep every entry at least as good as the depth-th best, so ties at the cut are
+        # settled by column below rather than by the partition's order.
+        cut = -np.partition(-vals, depth - 1, axis=1)[:, depth - 1 : depth]
+        keep = vals >= cut
+        width = max(int(keep.sum(axis=1).max()), 1)
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+        ids = np.take_along_axis(ids, order, 1)
+        vals = np.take_along_axis(vals, order, 1)
+    order = np.lexsort((np.where(ids >= 0, ids, np.iinfo(np.int64).max), -vals), axis=1)
+    order = order[:, :depth]
+    ids = np.take_along_axis(ids, order, 1)
+    vals = np.take_along_axis(vals, order, 1)
+    vals[ids < 0] = 0.0
+    if ids.shape[1] < depth:
+        pad = ((0, 0), (0, depth - ids.shape[1]))
+        ids, vals = np.pad(ids, pad, constant_values=-1), np.pad(vals, pad)
+    return ids, vals
+
+
+def popularity_lists(
+    counts: np.ndarray, n_queries: int, depth: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The popularity channel for `n_queries` queries: the `depth` most frequent rows (ties
+    by the smaller row), scored by log(1 + count)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    top = np.lexsort((np.arange(len(counts)), -counts))[:depth]
+    ids = np.broadcast_to(top[None, :], (n_queries, len(top)))
+    scores = np.broadcast_to(np.log1p(counts[top]).astype(np.float32)[None, :], ids.shape)
+    return ids, scores
+
+
+class Channels:
+    """The three channels of one model over its vocabulary rows, ready to be fused.
+
+    Parameters
+    ----------
+    queries
+        Query vectors in the scoring space (`index.spaces`), one row per vocabulary row.
+    index
+        A FAISS inner-product index over the matching indexed vectors (exact in evaluation,
+        the serving index in export and serving).
+    counts
+        The count channel over the same rows, or None (then it lists nothing).
+    popularity
+        Each row's training count (the popularity channel's scores).
+    """
+
+    def __init__(self, queries, index, counts: CountLists | None, popularity: np.ndarray):
+        self.queries, self.index, self.counts = queries, index, counts
+        self.popularity = np.asarray(popularity)
+
+    def for_items(self, rows: np.ndarray, depth: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each channel's list for single items (the item's own row never listed)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        n = len(rows)
+        scores, ids = neighbours_without_self(self.index, self.queries, rows, depth)
+        channels = [_without(ids, scores, rows)]
+        if self.counts is not None:
+            counted = self.counts.query(np.arange(n), rows, np.ones(n, np.float32), n, depth)
+            channels.append(_without(*counted, rows))
+        else:
+            channels.append(_nothing(n))
+        pop_ids, pop_scores = popularity_lists(self.popularity, n, depth + 1)
+        channels.append(_without(pop_ids, pop_scores, rows, depth))
+        return channels
+
+    def for_sessions(
+        self,
+        owner: np.ndarray,
+        rows: np.ndarray,
+        weights: np.ndarray,
+        n: int,
+        depth: int,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each channel's list for `n` sessions (or users): owner[i] holds item rows[i] with
+        weight weights[i] (see `decay_weights`). Items of the session are not removed here:
+        that is the caller's rule (the evaluation protocol, or the `seen` rule)."""
+        vectors = weighted_sum(self.queries, owner, rows, weights, n)
+        scores, ids = search(self.index, vectors, depth)
+        channels = [(ids, scores)]
+        if self.counts is not None:
+            channels.append(self.counts.query(owner, rows, weights, n, depth))
+        else:
+            channels.append(_nothing(n))
+        channels.append(popularity_lists(self.popularity, n, depth))
+        return channels
+
+
+def _nothing(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full((n, 0), -1, np.int64), np.zeros((n, 0), np.float32)
+
+
+def _without(
+    ids: np.ndarray, scores: np.ndarray, rows: np.ndarray, depth: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The lists with each query's own row removed (and cut to `depth`)."""
+    ids = np.array(ids, dtype=np.int64, copy=True)
+    scores = np.array(scores, dtype=np.float32, copy=True)
+    own = ids == np.asarray(rows)[:, None]
+    ids[own] = -1
+    # Push the removed entries to the end of their row, keeping the others' order.
+    order = np.argsort(ids < 0, axis=1, kind="stable")
+    ids, scores = np.take_along_axis(ids, order, 1), np.take_along_axis(scores, order, 1)
+    if depth is not None:
+        ids, scores = ids[:, :depth], scores[:, :depth]
+    return ids, scores

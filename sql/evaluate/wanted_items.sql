@@ -1,0 +1,4 @@
+-- The items whose baseline lists the evaluation needs: every item of the test split (the
+-- next-item task queries some of them, the session task reads the lists of all of them).
+create or replace temp table wanted_items as
+select distinct item_id from events where split = 'test'

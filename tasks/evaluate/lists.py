@@ -1,0 +1,93 @@
+"""The model's lists in the evaluation: its three channels (recsys/model/scoring.py) over
+the exact index of the evaluated vectors, fused with the run's weights, as Arrow tables of
+(query_id, rank, item_id, score) that the evaluation SQL joins with the test cases.
+
+Exact search: the evaluation measures the model, not an ANN approximation of it (the
+export's index has its own recall check).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from recsys.config import ChannelWeights
+from recsys.model import index
+from recsys.model.embedding import Embedding
+from recsys.model.scoring import Channels, CountLists, decay_weights, fuse
+
+
+def channels_of(
+    emb: Embedding, scoring: str, counts: pa.Table | None, popularity: np.ndarray
+) -> Channels:
+    """The model's channels: exact search in the scoring space, the count channel from
+    `counts` (query_id, item_id, score; ids outside the vocabulary dropped)."""
+    queries, indexed = emb.spaces(scoring)
+    count_lists = None
+    if counts is not None and counts.num_rows:
+        src = emb.rows(counts.column("query_id").to_pylist())
+        dst = emb.rows(counts.column("item_id").to_pylist())
+        keep = (src >= 0) & (dst >= 0)
+        score = counts.column("score").to_numpy()[keep]
+        count_lists = CountLists(src[keep], dst[keep], score, len(emb))
+    return Channels(queries, index.build_exact(indexed), count_lists, popularity)
+
+
+def table(keys: np.ndarray, ids: np.ndarray, scores: np.ndarray, emb: Embedding) -> pa.Table:
+    """(query_id, rank, item_id, score) of row lists `ids` (-1 = padding) keyed by `keys`."""
+    width = ids.shape[1] if ids.ndim == 2 else 0
+    valid = ids.ravel() >= 0
+    return pa.table(
+        {
+            "query_id": pa.array(
+                np.repeat(np.asarray(keys, dtype=object), width)[valid].tolist(), pa.string()
+            ),
+            "rank": pa.array(np.tile(np.arange(1, width + 1), len(ids))[valid], pa.int64()),
+            "item_id": pa.array(emb.item_ids[ids.ravel()[valid]].tolist(), pa.string()),
+            "score": pa.array(scores.ravel()[valid].astype(np.float64), pa.float64()),
+        }
+    )
+
+
+def item_lists(
+    channels: Channels, emb: Embedding, item_ids: list[str], depth: int, weights: ChannelWeights
+) -> dict[str, pa.Table]:
+    """The fused item lists (`item2vec`) and the embedding channel alone (`embedding`) of
+    every id the model knows (an unknown query has no list: a miss)."""
+    rows = emb.rows(item_ids)
+    known = rows >= 0
+    keys = np.asarray(item_ids, dtype=object)[known]
+    parts = channels.for_items(rows[known], depth)
+    fused_ids, fused_scores, _ = fuse(parts, weights.of(), depth)
+    return {
+        "item2vec": table(keys, fused_ids, fused_scores, emb),
+        "embedding": table(keys, parts[0][0], parts[0][1], emb),
+    }
+
+
+def session_lists(
+    channels: Channels,
+    emb: Embedding,
+    prefix: pa.Table,
+    history: int,
+    decay: float,
+    depth: int,
+    weights: ChannelWeights,
+) -> dict[str, pa.Table]:
+    """The fused session lists and the embedding channel alone for each case of `prefix`
+    (pair_id, item_id, recency): the case's `history` most recent known items, the item i
+    steps back weighted decay**i."""
+    pair = prefix.column("pair_id").to_numpy()
+    rows = emb.rows(prefix.column("item_id").to_pylist())
+    recency = prefix.column("recency").to_numpy()
+    keep = (rows >= 0) & (recency < history)
+    cases, owner = np.unique(pair[keep], return_inverse=True)
+    parts = channels.for_sessions(
+        owner, rows[keep], decay_weights(recency[keep], decay), len(cases), depth
+    )
+    fused_ids, fused_scores, _ = fuse(parts, weights.of(), depth)
+    keys = cases.astype(str)
+    return {
+        "item2vec": table(keys, fused_ids, fused_scores, emb),
+        "embedding": table(keys, parts[0][0], parts[0][1], emb),
+    }

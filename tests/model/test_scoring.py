@@ -1,0 +1,118 @@
+"""The channel fusion and the count channel, on lists whose answers are worked out by hand
+or by a plain-Python reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys.model import index
+from recsys.model.scoring import (
+    Channels,
+    CountLists,
+    fuse,
+    popularity_lists,
+    source_labels,
+    top_of_sparse,
+)
+
+
+def _reference(channels, weights, row, k):
+    """CombSUM of min-max normalised scores, written out per item."""
+    total, mask = {}, {}
+    for c, ((ids, scores), w) in enumerate(zip(channels, weights, strict=True)):
+        if w == 0:
+            continue
+        listed = [(i, s) for i, s in zip(ids[row], scores[row], strict=True) if i >= 0]
+        if not listed:
+            continue
+        lo, hi = min(s for _, s in listed), max(s for _, s in listed)
+        for i, s in listed:
+            scaled = 1.0 if hi == lo else (s - lo) / (hi - lo)
+            total[i] = total.get(i, 0.0) + w * scaled
+            mask[i] = mask.get(i, 0) | (1 << c)
+    ranked = sorted(total.items(), key=lambda t: (-t[1], t[0]))[:k]
+    return [i for i, _ in ranked], [s for _, s in ranked], [mask[i] for i, _ in ranked]
+
+
+def test_fuse_matches_the_definition_on_random_lists():
+    rng = np.random.default_rng(3)
+    n, depth, items = 60, 12, 40
+    channels = []
+    for width in (depth, depth - 4, depth):
+        ids = np.array([rng.choice(items, width, replace=False) for _ in range(n)])
+        ids[:, width - 2 :] = -1  # short lists are padded
+        channels.append((ids, rng.random((n, width)).astype(np.float32)))
+    weights = (1.0, 0.5, 0.2)
+    got_ids, got_scores, got_mask = fuse(channels, weights, 15)
+    for row in range(n):
+        ids, scores, mask = _reference(channels, weights, row, 15)
+        assert got_ids[row][: len(ids)].tolist() == ids
+        np.testing.assert_allclose(got_scores[row][: len(ids)], scores, rtol=1e-5, atol=1e-6)
+        assert got_mask[row][: len(ids)].tolist() == mask
+        assert (got_ids[row][len(ids) :] == -1).all()
+
+
+def test_fuse_by_hand_and_zero_weights():
+    # Channel 0 lists 5 > 6 > 7; channel 1 lists 7 > 8. Weights 1 and 1.
+    emb = (np.array([[5, 6, 7]]), np.array([[3.0, 2.0, 1.0]]))
+    count = (np.array([[7, 8]]), np.array([[10.0, 0.0]]))
+    ids, scores, mask = fuse([emb, count], (1.0, 1.0), 4)
+    # 5: 1 + 0, 7: 0 + 1 (tie at 1.0, smaller id first), 6: 0.5, 8: 0 + 0.
+    assert ids.tolist() == [[5, 7, 6, 8]]
+    np.testing.assert_allclose(scores, [[1.0, 1.0, 0.5, 0.0]])
+    assert source_labels(mask, ("item2vec", "sr", "popularity")).tolist() == [
+        ["item2vec", "item2vec+sr", "item2vec", "sr"]
+    ]
+    # A channel of weight 0 is not consulted: 8 disappears.
+    ids, _, _ = fuse([emb, count], (1.0, 0.0), 4)
+    assert ids.tolist() == [[5, 6, 7, -1]]
+
+
+def test_count_lists_are_normalised_per_item_and_summed_per_session():
+    # Item 0's list: 1 (4.0), 2 (2.0); item 3's list: 2 (1.0).
+    counts = CountLists(np.array([0, 0, 3]), np.array([1, 2, 2]), np.array([4.0, 2.0, 1.0]), 5)
+    ids, scores = counts.query(np.array([0]), np.array([0]), np.array([1.0]), 1, 3)
+    assert ids.tolist() == [[1, 2, -1]]
+    np.testing.assert_allclose(scores, [[1.0, 0.5, 0.0]])
+    # A session of items 0 (weight 1) and 3 (weight 0.5): 2 gets 0.5 + 0.5 * 1.0.
+    ids, scores = counts.query(np.array([0, 0]), np.array([0, 3]), np.array([1.0, 0.5]), 1, 2)
+    assert ids.tolist() == [[1, 2]]
+    np.testing.assert_allclose(scores, [[1.0, 1.0]])
+
+
+def test_top_of_sparse_breaks_ties_by_column():
+    import scipy.sparse as sp
+
+    matrix = sp.csr_matrix(np.array([[0, 2, 2, 1, 2], [0, 0, 0, 0, 0], [3, 0, 0, 0, 0]]))
+    ids, scores = top_of_sparse(matrix, 2)
+    assert ids.tolist() == [[1, 2], [-1, -1], [0, -1]]
+    np.testing.assert_allclose(scores, [[2, 2], [0, 0], [3, 0]])
+
+
+def test_popularity_lists_and_channels_never_list_the_query_item():
+    ids, scores = popularity_lists(np.array([5, 9, 9, 1]), 2, 3)
+    assert ids.tolist() == [[1, 2, 0], [1, 2, 0]]
+    np.testing.assert_allclose(scores[0], np.log1p([9, 9, 5]), rtol=1e-6)
+    vectors = np.eye(4, dtype=np.float32) + 0.1
+    queries, indexed = index.spaces(vectors, vectors, "in_out")
+    counts = CountLists(np.array([1, 1]), np.array([2, 1]), np.array([1.0, 5.0]), 4)
+    channels = Channels(queries, index.build_exact(indexed), counts, np.array([5, 9, 9, 1]))
+    rows = np.array([1, 2])
+    for ids, _ in channels.for_items(rows, 3):
+        for row, listed in zip(rows, ids, strict=True):
+            assert row not in listed
+
+
+@pytest.mark.parametrize("scoring", ["sym", "in_out", "in_in"])
+def test_a_session_query_scores_as_the_sum_of_its_items(scoring):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(30, 8)).astype(np.float32)
+    context = rng.normal(size=(30, 8)).astype(np.float32)
+    queries, indexed = index.spaces(vectors, context, scoring)
+    channels = Channels(queries, index.build_exact(indexed), None, np.ones(30))
+    weights = np.array([1.0, 0.5], dtype=np.float32)
+    (ids, scores), _, _ = channels.for_sessions(np.array([0, 0]), np.array([3, 7]), weights, 1, 5)
+    expected = weights[0] * indexed @ queries[3] + weights[1] * indexed @ queries[7]
+    np.testing.assert_allclose(scores[0], np.sort(expected)[::-1][:5], rtol=1e-4)
+    assert ids[0].tolist() == np.argsort(-expected)[:5].tolist()
