@@ -208,7 +208,7 @@ PREFLIGHT: dict[str, Case] = {
             str(_tuned(d, "train: {window: -3}\n")),
         ],
         2,
-        r"config train\.window",
+        r"tuned\.yaml: config train\.window",
     ),
     # --- the command line itself ---
     "unknown option": Case(lambda d: ["run", "--bogus"], 2, r"No such option: --bogus"),

@@ -180,6 +180,10 @@ def resolve_config(
     tree: dict[str, Any] = dict(base or {})
     if data_dir is not None and tuned_path(data_dir).is_file():
         tree = _merge(tree, read_yaml(tuned_path(data_dir)))
+        try:  # a bad value there is named with the file it is in
+            _validated(tree)
+        except UsageError as exc:
+            raise UsageError(f"{tuned_path(data_dir)}: {exc}") from exc
     return _validated(_merge(tree, given_keys(explicit)))
 
 
