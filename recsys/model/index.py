@@ -111,9 +111,12 @@ def neighbours_without_self(
     """
     scores, ids = search(index, queries[rows], k + 1, **kwargs)
     own = ids == rows[:, None]
-    # Keep the first k entries that are not the query itself.
+    # Keep the first k entries that are not the query itself. When k reaches the catalogue
+    # the search returns every item, itself included, and the cut keeps it: blank it (-1,
+    # "no neighbour") so the item is never its own neighbour whatever k is.
     order = np.argsort(own, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
+    kept = np.where(np.take_along_axis(own, order, 1), -1, np.take_along_axis(ids, order, 1))
+    return np.take_along_axis(scores, order, 1), kept
 
 
 def choose_kind(n_items: int, cfg: Any) -> str:
