@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from recsys.config.section import Section, Seed
 
@@ -125,6 +125,12 @@ class TrainConfig(Section):
         description="Not a gensim knob. Epochs of a warm start (refit=warm, init=champion) "
         "over its new sessions: they are few next to the whole log, so a few passes suffice.",
     )
+
+    @field_validator("refit", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        # `--set train.refit=off` reads as YAML's boolean false: the user meant 'off'.
+        return "off" if value is False else value
 
     def gensim_kwargs(self, max_session_length: int) -> dict:
         """Keyword arguments for gensim's Word2Vec (its own names; the rest are ours)."""
