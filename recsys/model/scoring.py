@@ -21,6 +21,7 @@ Evaluation, export and serving all call `fuse`, so they rank identically.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import scipy.sparse as sp
 
 from recsys.model.index import neighbours_without_self, search
@@ -114,10 +115,19 @@ def _minmax(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
 def source_labels(mask: np.ndarray, names: tuple[str, str, str]) -> np.ndarray:
     """`source` of each fused entry: the channels that listed it, joined by '+' in channel
     order (e.g. 'item2vec+sr'); '' for padding."""
-    table = np.array(
+    return _label_table(names)[np.clip(mask, 0, 7)]
+
+
+def source_array(mask: np.ndarray, names: tuple[str, str, str]) -> pa.Array:
+    """`source_labels` as an Arrow string array, built without a Python string per entry."""
+    table = pa.array(_label_table(names).tolist(), pa.string())
+    return table.take(pa.array(np.clip(mask, 0, 7).astype(np.int8)))
+
+
+def _label_table(names: tuple[str, str, str]) -> np.ndarray:
+    return np.array(
         ["+".join(names[c] for c in range(3) if m & (1 << c)) for m in range(8)], dtype=object
     )
-    return table[np.clip(mask, 0, 7)]
 
 
 def decay_weights(recency: np.ndarray, decay: float) -> np.ndarray:
