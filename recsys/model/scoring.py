@@ -235,19 +235,26 @@ class Channels:
         self.queries, self.index, self.counts = queries, index, counts
         self.popularity = np.asarray(popularity)
 
-    def for_items(self, rows: np.ndarray, depth: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Each channel's list for single items (the item's own row never listed)."""
+    def for_items(
+        self, rows: np.ndarray, depth: int, weights: tuple[float, ...] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each channel's list for single items (the item's own row never listed); with
+        `weights`, a channel of weight 0 lists nothing (`fuse` would ignore it anyway)."""
         rows = np.asarray(rows, dtype=np.int64)
         n = len(rows)
+        wanted = weights or (1.0, 1.0, 1.0)
         scores, ids = neighbours_without_self(self.index, self.queries, rows, depth)
         channels = [_without(ids, scores, rows)]
-        if self.counts is not None:
+        if self.counts is not None and wanted[COUNT] > 0:
             counted = self.counts.query(np.arange(n), rows, np.ones(n, np.float32), n, depth)
             channels.append(_without(*counted, rows))
         else:
             channels.append(_nothing(n))
-        pop_ids, pop_scores = popularity_lists(self.popularity, n, depth + 1)
-        channels.append(_without(pop_ids, pop_scores, rows, depth))
+        if wanted[POPULARITY] > 0:
+            pop_ids, pop_scores = popularity_lists(self.popularity, n, depth + 1)
+            channels.append(_without(pop_ids, pop_scores, rows, depth))
+        else:
+            channels.append(_nothing(n))
         return channels
 
     def for_sessions(
@@ -257,18 +264,24 @@ class Channels:
         weights: np.ndarray,
         n: int,
         depth: int,
+        channel_weights: tuple[float, ...] | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each channel's list for `n` sessions (or users): owner[i] holds item rows[i] with
         weight weights[i] (see `decay_weights`). Items of the session are not removed here:
-        that is the caller's rule (the evaluation protocol, or the `seen` rule)."""
+        that is the caller's rule (the evaluation protocol, or the `seen` rule). With
+        `channel_weights`, a channel of weight 0 lists nothing."""
+        wanted = channel_weights or (1.0, 1.0, 1.0)
         vectors = weighted_sum(self.queries, owner, rows, weights, n)
         scores, ids = search(self.index, vectors, depth)
         channels = [(ids, scores)]
-        if self.counts is not None:
+        if self.counts is not None and wanted[COUNT] > 0:
             channels.append(self.counts.query(owner, rows, weights, n, depth))
         else:
             channels.append(_nothing(n))
-        channels.append(popularity_lists(self.popularity, n, depth))
+        if wanted[POPULARITY] > 0:
+            channels.append(popularity_lists(self.popularity, n, depth))
+        else:
+            channels.append(_nothing(n))
         return channels
 
 
