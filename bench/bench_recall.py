@@ -12,6 +12,7 @@ For each data set the last 10% of time is cut off as the future; `recsys run` (a
   session-kNN.
 
     python bench/bench_recall.py [--tune] [--dataset ml100k|synthetic|PATH ...]
+                                  [--set key=value ...] [--variant 'label: key=value ...']
 
 Extra logs (any events file with user_id, item_id, timestamp) can be named with
 --dataset or in RECSYS_BENCH_LOGS (comma-separated); they are not part of the repository.
@@ -121,7 +122,13 @@ def _published_session_lists(run: Path, log, future_cases, depth: int = 80) -> l
     return [[code[items[i]] for i in row if i >= 0 and items[i] in code] for row in ids]
 
 
-def measure(name: str, tune: bool, tmp: Path) -> list[dict]:
+def measure(
+    name: str,
+    tune: bool,
+    tmp: Path,
+    sets: list[str] | None = None,
+    variants: list[str] | None = None,
+) -> list[dict]:
     source = _events(name, tmp)
     log = scorer.read_log(str(source))
     future = scorer.cases(log.future)
@@ -129,15 +136,20 @@ def measure(name: str, tune: bool, tmp: Path) -> list[dict]:
     rows = []
     item_base = scorer.item_baselines(log, future)
     session_base = scorer.session_baselines(log, future)
-    runs = [("defaults", [])] + ([("tuned", ["tune"])] if tune else [])
-    for label, steps in runs:
+    runs = [("defaults", [], [])] + ([("tuned", ["tune"], [])] if tune else [])
+    for variant in variants or []:  # "label: key=value key=value"
+        label, _, keys = variant.partition(":")
+        runs.append((label.strip(), [], keys.split()))
+    for label, steps, keys in runs:
         data = tmp / f"{Path(str(name)).stem}-{label}"
         start = time.perf_counter()
         if steps:
             _cli("tune", "--events", past, "--data-dir", data)
-        _cli("run", "--events", past, "--data-dir", data)
+        given = [a for kv in [*(sets or []), *keys] for a in ("--set", kv)]
+        _cli("run", "--events", past, "--data-dir", data, *given)
         seconds = time.perf_counter() - start
         run = (data / "published" / "current").resolve()
+        stages = json.loads((run / "manifest.json").read_text())["stages"]
         ours = {
             "item": scorer.rates(scorer.hit_ranks(_published_item_lists(run, log, future), future)),
             "session": scorer.rates(
@@ -157,6 +169,7 @@ def measure(name: str, tune: bool, tmp: Path) -> list[dict]:
                     "its HR@20": base[best]["hr@20"],
                     "ratio": ours[kind]["hr@20"] / base[best]["hr@20"],
                     "seconds": round(seconds, 1),
+                    **{f"{k} s": round(stages[k]["seconds"], 2) for k in ("train", "refit")},
                 }
             )
     for kind, base in (("item", item_base), ("session", session_base)):
@@ -179,13 +192,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--tune", action="store_true", help="also measure after `recsys tune`")
     parser.add_argument("--dataset", action="append", help="ml100k, synthetic or a path")
     parser.add_argument("--quick", action="store_true", help="synthetic data only")
+    parser.add_argument(
+        "--set", action="append", default=[], help="config key=value for every `recsys run`"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="one more run, e.g. 'warm: train.refit=warm train.warm_epochs=5'",
+    )
     args, _ = parser.parse_known_args(argv)
     names = args.dataset or (["synthetic"] if args.quick else ["ml100k", "synthetic"])
     names += [p for p in os.environ.get("RECSYS_BENCH_LOGS", "").split(",") if p]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            rows += measure(name, args.tune, Path(tmp))
+            rows += measure(name, args.tune, Path(tmp), args.set, args.variant)
     return rows
 
 

@@ -1,6 +1,6 @@
 """`recsys similar` / `recsys recommend` latency on a published run of 100k items.
 
-A synthetic published run (100k items x 64 dims, the size-chosen HNSW index, 100k users x 20
+A synthetic published run (100k items x 64 dims, the automatically chosen index, 100k users x 20
 recommendations, a manifest with sha256 and sizes) is written, then each query is timed:
 
 - as a fresh `python -m recsys ...` process (what a shell user waits for: interpreter,
@@ -41,7 +41,8 @@ def fake_run(data: Path, n: int, dim: int = 64) -> str:
     np.save(run / "context_vectors.npy", context)
     ids = [f"item-{i}" for i in range(n)]
     pq.write_table(pa.table({"row": np.arange(n), "item_id": ids}), run / "vocab.parquet")
-    idx, info = index.build(context, ExportConfig())
+    # As export builds it (random vectors do not cluster: auto serves exact search).
+    idx, info = index.build_tuned(vectors, context, 20, ExportConfig())
     index.save(idx, run, info)
     users = np.repeat([f"user-{u}" for u in range(n)], 20)
     recs = pa.table(

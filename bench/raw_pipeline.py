@@ -4,11 +4,16 @@ DuckDB (read, gap sessionization, time split, corpus) -> gensim (corpus_file) ->
 (exact inner product, in·out) -> Parquet (item and user top-K, seen items removed). No
 Prefect, no quality checks, no manifest, no atomic publish: what a hand-rolled notebook does.
 
-    python bench/raw_pipeline.py EVENTS.parquet OUT_DIR EPOCHS WORKERS
+    python bench/raw_pipeline.py EVENTS.parquet OUT_DIR '{"epochs": 5, "workers": 2, ...}'
+
+The third argument holds gensim's keyword arguments (bench_pipeline passes the project's
+default training knobs, so both train the same model); `EPOCHS WORKERS` instead keeps the
+script's own knobs.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -23,7 +28,19 @@ from gensim.models import Word2Vec
 K = 20
 
 
-def main(events: str, out: str, epochs: int, workers: int) -> dict[str, float]:
+OWN_KNOBS = {
+    "vector_size": 32,
+    "window": 3,
+    "sg": 1,
+    "negative": 10,
+    "ns_exponent": 0.0,
+    "sample": 0.0,
+    "min_count": 1,
+    "seed": 42,
+}
+
+
+def main(events: str, out: str, knobs: dict) -> dict[str, float]:
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
@@ -63,19 +80,7 @@ def main(events: str, out: str, epochs: int, workers: int) -> dict[str, float]:
     )
     seconds["duckdb"] = time.perf_counter() - start
     start = time.perf_counter()
-    model = Word2Vec(
-        corpus_file=str(out_dir / "corpus.txt"),
-        vector_size=32,
-        window=3,
-        sg=1,
-        negative=10,
-        ns_exponent=0.0,
-        sample=0.0,
-        min_count=1,
-        epochs=epochs,
-        workers=workers,
-        seed=42,
-    )
+    model = Word2Vec(corpus_file=str(out_dir / "corpus.txt"), **knobs)
     seconds["gensim"] = time.perf_counter() - start
     start = time.perf_counter()
     keys = np.asarray(model.wv.index_to_key, dtype=object)
@@ -136,5 +141,9 @@ def main(events: str, out: str, epochs: int, workers: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    result = main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if sys.argv[3].startswith("{"):
+        given = json.loads(sys.argv[3])
+    else:
+        given = OWN_KNOBS | {"epochs": int(sys.argv[3]), "workers": int(sys.argv[4])}
+    result = main(sys.argv[1], sys.argv[2], given)
     print(" ".join(f"{k}={v:.3f}" for k, v in result.items()))

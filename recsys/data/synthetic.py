@@ -41,6 +41,8 @@ def generate(
     bot_fraction: float = 0.0,
     duplicate_fraction: float = 0.0,
     span_days: float = 60.0,
+    skew: float = 1.1,
+    topic_skew: float = 0.0,
 ) -> pa.Table:
     """Events table (user_id, item_id, timestamp, event_type) with planted topic groups.
 
@@ -63,6 +65,9 @@ def generate(
         Spread users' first sessions over this many days; each user's next session starts
         1-6 h after the end of the previous one, so users are active concurrently, as in a
         real log, and the span does not grow with the size.
+    skew, topic_skew
+        Zipf exponents of item popularity inside a topic, and of topic popularity (0: every
+        topic equally popular); raise both for a heavier head (the benchmarks' 'zipf' log).
     """
     if n_events < 2 or n_items < 2:
         raise UsageError("generate needs at least 2 events and 2 items")
@@ -78,11 +83,15 @@ def generate(
     n_users = max(1, n_sessions // 4)
     session_user = rng.integers(0, n_users, n_sessions)
     # Each user keeps to two topics.
-    tastes = rng.integers(0, n_groups, (n_users, 2))
+    if topic_skew > 0:
+        p_topic = 1.0 / np.arange(1, n_groups + 1) ** topic_skew
+        tastes = rng.choice(n_groups, size=(n_users, 2), p=p_topic / p_topic.sum())
+    else:
+        tastes = rng.integers(0, n_groups, (n_users, 2))
     session_group = tastes[session_user, rng.integers(0, 2, n_sessions)]
     # Zipf-like popularity inside each group.
     members = [np.flatnonzero(group == g) for g in range(n_groups)]
-    weights = [1.0 / np.arange(1, len(m) + 1) ** 1.1 for m in members]
+    weights = [1.0 / np.arange(1, len(m) + 1) ** skew for m in members]
     weights = [w / w.sum() for w in weights]
     session_of_event = np.repeat(np.arange(n_sessions), lengths)
     items = np.empty(n_events, dtype=np.int64)
