@@ -113,7 +113,8 @@ def neighbours_without_self(
     own = ids == rows[:, None]
     # Keep the first k entries that are not the query itself.
     order = np.argsort(own, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
+    rows_of = np.arange(len(order))[:, None]  # (take_along_axis costs more per call)
+    return scores[rows_of, order], ids[rows_of, order]
 
 
 def choose_kind(n_items: int, cfg: Any) -> str:
@@ -269,9 +270,19 @@ def save(idx: faiss.Index, folder: Path, info: dict) -> Path:
     return path
 
 
-def load(folder: Path) -> faiss.Index:
-    """Read the index and re-apply its recorded search parameters."""
-    idx = faiss.read_index(str(Path(folder) / INDEX_FILE))
+def load(folder: Path, mmap: bool = False) -> faiss.Index:
+    """Read the index and re-apply its recorded search parameters. `mmap` maps the stored
+    vectors read-only where the index type allows it (FAISS `IO_FLAG_MMAP_IFC`: flat and
+    HNSW storage) rather than reading them into memory; other types are read as usual."""
+    path = str(Path(folder) / INDEX_FILE)
+    idx = None
+    if mmap:
+        try:
+            idx = faiss.read_index(path, faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:
+            idx = None  # this index type cannot be mapped: read it
+    if idx is None:
+        idx = faiss.read_index(path)
     info_path = Path(folder) / INDEX_INFO
     if info_path.is_file():
         configure(idx, json.loads(info_path.read_text()))
