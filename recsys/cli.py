@@ -1,5 +1,5 @@
 """`recsys` command line (see CONTRACT.md): run, refresh, backfill, tune, similar, recommend,
-rollback, generate.
+serve, rollback, generate.
 
 The entry point above the flows: each command builds the explicit config layer from
 --config and --set (checking the effective config before Prefect starts) and hands it to
@@ -296,6 +296,29 @@ def _print_rows(rows: list[dict], as_json: bool) -> None:
             typer.echo(
                 "\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values())
             )
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free one).")] = 8000,
+    poll_seconds: Annotated[
+        float, typer.Option(min=0.05, max=3600, help="How often published/current is checked.")
+    ] = 1.0,
+) -> None:
+    """Serve the published model over HTTP until stopped (SIGINT/SIGTERM): /similar,
+    /recommend, /health, /ready, /metrics, /docs; new runs are swapped in as published."""
+    folder = data_dir_of(data_dir)
+    if not folder.is_dir():
+        raise UsageError(f"serve: data dir {folder} does not exist")
+    from recsys.serve.server import serve as run_server
+
+    code = run_server(folder, host, port, poll_seconds)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
