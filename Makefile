@@ -9,7 +9,7 @@ export PYTHONHASHSEED ?= 0
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 
-.PHONY: setup run test lint fmt bench server deploy worker screenshots lock clean
+.PHONY: setup run test lint fmt bench server deploy worker dev screenshots lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ deploy: setup  ## create the process work pool and register every deployment of 
 worker: setup  ## a process worker that runs the scheduled and manual runs of the deployments
 	@$(CHECK_API)
 	PREFECT_API_URL=$(API) $(BIN)/prefect worker start --pool recsys-process
+
+dev: setup  ## one process serving every flow as a `dev` deployment (UI-triggered runs, no worker)
+	@$(CHECK_API)
+	PREFECT_API_URL=$(API) $(BIN)/python flows/dev.py
 
 screenshots: setup  ## refresh docs/img/*.png from a real local Prefect server (needs chromium)
 	BIN=$(BIN) docs/screenshots.sh

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from recsys.expectations.offline import make_offline
+
 SITE = "run"
 
 
@@ -88,4 +90,5 @@ class Checkpoints:
         if self.docs_dir is None:
             return None
         self.ctx.build_data_docs(site_names=[SITE])
+        make_offline(self.docs_dir)
         return self.docs_index

@@ -14,6 +14,7 @@ from recsys.config import PipelineConfig, resolve_config, with_keys
 from recsys.flows.pipeline import pipeline
 from recsys.layout import RunPaths
 from recsys.ops.notify import notify_hook
+from recsys.stage import quiet_expected_failures
 from recsys.tasks.extract.backfill import backfill_task
 
 
@@ -47,6 +48,7 @@ def backfill(
         The keys to set (extract settings are used for reading); the rest comes from
         DATA_DIR/tuned.yaml, if present, and the defaults.
     """
+    quiet_expected_failures()
     cfg = resolve_config(config, data_dir=data_dir)
     report = backfill_task(RunPaths.new(data_dir, events), cfg, start, end)
     result: dict = {"backfill": report.model_dump()}
@@ -54,3 +56,9 @@ def backfill(
         incremental = with_keys(config, {"extract": {"incremental": True}})
         result["pipeline"] = pipeline(events=events, data_dir=data_dir, config=incremental)
     return result
+
+
+# `python flows/backfill.py`: one run with the defaults (MovieLens-100K, data dir ./data), on
+# the API in PREFECT_API_URL or a temporary one: local development the Prefect way.
+if __name__ == "__main__":
+    backfill()

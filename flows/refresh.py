@@ -19,7 +19,7 @@ from recsys.config import PipelineConfig, refresh_config
 from recsys.flows.pipeline import run_stages
 from recsys.layout import RunPaths
 from recsys.ops.notify import notify_hook
-from recsys.stage import logger
+from recsys.stage import logger, quiet_expected_failures
 from recsys.tasks.train.adopt import adopt_task, champion_config, champion_manifest
 
 
@@ -47,9 +47,16 @@ def refresh(
         Keys to set over the published run's configuration (None: use it as it is).
         Training settings and the scoring always come from the published run.
     """
+    quiet_expected_failures()
     champion = champion_manifest(data_dir)
     cfg = refresh_config(champion_config(champion), config)
     paths = RunPaths.new(data_dir, events)
     logger().info("refresh %s: reusing the model of run %s", paths.run_id, champion["model_run"])
     result = run_stages(paths, cfg, adopt_task, refit=False)
     return {**result, "model_run": result["stages"]["adopt"]["details"]["model_run"]}
+
+
+# `python flows/refresh.py`: one run with the defaults (MovieLens-100K, data dir ./data), on
+# the API in PREFECT_API_URL or a temporary one: local development the Prefect way.
+if __name__ == "__main__":
+    refresh()

@@ -17,7 +17,7 @@ from prefect import flow
 from recsys.config import PipelineConfig, resolve_config
 from recsys.layout import RunPaths, tune_dir
 from recsys.ops.notify import notify_hook
-from recsys.stage import logger
+from recsys.stage import logger, quiet_expected_failures
 from recsys.tasks.tune import finish_task, prepare_task, trial_task
 from recsys.tasks.tune.space import new_study, suggest
 
@@ -45,6 +45,7 @@ def tune(
         The keys to set over the defaults; `config.tune` holds the budget and sampler,
         `config.ops` the task runner.
     """
+    quiet_expected_failures()
     cfg, start = resolve_config(config), time.perf_counter()
     paths = RunPaths.new(tune_dir(data_dir), events)
     setup = prepare_task(paths, cfg)
@@ -74,3 +75,9 @@ def tune(
     if best["sampled"]:  # trained on a sample of sessions: re-scored on all of them
         best = trial_task(best["trial"], best["params"], setup, cfg, full=True)
     return finish_task(paths, cfg, setup, results, best, time.perf_counter() - start)
+
+
+# `python flows/tune.py`: one run with the defaults (MovieLens-100K, data dir ./data), on
+# the API in PREFECT_API_URL or a temporary one: local development the Prefect way.
+if __name__ == "__main__":
+    tune()

@@ -12,7 +12,8 @@ Exit codes: 0 published; 1 other failure; 2 usage/configuration; 3 data quality;
 
 from __future__ import annotations
 
-import json
+import atexit
+import logging
 import os
 import sys
 from datetime import datetime
@@ -23,10 +24,13 @@ from typing import Annotated
 import click
 import typer
 
-from recsys.config import load_config, refresh_config, resolve_config
+from recsys import redact
+from recsys.config import PipelineConfig, load_config, refresh_config, resolve_config
 from recsys.errors import RecsysError, UsageError
-from recsys.layout import METRICS
+from recsys.inputs import find
+from recsys.layout import check_data_dir
 from recsys.ops.scaleout import task_runner as runner_of
+from recsys.summary import query_rows, run_summary, runs_table, serving_line, tune_summary
 
 app = typer.Typer(
     help="item2vec recommender pipeline (Prefect + DuckDB + gensim + FAISS).",
@@ -61,12 +65,21 @@ def data_dir_of(value: Path | None) -> Path:
     return Path(value or os.environ.get("RECSYS_DATA_DIR") or "data")
 
 
-def _prepare_environment() -> None:
-    # The ephemeral Prefect API can need more than its default 20 s to migrate SQLite on a
-    # small machine; GX phones home unless told not to.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+def _prepare_environment(folder: Path, events: str | None, cfg: PipelineConfig) -> None:
+    """Check what can be checked before Prefect starts (a wrong path fails in a second, not
+    after the API came up), then start the API the flows run on."""
+    check_data_dir(folder)
+    if events is not None:
+        find(events, cfg.extract.input_format)
+    from recsys.data.attributes import check_attributes_path
+
+    check_attributes_path(cfg.evaluate.item_attributes.path, "evaluate.item_attributes.path")
+    check_attributes_path(cfg.export.item_attributes, "export.item_attributes")
+    from recsys.ops.server import start_local_api
+    from recsys.stage import quiet_expected_failures
+
+    quiet_expected_failures()
+    start_local_api()
 
 
 @app.command()
@@ -85,7 +98,7 @@ def run(
     folder = data_dir_of(data_dir)
     explicit = load_config([config], _runner_set(set_, task_runner))
     cfg = resolve_config(explicit, data_dir=folder)  # a bad tuned.yaml fails here, exit 2
-    _prepare_environment()
+    _prepare_environment(folder, events, cfg)
     from recsys.flows.pipeline import pipeline
 
     result = pipeline.with_options(task_runner=runner_of(cfg.ops))(
@@ -111,12 +124,13 @@ def refresh(
     """Ingest new events and republish recommendations from the published model (no training)."""
     folder = data_dir_of(data_dir)
     explicit = load_config([config], set_ or [])
-    _prepare_environment()
-    from recsys.flows.refresh import refresh as refresh_flow
     from recsys.tasks.train.adopt import champion_config, champion_manifest
 
     # Checked before the flow starts: no published model or a bad key is exit 2 at once.
-    refresh_config(champion_config(champion_manifest(folder)), explicit)
+    cfg = refresh_config(champion_config(champion_manifest(folder)), explicit)
+    _prepare_environment(folder, events, cfg)
+    from recsys.flows.refresh import refresh as refresh_flow
+
     result = refresh_flow(events=events, data_dir=str(folder), config=explicit)
     typer.echo(f"model of run {result['model_run']}, recommendations refreshed")
     _print_run(result)
@@ -141,8 +155,8 @@ def backfill(
     """Replace the warehouse's events in [START, END) with those read from EVENTS."""
     folder = data_dir_of(data_dir)
     explicit = load_config([config], set_ or [])
-    resolve_config(explicit, data_dir=folder)
-    _prepare_environment()
+    cfg = resolve_config(explicit, data_dir=folder)
+    _prepare_environment(folder, events, cfg)
     from recsys.flows.backfill import backfill as backfill_flow
 
     result = backfill_flow(
@@ -188,25 +202,14 @@ def tune(
     overrides += [f"tune.timeout_seconds={timeout}"] if timeout else []
     explicit = load_config([config], overrides)
     cfg = resolve_config(explicit)  # a search starts from the defaults (flows/tune.py)
-    _prepare_environment()
+    _prepare_environment(folder, events, cfg)
     from recsys.flows.tune import tune as tune_flow
 
     # Trials run tune.parallel at a time: that many threads (a LocalCluster has dask_workers).
     result = tune_flow.with_options(task_runner=runner_of(cfg.ops, cfg.tune.parallel))(
         events=events, data_dir=str(folder), config=explicit
     )
-    summary = result["summary"]
-    typer.echo(f"wrote {result['tuned']} ({summary['trials']} trials, {summary['seconds']:.0f} s)")
-    metric = summary["metric"]
-    typer.echo(
-        f"validation {metric} / strongest tuned baseline ({summary['objective']}): "
-        f"best {summary['best_value']:.4f}, defaults {summary['default_value']:.4f}"
-    )
-    for task, baselines in summary["validation_baselines"].items():
-        best = summary["best_metrics"].get(task, {}).get(metric)
-        if best is not None:
-            shown = ", ".join(f"{src} {v:.4f}" for src, v in sorted(baselines.items()))
-            typer.echo(f"  {task} lists: model {best:.4f}; baselines {shown}")
+    _echo(tune_summary(result))
 
 
 def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]:
@@ -215,51 +218,12 @@ def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]
 
 
 def _print_run(result: dict) -> None:
-    run_dir = Path(result["run_dir"])
-    metrics = json.loads((run_dir / METRICS).read_text())
-    k = max(metrics["ks"])
-    typer.echo(f"published run {result['run_id']} -> {run_dir}")
-    typer.echo(f"\n{'stage':<10}{'seconds':>9}{'rows in':>12}{'rows out':>12}")
-    for name, stage in result["stages"].items():
-        typer.echo(
-            f"{name:<10}{stage['seconds']:>9.2f}{stage['rows_in']:>12,}{stage['rows_out']:>12,}"
-        )
-    _print_incremental(result["stages"].get("extract", {}).get("details") or {})
-    k = metrics.get("gate", {}).get("k", k)
-    for task, models in (
-        ("item lists (next item from the last one)", metrics["models"]),
-        ("session lists (next item from the whole session)", metrics.get("session_models")),
-    ):
-        if not models:
-            continue
-        typer.echo(f"\n{task}\n{'source':<14}{f'HR@{k}':>9}{f'MRR@{k}':>9}{f'NDCG@{k}':>9}")
-        ranked = sorted(models, key=lambda s: (s != "item2vec", -models[s][f"hr@{k}"]))
-        for source in ranked:
-            values = models[source]
-            typer.echo(
-                f"{source:<14}{values[f'hr@{k}']:>9.4f}{values[f'mrr@{k}']:>9.4f}"
-                f"{values[f'ndcg@{k}']:>9.4f}"
-            )
+    _echo(run_summary(result))
 
 
-def _print_incremental(details: dict) -> None:
-    """What an incremental extract read and recomputed (nothing for a full read)."""
-    ingested = details.get("incremental")
-    if not ingested:
-        return
-    files = ", ".join(
-        f"{ingested[f'files_{kind}']:,} {kind}"
-        for kind in ("new", "appended", "changed", "skipped")
-        if ingested.get(f"files_{kind}")
-    )
-    typer.echo(f"\nincremental extract: {ingested['rows_ingested']:,} rows ingested ({files})")
-    done = ingested.get("recompute")
-    if done:
-        why = f" ({done['reason']})" if done["reason"] else ""
-        typer.echo(
-            f"{done['mode']} recompute{why}: {done['users']:,} users, {done['rows']:,} rows; "
-            f"{done['stored_rows']:,} rows kept their stored results"
-        )
+def _echo(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command()
@@ -272,7 +236,7 @@ def similar(
     """Nearest items to ITEM_ID from the published model."""
     from recsys.model.queries import similar as query
 
-    _print_rows(query(data_dir_of(data_dir), item_id, k), as_json)
+    _echo(query_rows(query(data_dir_of(data_dir), item_id, k), as_json))
 
 
 @app.command()
@@ -285,17 +249,7 @@ def recommend(
     """The user's exported recommendations from the published model."""
     from recsys.model.queries import recommend as query
 
-    _print_rows(query(data_dir_of(data_dir), user_id, k), as_json)
-
-
-def _print_rows(rows: list[dict], as_json: bool) -> None:
-    for row in rows:
-        if as_json:
-            typer.echo(json.dumps(row))
-        else:
-            typer.echo(
-                "\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values())
-            )
+    _echo(query_rows(query(data_dir_of(data_dir), user_id, k), as_json))
 
 
 @app.command()
@@ -312,13 +266,14 @@ def serve(
     """Serve the published model over HTTP until stopped (SIGINT/SIGTERM): /similar,
     /recommend, /health, /ready, /metrics, /docs; new runs are swapped in as published."""
     folder = data_dir_of(data_dir)
-    if not folder.is_dir():
-        raise UsageError(f"serve: data dir {folder} does not exist")
+    if not folder.is_dir():  # read only: a server never creates or writes the data dir
+        raise UsageError(f"--data-dir {folder} is not a directory")
+    from recsys.serve.server import bind
     from recsys.serve.server import serve as run_server
 
-    code = run_server(folder, host, port, poll_seconds)
-    if code:
-        raise typer.Exit(code)
+    sock = bind(host, port)  # an unknown address is exit 2, a port in use exit 1
+    typer.echo(serving_line(host, sock.getsockname()[1], folder))
+    raise typer.Exit(run_server(folder, sock, poll_seconds))
 
 
 @app.command()
@@ -330,6 +285,22 @@ def rollback(
     from recsys.model.store import rollback as do_rollback
 
     typer.echo(f"current -> {do_rollback(data_dir_of(data_dir), to)}")
+
+
+@app.command()
+def runs(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Every run kept: id, created, metrics, gate verdict, which one is current."""
+    from recsys.model.store import list_runs
+
+    folder = data_dir_of(data_dir)
+    rows = list_runs(folder)
+    if not rows:
+        typer.echo(f"no runs in {folder / 'runs'} (`recsys run` publishes the first)")
+        return
+    _echo(runs_table(rows, as_json))
 
 
 @app.command()
@@ -347,28 +318,72 @@ def generate(
     typer.echo(f"wrote {events:,} events over {items:,} items to {path}")
 
 
+# typer vendors its own click (typer._click) in newer versions; both are caught.
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_ABORT = (click.exceptions.Abort, typer.Abort)
+_CLICK = (click.ClickException, typer.TyperException)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error as one line: no traceback, no file content, no URL secrets."""
+    if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+        return redact.db_error(exc)
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return redact.text(lines[0] if lines else "")
+
+
+def _environment() -> None:
+    """What Prefect and GX read when they are first imported (so: before any command runs).
+    The ephemeral Prefect API can need more than its default 20 s to migrate SQLite on a
+    small, busy machine; GX phones home unless told not to."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return the contract's exit code instead of raising."""
+    """Run the CLI and return the contract's exit code instead of raising; every failure
+    is one line on stderr (`error: ...`)."""
+    _environment()
     try:
         app(args=argv, prog_name="recsys", standalone_mode=False)
     except RecsysError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact.text(str(exc))}", err=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except _ABORT:
+        typer.echo("error: aborted", err=True)
         return 1
-    except click.ClickException as exc:
-        exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except _CLICK as exc:
+        usage = getattr(exc, "ctx", None) is not None and exc.exit_code == 2
+        where = f" (see '{exc.ctx.command_path} --help')" if usage else ""
+        typer.echo(f"error: {exc.format_message()}{where}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        return 1
     except Exception as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(f"error: {type(exc).__name__}: {_one_line(exc)}", err=True)
         return 1
     return 0
 
 
 def console() -> None:
-    sys.exit(main())
+    """The `recsys` script: `main`, then exit without interpreter teardown.
+
+    DuckDB's bindings (nanobind) print a "leaked instance" line per object still alive at
+    teardown (an exception's traceback keeps connections and relations alive), dozens of
+    lines under the one error line. The exit handlers (Prefect's log flush, the temporary
+    API server's stop) run first; then the process ends without the teardown."""
+    code = main()
+    try:
+        logging.shutdown()  # run logs reach the API before the exit handlers stop it
+        atexit._run_exitfuncs()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 __all__ = ["UsageError", "app", "console", "main"]

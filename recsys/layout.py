@@ -19,11 +19,16 @@ published/ as they were.
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from recsys.errors import RecsysError, UsageError
 
 # --- the data directory ---
 WAREHOUSE = "warehouse.duckdb"
@@ -32,6 +37,7 @@ RUNS = "runs"
 PUBLISHED = "published"
 CURRENT = "current"
 HISTORY = "history.jsonl"  # in published/: every switch of current
+PUBLISH_LOCK = ".publish.lock"  # in published/: held while a run checks and switches current
 WORK = "work"
 CACHE = "cache"
 DATASETS = "datasets"  # datasets/<name>/raw/ as fetched, datasets/<name>/events.parquet
@@ -92,6 +98,7 @@ REFIT_CORPUS = "corpus_all.txt"  # every split's sessions, for the refit
 OUT = "run"
 REPORTS = "reports"  # what a rolled-back run keeps
 FAILED = "FAILED"  # the note of a rolled-back run
+OWNER = "owner.lock"  # held (flock) by the live process running the run (recsys.ops.owner)
 DEEPWALK_CORPUS = "corpus_deepwalk.txt"
 INGEST = "ingest"  # hand-over files between the stage and the warehouse:
 INGEST_EVENTS = "warehouse_events.parquet"  # the warehouse's events, for the stage
@@ -197,3 +204,28 @@ def dataset_dir(data_dir: Path | str, name: str) -> Path:
 def tune_dir(data_dir: Path | str) -> Path:
     """The data directory of a search (its runs go to tune/work/<id>/)."""
     return Path(data_dir) / TUNE
+
+
+MIN_FREE_BYTES = 16 << 20  # below this a run cannot even write its stage database
+
+
+def check_data_dir(data_dir: Path | str) -> Path:
+    """Create the data directory if needed and make sure a run can write to it; UsageError
+    (one line) for a file in its place or a folder that cannot be written (read-only,
+    full, no permission)."""
+    path = Path(data_dir)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--data-dir {path} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".write-probe-", dir=path)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"--data-dir {path} cannot be written: {exc.strerror}") from exc
+    free = shutil.disk_usage(path).free
+    if free < MIN_FREE_BYTES:
+        # A run writes a stage database, a corpus and a run folder: on a full disk it would
+        # fail midway with ENOSPC; say so before it starts (not a usage error: exit 1).
+        raise RecsysError(f"--data-dir {path} has only {free:,} bytes free: the disk is full")
+    return path

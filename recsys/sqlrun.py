@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 
+from recsys.config.section import checked_size
+
 _SLOT = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -60,17 +62,10 @@ def connect(
     # DuckDB draws a progress bar on a terminal for long queries: noise in a pipeline log.
     con.execute("SET enable_progress_bar = false")
     if memory_limit:
-        con.execute(f"SET memory_limit = '{_checked_size(memory_limit)}'")
+        con.execute(f"SET memory_limit = '{checked_size(memory_limit)}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
-
-
-def _checked_size(value: str) -> str:
-    # SET takes no bound parameters: accept only a size literal like 2GB or 512MiB.
-    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", value.strip(), flags=re.IGNORECASE):
-        raise ValueError(f"memory_limit must look like '2GB', got '{value}'")
-    return value.strip()
 
 
 def run(

@@ -67,6 +67,27 @@ def logger() -> logging.Logger | logging.LoggerAdapter:
         return logging.getLogger("recsys")
 
 
+class _ExpectedFailure(logging.Filter):
+    """Drops the traceback from Prefect's record of a run that failed for a named, expected
+    reason (bad input or config, data quality, the gate: exit 2, 3, 4; a time budget used
+    up, a refresh superseded): the one-line message says it all, and a traceback above it
+    reads like a crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and is_deterministic(exc):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_expected_failures() -> None:
+    """Install `_ExpectedFailure` on Prefect's run loggers (once per process)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _ExpectedFailure) for f in log.filters):
+            log.addFilter(_ExpectedFailure())
+
+
 def in_prefect_run() -> bool:
     from prefect.context import FlowRunContext, TaskRunContext
 

@@ -33,6 +33,9 @@ from recsys.layout import (
 )
 from recsys.model import store
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic
+from recsys.tasks.evaluate import compute_metrics, load_champion
+from recsys.tasks.evaluate.gate import embedding_stats, gate_verdicts
+from recsys.tasks.evaluate.shards import Scored, load_evaluated
 
 PACKAGES = (
     "recsys-item2vec",
@@ -166,7 +169,48 @@ def publish(
         store.switch_current(paths.data_dir, paths.run_id)
         return StageReport(name="publish", details={"run_dir": str(paths.final_dir)})
     recall = recall_verdict(paths, cfg)
-    _still_current(paths, stages)
+    with store.publishing(paths.data_dir):
+        _still_current(paths, stages)
+        _champion_still_beaten(paths, cfg)
+        return _publish_locked(paths, cfg, stages, created_at, recall, start)
+
+
+def _champion_still_beaten(paths: RunPaths, cfg: PipelineConfig) -> None:
+    """Gate against what is current now: if another run published since evaluate scored
+    this one against the champion of then, score it against the new champion on this
+    run's test split and apply the champion rule again (GateRefused if it now fails)."""
+    metrics = json.loads((paths.out / METRICS).read_text())
+    evaluated = (metrics.get("champion") or {}).get("run_id")
+    try:
+        now = store.current_run(paths.data_dir).name
+    except PublishError:
+        return
+    if now == evaluated or not cfg.gate.enforce:
+        return
+    champion = load_champion(paths.data_dir)
+    if champion is None:
+        return
+    emb = load_evaluated(paths.out)  # the model evaluate scored (not a refit of it)
+    model = Scored(emb=emb, scoring=cfg.export.scoring, weights=cfg.export.item_weights)
+    again = compute_metrics(paths.stage_db, model, cfg, champion, work=paths.work_dir)
+    rules = gate_verdicts(again, embedding_stats(emb.vectors, emb.context), cfg.gate)
+    failed = [r for r in rules if "champion" in r["rule"] and not r["passed"]]
+    logger().info("publish: current moved to %s since evaluate; champion rule re-checked", now)
+    if failed:
+        raise GateRefused(
+            f"evaluation gate refused the model: current moved to {now} while this run ran, "
+            f"and {failed[0]['rule']} fails against it ({failed[0].get('note', '')})"
+        )
+
+
+def _publish_locked(
+    paths: RunPaths,
+    cfg: PipelineConfig,
+    stages: list[StageReport],
+    created_at: datetime,
+    recall: dict,
+    start: float,
+) -> StageReport:
     store.crash_point("before_manifest")
     manifest = build_manifest(paths, cfg, stages, created_at)
     rules = [*manifest["gate"]["rules"], recall]

@@ -30,8 +30,9 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.transactions import Transaction, transaction
 
-from recsys.layout import DATA_DOCS, FAILED, REPORTS, RunPaths
+from recsys.layout import DATA_DOCS, FAILED, REPORTS, WORK, RunPaths
 from recsys.model import store
+from recsys.ops import owner
 from recsys.stage import StageReport, in_prefect_run, logger
 
 PATHS_KEY = "recsys_run_paths"
@@ -41,9 +42,40 @@ REPORT_DIRS = {DATA_DOCS}
 
 
 def open_run(paths: RunPaths) -> StageReport:
-    """Create the run's folders (`run_transaction` remembers them for the rollback hook)."""
+    """Create the run's folders, owned by this process (`recsys.ops.owner`), after
+    sweeping the folders of runs that died without rolling back (`run_transaction`
+    remembers the folders for the rollback hook)."""
+    swept = sweep_dead_runs(paths.data_dir, keep=paths.run_id)
+    owner.claim(paths.work_dir)
     paths.ensure()
-    return StageReport(name="open_run", details={"work_dir": str(paths.work_dir)})
+    details = {"work_dir": str(paths.work_dir), "swept_dead_runs": ", ".join(swept) or "none"}
+    return StageReport(name="open_run", details=details)
+
+
+def sweep_dead_runs(data_dir: Path, keep: str | None = None) -> list[str]:
+    """Roll back the work folders whose run provably died (killed, crashed, power lost):
+    the stage database, corpus and unswitched run go, the reports stay with a FAILED
+    note, as after any failed run. A live run's folder, a rolled-back one (it has its
+    FAILED note) and a folder without an owner file are left as they are."""
+    work = data_dir / WORK
+    swept = []
+    for folder in sorted(work.iterdir()) if work.is_dir() else []:
+        dead = folder.is_dir() and folder.name != keep and not (folder / FAILED).exists()
+        if not dead or not owner.is_dead(folder):
+            continue
+        paths = RunPaths(data_dir=data_dir, run_id=folder.name)
+        if _current_id(paths) == folder.name:  # killed after its switch: it is published
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            discard_run(
+                paths,
+                "the run's process died without rolling back (killed or "
+                "crashed); swept by a later run\n",
+            )
+        swept.append(folder.name)
+    if swept:
+        logger().warning("swept the work folders of dead runs: %s", ", ".join(swept))
+    return swept
 
 
 # No retries: a failed attempt would roll the transaction back before it holds the hook.
@@ -55,14 +87,17 @@ def open_run_task(paths: RunPaths) -> StageReport:
 @contextmanager
 def run_transaction(paths: RunPaths) -> Iterator[Transaction]:
     """Open the run in a transaction; an exception from the block rolls it back."""
-    with transaction() as txn:
-        txn.set(PATHS_KEY, paths)
-        open_run_task(paths)
-        detached = Transaction.__var__.set(None)  # see the module docstring
-        try:
-            yield txn
-        finally:
-            Transaction.__var__.reset(detached)
+    try:
+        with transaction() as txn:
+            txn.set(PATHS_KEY, paths)
+            open_run_task(paths)
+            detached = Transaction.__var__.set(None)  # see the module docstring
+            try:
+                yield txn
+            finally:
+                Transaction.__var__.reset(detached)
+    finally:
+        owner.release(paths.work_dir)
 
 
 def discard_run(paths: RunPaths, reason: str) -> list[str]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from recsys.config.section import Section
+from recsys.config.section import ColumnName, Section
+
+# A cut-off K: at least 1, and no more than any list the export can hold.
+Cutoff = Annotated[int, Field(ge=1, le=1000)]
 
 # Baselines by the kind of list they compete with (the gate compares like with like).
 ITEM_BASELINES = ("popularity", "cooccurrence", "sr", "cooc_window", "iknn")
@@ -24,11 +27,11 @@ class ItemAttributes(Section):
         description="CSV/TSV/Parquet file with one row per item. None: MovieLens's "
         "ml-100k.item when running on the default data set, otherwise no titles/categories.",
     )
-    id_column: str = Field("item_id:token", description="Column holding the item id.")
-    title_column: str | None = Field(
+    id_column: ColumnName = Field("item_id:token", description="Column holding the item id.")
+    title_column: ColumnName | None = Field(
         "movie_title:token_seq", description="Column with a readable title (None: no titles)."
     )
-    category_column: str | None = Field(
+    category_column: ColumnName | None = Field(
         "class:token_seq",
         description="Column with the item's categories, e.g. genres (None: no NMI, the map "
         "is coloured by popularity).",
@@ -167,19 +170,24 @@ class EvaluateConfig(Section):
     diagnostics_sample: int = Field(
         5_000,
         ge=100,
+        le=1_000_000,
         description="Items (most trained first) used for clustering and the 2-D map, so "
         "diagnostics stay fast on million-item catalogues.",
     )
     n_clusters: int = Field(
-        20, ge=2, description="k of the k-means run whose silhouette/Davies-Bouldin are shown."
+        20,
+        ge=2,
+        le=1000,
+        description="k of the k-means run whose silhouette/Davies-Bouldin are shown.",
     )
     neighbour_samples: int = Field(
-        10, ge=0, description="Most popular items whose neighbours the report lists."
+        10, ge=0, le=1000, description="Most popular items whose neighbours the report lists."
     )
     item_attributes: ItemAttributes = ItemAttributes()
     search_batch: int = Field(
         8192,
         ge=1,
+        le=1_000_000,
         description="Queries per exact FAISS search batch (memory: batch x catalogue "
         "scores); evaluate shards are cut at whole batches.",
     )
@@ -191,7 +199,7 @@ class GateConfig(Section):
     enforce: bool = Field(
         True, description="False publishes even when a rule fails; verdicts are still recorded."
     )
-    k: int = Field(20, ge=1, description="The K at which the gate reads HR.")
+    k: Cutoff = Field(20, description="The K at which the gate reads HR.")
     min_hr: float = Field(0.0, ge=0, le=1, description="Absolute floor on the model's HR@K.")
     baselines: list[BaselineName] = Field(
         list(ITEM_BASELINES + SESSION_BASELINES),

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from recsys.config.section import Section
+from recsys.config.section import ColumnName, Section
 
 
 class ChannelWeights(Section):
@@ -76,7 +76,7 @@ class ExportConfig(Section):
         description="How many of the user's (or session's) most recent items form the query.",
     )
     exclude_seen: bool = Field(True, description="Drop items the user already interacted with.")
-    batch_size: int = Field(8192, ge=1, description="Queries per FAISS search batch.")
+    batch_size: int = Field(8192, ge=1, le=1_000_000, description="Queries per FAISS search batch.")
     # --- serving index (see docs/serving.md) ---
     index_type: Literal["auto", "flat", "hnsw", "ivfflat", "ivfpq"] = Field(
         "auto",
@@ -102,27 +102,31 @@ class ExportConfig(Section):
         32, ge=4, le=128, description="HNSW links per node: more = better recall, more memory."
     )
     hnsw_ef_construction: int = Field(
-        64, ge=8, description="HNSW build beam: more = better graph, slower build."
+        64, ge=8, le=4096, description="HNSW build beam: more = better graph, slower build."
     )
     hnsw_ef_search: int = Field(
         16,
         ge=1,
+        le=65_536,
         description="HNSW search beam to start from; recall_target doubles it as needed.",
     )
     ivf_nlist: int | None = Field(
         None,
         ge=1,
+        le=1 << 20,
         description="IVF lists; None = 4*sqrt(items), the usual FAISS rule of thumb.",
     )
     ivf_nprobe: int = Field(
         8,
         ge=1,
+        le=1 << 20,
         description="IVF lists visited per query (ivfpq, ivfflat) to start from; "
         "recall_target doubles it as needed.",
     )
     pq_m: int | None = Field(
         None,
         ge=1,
+        le=2048,
         description="PQ sub-quantizers (bytes per vector at 8 bits); None = dim/2. Must "
         "divide the vector size.",
     )
@@ -147,7 +151,7 @@ class ExportConfig(Section):
         "stops helping): fast defaults, recall made sure on the actual vectors.",
     )
     recall_sample: int = Field(
-        1000, ge=10, description="Queries sampled (fixed seed) for the recall check."
+        1000, ge=10, le=1_000_000, description="Queries sampled (fixed seed) for the recall check."
     )
     # --- user vectors ---
     recency_decay: float = Field(
@@ -169,12 +173,12 @@ class ExportConfig(Section):
         description="Optional item-attributes file (CSV/Parquet, column item_id + "
         "attributes) for the attribute rules and same-attribute cold-start fallback.",
     )
-    same_attribute: str | None = Field(
+    same_attribute: ColumnName | None = Field(
         None,
         description="Attribute column that must match the anchor (query item, or the "
         "user's most recent item), e.g. 'category' for same-category-only lists.",
     )
-    price_column: str | None = Field(
+    price_column: ColumnName | None = Field(
         None, description="Numeric attribute column used by max_price_gap."
     )
     max_price_gap: float | None = Field(
@@ -186,6 +190,7 @@ class ExportConfig(Section):
     overfetch: int = Field(
         3,
         ge=1,
+        le=100,
         description="Candidates searched per list = overfetch*K (+ seen items), so K "
         "remain after the filters; raise it for strict filters.",
     )

@@ -7,19 +7,19 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from recsys.config.section import Section
+from recsys.config.section import ColumnName, MemorySize, Section
 
 
 class ColumnMap(Section):
     """Names of the input columns; ids are cast to strings downstream."""
 
-    user_id: str = "user_id"
-    item_id: str = "item_id"
-    timestamp: str = "timestamp"
-    event_type: str | None = Field(
+    user_id: ColumnName = "user_id"
+    item_id: ColumnName = "item_id"
+    timestamp: ColumnName = "timestamp"
+    event_type: ColumnName | None = Field(
         "event_type", description="Optional column; used when present in the file."
     )
-    session_id: str | None = Field(
+    session_id: ColumnName | None = Field(
         "session_id",
         description="Optional column; when present it replaces gap sessionization.",
     )
@@ -33,20 +33,32 @@ class ExtractConfig(Section):
         "auto", description="Reader to use; 'auto' picks by file extension."
     )
     csv_delimiter: str | None = Field(
-        None, description="CSV delimiter; None lets DuckDB sniff it (tabs, commas, ...)."
+        None,
+        min_length=1,
+        max_length=4,
+        pattern=r"^[^\r\n\x00\"]+$",
+        description="CSV delimiter (1-4 characters, DuckDB's limit); None lets DuckDB sniff "
+        "it (tabs, commas, ...).",
     )
-    timestamp_unit: Literal["auto", "s", "ms"] = Field(
+    timestamp_unit: Literal["auto", "s", "ms", "us", "ns"] = Field(
         "auto",
         description="Unit of numeric timestamps. 'auto' reads values above 1e11 as "
-        "milliseconds (1e11 s is the year 5138).",
+        "milliseconds, above 1e14 as microseconds and above 1e17 as nanoseconds (1e11 s "
+        "is the year 5138).",
     )
     # The sane-time bounds: rows outside them are unusable ('invalid') in extract, and the
     # quality stage counts them (rules no_future, no_ancient).
     min_year: int = Field(
-        1995, description="Timestamps before this year are treated as broken (e.g. 1970)."
+        1995,
+        ge=1,
+        le=9999,
+        description="Timestamps before this year are treated as broken (e.g. 1970).",
     )
     future_tolerance_hours: float = Field(
-        24.0, ge=0, description="Timestamps later than now + this are 'in the future'."
+        24.0,
+        ge=0,
+        le=876_000,
+        description="Timestamps later than now + this are 'in the future' (at most 100 years).",
     )
     session_gap_minutes: float = Field(
         30.0,
@@ -60,6 +72,7 @@ class ExtractConfig(Section):
     max_session_length: int = Field(
         200,
         ge=2,
+        le=10_000,
         description="Longer sessions are cut into consecutive chunks of this length, so "
         "one marathon session cannot dominate the corpus.",
     )
@@ -78,8 +91,12 @@ class ExtractConfig(Section):
         description="Share of events (by global time) held out for evaluation; a session "
         "crossing the cut is split at it so no later event leaks into training.",
     )
-    memory_limit: str = Field("2GB", description="DuckDB memory_limit for the stage.")
-    threads: int | None = Field(None, ge=1, description="DuckDB threads (None: all cores).")
+    memory_limit: MemorySize = Field(
+        "2GB", description="DuckDB memory_limit for the stage (a size: 2GB, 512MiB)."
+    )
+    threads: int | None = Field(
+        None, ge=1, le=1024, description="DuckDB threads (None: all cores)."
+    )
     # Cleaning rules (docs/extract.md); each one's dropped rows are counted in extract.json.
     duplicate_window_seconds: float = Field(
         0.0,

@@ -14,11 +14,13 @@ value is validated: a typo in a key or a value of the wrong type is a usage erro
 from __future__ import annotations
 
 import copy
+import difflib
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from recsys.config.pipeline import PipelineConfig
 from recsys.config.section import MOVED, REMOVED
@@ -55,20 +57,68 @@ def parse_override(item: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise UsageError(f"--set {key}: cannot parse value '{raw}': {exc}") from exc
+        raise UsageError(f"--set {key}: cannot parse value {raw!r}: {_yaml_problem(exc)}") from exc
     return key.strip(), value
 
 
+# A config file is a few kilobytes; a bigger one was named by mistake (a data file).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line report as one line: the problem and where it is."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML config file; UsageError (one line) for anything else.
+
+    Only a regular file of at most MAX_CONFIG_BYTES is opened: a FIFO or device would block
+    or never end, a directory or a binary file is a wrong argument."""
+    path = Path(path)
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        info = path.stat()
     except FileNotFoundError as exc:
         raise UsageError(f"config file not found: {path}") from exc
+    except OSError as exc:
+        raise UsageError(f"config file {path}: {exc.strerror}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"config file {path} is a directory, not a YAML file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"config file {path} is not a regular file")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise UsageError(f"config file {path} has {info.st_size:,} bytes: not a config file")
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"config file {path} is not UTF-8 text (a binary file?)") from exc
+    except OSError as exc:
+        raise UsageError(f"config file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise UsageError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise UsageError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from exc
     if not isinstance(data, dict):
         raise UsageError(f"config file {path} must hold a mapping at the top level")
     return data
+
+
+def _keys_at(loc: tuple) -> list[str]:
+    """The keys the config accepts where `loc` (a validation error's path) ends."""
+    model: Any = PipelineConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _validated(tree: dict[str, Any]) -> PipelineConfig:
@@ -76,8 +126,20 @@ def _validated(tree: dict[str, Any]) -> PipelineConfig:
         return PipelineConfig.model_validate(tree)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"config {where}: {first['msg']}") from exc
+        # pydantic adds a union member's tag ("constrained-int") to the path: not a key
+        loc = tuple(p for p in first["loc"] if isinstance(p, int) or str(p).isidentifier())
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        if first["type"] == "extra_forbidden":
+            known = _keys_at(loc)
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            parent = ".".join(str(p) for p in loc[:-1])
+            hint = f"; did you mean {'.'.join(filter(None, [parent, close[0]]))}?" if close else ""
+            raise UsageError(f"config {where}: unknown key{hint}") from exc
+        message = first["msg"].removeprefix("Value error, ")
+        given = (
+            "" if first["type"].startswith("value_error") else f" (got {_shown(first['input'])})"
+        )
+        raise UsageError(f"config {where}: {message}{given}") from exc
 
 
 def load_config(
@@ -118,6 +180,10 @@ def resolve_config(
     tree: dict[str, Any] = dict(base or {})
     if data_dir is not None and tuned_path(data_dir).is_file():
         tree = _merge(tree, read_yaml(tuned_path(data_dir)))
+        try:  # a bad value there is named with the file it is in
+            _validated(tree)
+        except UsageError as exc:
+            raise UsageError(f"{tuned_path(data_dir)}: {exc}") from exc
     return _validated(_merge(tree, given_keys(explicit)))
 
 

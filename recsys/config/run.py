@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from recsys.config.section import Section, refuse_moved
+from recsys.config.section import Section, Seed, refuse_moved
 
 
 class TuneConfig(Section):
@@ -26,7 +26,7 @@ class TuneConfig(Section):
     sampler: Literal["tpe", "random"] = Field(
         "tpe", description="Optuna sampler: TPE (Bayesian) or random search."
     )
-    seed: int = Field(0, description="Seed of the sampler (same seed, same trials).")
+    seed: Seed = Field(0, description="Seed of the sampler (same seed, same trials).")
     validation_fraction: float = Field(
         0.1,
         gt=0,
@@ -40,7 +40,7 @@ class TuneConfig(Section):
         description="Share of validation-training sessions each trial trains on (fast "
         "trials); the best configuration is then re-scored on all of them.",
     )
-    parallel: int = Field(2, ge=1, description="Trials run at once (one core each).")
+    parallel: int = Field(2, ge=1, le=256, description="Trials run at once (one core each).")
     metric: str = Field("hr@20", description="Metric to maximise (hr@K, mrr@K or ndcg@K).")
     objective: Literal["both", "item", "session"] = Field(
         "both",
@@ -99,12 +99,20 @@ class OpsConfig(Section):
         description="Scheduler of an existing Dask cluster (tcp://host:8786); None starts a "
         "LocalCluster for the run. Its workers must see the data directory.",
     )
+    dask_dashboard: str | None = Field(
+        "127.0.0.1:8787",
+        pattern=r"^[^\s/]*:[0-9]{1,5}$",
+        description="host:port of the LocalCluster's dashboard (call stacks and logs: keep it "
+        "on loopback unless the network is trusted; port 0 picks a free one); None: no "
+        "dashboard.",
+    )
     dask_workers: int = Field(
-        2, ge=1, description="Worker processes of the LocalCluster (one thread each)."
+        2, ge=1, le=256, description="Worker processes of the LocalCluster (one thread each)."
     )
     shards: int | None = Field(
         None,
         ge=1,
+        le=4096,
         description="Shards the evaluate and export stages are split into (by ranges of "
         "query item / user id). None: 1 on threads (DuckDB and FAISS already use every "
         "core of this machine), one per Dask worker on a cluster.",

@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class Section(BaseModel):
     """A config section: unknown keys are refused, assignments are validated."""
 
-    # Unknown keys are almost always typos ("epoch" for "epochs"): refuse them.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Unknown keys are almost always typos ("epoch" for "epochs"): refuse them. NaN and
+    # infinity are refused in every float: gensim crashes on them (alpha=inf segfaults) and
+    # no bound or rule can be checked against a NaN.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+# Seeds go to numpy's and gensim's generators, which take 0 <= seed < 2**32.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+# A DuckDB size literal (SET memory_limit takes no bound parameter, so the text is checked
+# before it is ever put into a statement: recsys.sqlrun reuses this check).
+_SIZE = re.compile(r"\d+(\.\d+)?\s*[KMGT]i?B", flags=re.IGNORECASE)
+
+
+def checked_size(value: str) -> str:
+    """`value` stripped if it is a size like 2GB or 512MiB; ValueError otherwise."""
+    if not _SIZE.fullmatch(value.strip()):
+        raise ValueError(f"must be a size such as '2GB' or '512MiB', got {value!r}")
+    return value.strip()
+
+
+MemorySize = Annotated[str, AfterValidator(checked_size)]
+
+
+def _plain_name(value: str) -> str:
+    if not value or "\x00" in value or value != value.strip("\r\n"):
+        raise ValueError("must be a non-empty column name without NUL or line breaks")
+    return value
+
+
+# A column name of an input file (quoted as an identifier wherever it is used).
+ColumnName = Annotated[str, AfterValidator(_plain_name)]
 
 
 # Keys that moved to another section. A config naming the old place is refused with a

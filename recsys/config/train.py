@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from recsys.config.section import Section
+from recsys.config.section import Section, Seed
 
 
 class TrainConfig(Section):
@@ -19,13 +19,13 @@ class TrainConfig(Section):
         description="Embedding dimension; 64 was level with 128 on three real logs and half "
         "the cost (training and search scale with it).",
     )
-    window: int | Literal["session"] = Field(
+    window: Annotated[int, Field(ge=1, le=10_000)] | Literal["session"] = Field(
         10,
-        description="Max distance between the centre item and a context item. 'session' "
-        "makes every pair of a session a context (window = extract.max_session_length, "
-        "shrink_windows off): the basket mode, for logs whose order carries no signal. "
-        "A shrinking window of ~10 beat whole-session windows on ordered logs and trains "
-        "faster.",
+        description="Max distance between the centre item and a context item (1 to 10,000). "
+        "'session' makes every pair of a session a context (window = "
+        "extract.max_session_length, shrink_windows off): the basket mode, for logs whose "
+        "order carries no signal. A shrinking window of ~10 beat whole-session windows on "
+        "ordered logs and trains faster.",
     )
     sg: Literal[0, 1] = Field(
         1, description="1 = skip-gram (item2vec, Barkan & Koenigstein 2016), 0 = CBOW."
@@ -54,6 +54,7 @@ class TrainConfig(Section):
     sample: float = Field(
         0.0,
         ge=0,
+        le=1,
         description="Down-sampling threshold for frequent items. 0 keeps all: catalogues "
         "are small next to vocabularies of text, and on ml-100k 1e-5 discarded most tokens.",
     )
@@ -66,9 +67,10 @@ class TrainConfig(Section):
     epochs: int = Field(
         20,
         ge=1,
-        le=1_000_000,
+        le=10_000,
         description="Passes over the corpus; Caselles-Dupré et al. 2018 found up to ~150 "
-        "worth it on some logs (the tuner searches it with early stopping).",
+        "worth it on some logs (the tuner searches it with early stopping). At most 10,000: "
+        "a run must end.",
     )
     alpha: float = Field(
         0.025,
@@ -78,14 +80,14 @@ class TrainConfig(Section):
         "0.05. Too high with many epochs over-fits frequent items.",
     )
     min_alpha: float = Field(
-        0.0001, ge=0, description="Final learning rate; alpha decays linearly to it."
+        0.0001, ge=0, le=1, description="Final learning rate; alpha decays linearly to it."
     )
     shrink_windows: bool = Field(
         True,
         description="Sample the effective window per item (gensim default); False uses the "
         "full window, better for baskets where order means little.",
     )
-    seed: int = Field(
+    seed: Seed = Field(
         42, description="Seed for vector initialisation and sampling: fixed runs are comparable."
     )
     workers: int = Field(
@@ -118,9 +120,10 @@ class AugmentConfig(Section):
     deepwalk_walks_per_item: int = Field(
         0,
         ge=0,
+        le=1000,
         description="Random walks started from every item over the directed item-transition "
         "graph of the training sessions, appended to the corpus (0 = off). Helps sparse "
         "catalogues where many items share few sessions.",
     )
-    deepwalk_walk_length: int = Field(10, ge=2, description="Items per random walk.")
-    seed: int = Field(0, description="Seed of the walks.")
+    deepwalk_walk_length: int = Field(10, ge=2, le=10_000, description="Items per random walk.")
+    seed: Seed = Field(0, description="Seed of the walks.")

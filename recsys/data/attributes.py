@@ -6,11 +6,13 @@ their own columns from the temp table `attributes_source` that `read_attributes`
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import duckdb
 
-from recsys import sqlrun
+from recsys import redact, sqlrun
 from recsys.config import ItemAttributes
 from recsys.data.movielens import ITEMS, ml100k_raw
 from recsys.errors import UsageError
@@ -37,10 +39,24 @@ def resolve_attributes(
     return None
 
 
+def check_attributes_path(path: str | None, key: str) -> None:
+    """A configured attributes file must be a regular file (a FIFO or device would block
+    the read forever); UsageError naming the key otherwise."""
+    if path is None or "://" in path:
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise UsageError(f"{key} {path}: {exc.strerror}") from exc
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{key} {path} is not a regular file")
+
+
 def check_attributes(attrs: ItemAttributes) -> None:
     """Read a configured attributes file once: a bad one is a UsageError (exit 2) before
     anything is computed, not after training."""
     if attrs.path:
+        check_attributes_path(attrs.path, "evaluate.item_attributes.path")
         load_attributes(attrs)
 
 
@@ -54,8 +70,11 @@ def load_attributes(attrs: ItemAttributes | None) -> dict[str, tuple[str | None,
             read_attributes(con, attrs.path)
             rows = sqlrun.run(con, "data/attributes_titles", idents=idents).fetchall()
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise UsageError(f"evaluate.item_attributes {attrs.path}: {first}") from exc
+        # The reason without quoted file content (a wrong file's first line, e.g. the
+        # root entry of /etc/shadow, would be quoted as the candidate columns).
+        keep = (attrs.path, *(c for c in idents.values() if c))
+        reason = redact.db_error(exc, keep=keep)
+        raise UsageError(f"evaluate.item_attributes {attrs.path}: {reason}") from exc
     out = {}
     for item, title, category in rows:
         if category is not None and attrs.category_separator:

@@ -111,10 +111,13 @@ def neighbours_without_self(
     """
     scores, ids = search(index, queries[rows], k + 1, **kwargs)
     own = ids == rows[:, None]
-    # Keep the first k entries that are not the query itself.
+    # Keep the first k entries that are not the query itself. When k reaches the catalogue
+    # the search returns every item, itself included, and the cut keeps it: blank it (-1,
+    # "no neighbour") so the item is never its own neighbour whatever k is.
     order = np.argsort(own, axis=1, kind="stable")[:, :k]
     rows_of = np.arange(len(order))[:, None]  # (take_along_axis costs more per call)
-    return scores[rows_of, order], ids[rows_of, order]
+    kept = np.where(own[rows_of, order], -1, ids[rows_of, order])
+    return scores[rows_of, order], kept
 
 
 def choose_kind(n_items: int, cfg: Any) -> str:

@@ -12,11 +12,14 @@ no training library is imported here.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from recsys.errors import PublishError, UsageError
 from recsys.layout import (
     CURRENT,
     MANIFEST,
+    PUBLISH_LOCK,
     current_link,
     current_target,
     history_path,
@@ -111,10 +115,26 @@ def read_manifest(run_dir: Path) -> dict:
     """The run's manifest at `MANIFEST_VERSION`; PublishError if unreadable or too new."""
     try:
         manifest = json.loads((Path(run_dir) / MANIFEST).read_text())
-        manifest["files"].items()
+        names = list(manifest["files"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise PublishError(f"{Path(run_dir).name}: unreadable {MANIFEST} ({exc})") from exc
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise PublishError(f"{Path(run_dir).name}: unreadable {MANIFEST} ({reason})") from exc
+    outside = [n for n in names if not _plain(n)]
+    if outside:  # never stat or hash a path that leaves the run folder
+        raise PublishError(
+            f"{Path(run_dir).name}: {MANIFEST} lists a file outside the run folder ({outside[0]!r})"
+        )
     return migrate_manifest(manifest, run_dir)
+
+
+def _plain(name: object) -> bool:
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+    )
 
 
 def verify(run_dir: Path, hashed: set[str] | None = None) -> dict:
@@ -128,6 +148,8 @@ def verify(run_dir: Path, hashed: set[str] | None = None) -> dict:
     """
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
+    if not manifest["files"]:  # verifies nothing: not a run
+        raise PublishError(f"{run_dir.name}: {MANIFEST} lists no files")
     refuse = f"refusing run {run_dir.name} (tampered or half-written; `recsys rollback`)"
     for name, meta in manifest["files"].items():
         path = run_dir / name
@@ -145,6 +167,20 @@ def verify(run_dir: Path, hashed: set[str] | None = None) -> dict:
     if unlisted:
         raise PublishError(f"{refuse}: {', '.join(unlisted)} not in the manifest")
     return manifest
+
+
+@contextmanager
+def publishing(data_dir: Path) -> Iterator[None]:
+    """Hold the data directory's publish lock: one run at a time checks what is current
+    and switches it, so a check is never stale by the time its switch happens."""
+    folder = published_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / PUBLISH_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+        yield
+    finally:
+        os.close(fd)
 
 
 def history(data_dir: Path) -> list[dict]:
@@ -173,19 +209,73 @@ def switch_current(data_dir: Path, run_id: str, action: str = "publish") -> None
 
 
 def rollback(data_dir: Path, to: str | None = None) -> str:
-    """Repoint `current` to `to`, or to the run published before the current one."""
+    """Repoint `current` to `to`, or to the run published before the current one.
+
+    "Before" is publishing order, not the history of switches: after a rollback from C to
+    B, the next one goes to A, never forward to C again. `to` must name a folder directly
+    under runs/ (no path, no symlink out of it) whose manifest verifies."""
     if to is None:
         current = current_run(data_dir).name
-        earlier = [h["run_id"] for h in history(data_dir) if h["run_id"] != current]
-        candidates = [r for r in reversed(earlier) if (runs_dir(data_dir) / r).is_dir()]
+        published = list(dict.fromkeys(h["run_id"] for h in history(data_dir) if _published(h)))
+        earlier = published[: published.index(current)] if current in published else published
+        candidates = [
+            r for r in reversed(earlier) if r != current and (runs_dir(data_dir) / r).is_dir()
+        ]
         if not candidates:
-            raise UsageError("rollback: no earlier published run to return to")
+            raise UsageError(f"rollback: no run was published before {current}")
         to = candidates[0]
-    if not (runs_dir(data_dir) / to).is_dir():
-        raise UsageError(f"rollback: no run '{to}' in {runs_dir(data_dir)}")
-    verify(runs_dir(data_dir) / to)
+    folder = runs_dir(data_dir)
+    target = folder / to
+    inside = _plain(to) and not target.is_symlink() and target.resolve().parent == folder.resolve()
+    if not inside:
+        raise UsageError(f"rollback --to takes a run id (a folder name in {folder}), got '{to}'")
+    if not target.is_dir():
+        raise UsageError(f"rollback: no run '{to}' in {folder}")
+    try:
+        verify(target)
+    except PublishError as exc:
+        raise UsageError(f"rollback: {exc}") from exc
     switch_current(data_dir, to, action="rollback")
     return to
+
+
+def _published(entry: dict) -> bool:
+    return entry.get("action", "publish") == "publish"
+
+
+def list_runs(data_dir: Path) -> list[dict]:
+    """Every run kept under runs/, oldest first: id, created, metrics of the published
+    lists, gate verdict and whether it is current. An unreadable manifest is listed with
+    its reason instead of failing the listing."""
+    folder = runs_dir(data_dir)
+    if not folder.is_dir():
+        return []
+    try:
+        current = current_run(data_dir).name
+    except PublishError:
+        current = None
+    rows = []
+    for run in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        row: dict = {"run_id": run.name, "current": run.name == current}
+        try:
+            manifest = read_manifest(run)
+        except PublishError as exc:
+            rows.append({**row, "error": str(exc)})
+            continue
+        gate = manifest.get("gate") if isinstance(manifest.get("gate"), dict) else {}
+        models = manifest.get("metrics") if isinstance(manifest.get("metrics"), dict) else {}
+        model = models.get("item2vec") if isinstance(models.get("item2vec"), dict) else {}
+        metrics = {k: v for k, v in model.items() if isinstance(v, int | float)}
+        rows.append(
+            {
+                **row,
+                "created_at": manifest.get("created_at"),
+                "model_run": manifest.get("model_run"),
+                "metrics": metrics,
+                "gate": {True: "passed", False: "refused"}.get(gate.get("passed")),
+            }
+        )
+    return rows
 
 
 def prune(data_dir: Path, keep: int) -> list[str]:

@@ -14,6 +14,7 @@ import os
 import urllib.request
 from typing import Any
 
+from recsys import redact
 from recsys.stage import logger
 
 ENV = "RECSYS_NOTIFY_URL"
@@ -49,4 +50,7 @@ def notify_hook(flow: Any, flow_run: Any, state: Any) -> None:
     try:
         post(url, payload(flow, flow_run, state))
     except Exception as exc:  # never let a notification failure change the run's outcome
-        logger().warning("notification to %s failed: %s", url, exc)
+        # The URL is a secret (a webhook's token is its path): only scheme and host are
+        # logged, to the console and to Prefect's database alike.
+        reason = redact.text(str(exc), keep_path=False)
+        logger().warning("notification to %s failed: %s", redact.url(url, keep_path=False), reason)

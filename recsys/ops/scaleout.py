@@ -30,8 +30,15 @@ def task_runner(ops: OpsConfig, threads: int | None = None):
 
         if ops.dask_address:
             return DaskTaskRunner(address=ops.dask_address)
-        # One thread per worker: DuckDB, FAISS and gensim bring their own threads.
-        kwargs = {"n_workers": ops.dask_workers, "threads_per_worker": 1}
+        # One thread per worker: DuckDB, FAISS and gensim bring their own threads. The
+        # scheduler and workers listen on loopback only, and so does the dashboard (Dask's
+        # default, 0.0.0.0:8787, shows call stacks and logs to the whole network).
+        kwargs = {
+            "n_workers": ops.dask_workers,
+            "threads_per_worker": 1,
+            "host": "127.0.0.1",
+            "dashboard_address": ops.dask_dashboard,
+        }
         return DaskTaskRunner(cluster_class=local_cluster, cluster_kwargs=kwargs)
     from prefect.task_runners import ThreadPoolTaskRunner
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from recsys.errors import RecsysError
+from recsys.errors import RecsysError, UsageError
 from recsys.model import index
 from recsys.serve.app import create_app
 from recsys.serve.limits import Limits
@@ -45,22 +45,28 @@ class CleanServer(uvicorn.Server):
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on host:port; RecsysError (exit 1) when it cannot be
-    had (port in use, address not on this machine)."""
+    """A TCP socket bound to host:port (port 0: any free one). UsageError (exit 2) for an
+    address that does not resolve, RecsysError (exit 1) when it cannot be had (the port is
+    in use, the address is not on this machine)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, kind, proto, _, address = infos[0]
-        sock = socket.socket(family, kind, proto)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"--host {host!r} is not an address of this machine ({exc})") from exc
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except OSError as exc:
-        raise RecsysError(f"recsys serve: cannot listen on {host}:{port} ({exc})") from exc
+        sock.close()
+        raise RecsysError(f"recsys serve: cannot listen on {host}:{port} ({exc.strerror})") from exc
     sock.set_inheritable(True)
     return sock
 
 
-def serve(data_dir: Path, host: str, port: int, poll_seconds: float = 1.0) -> int:
-    """Serve DATA_DIR/published/current on host:port until stopped; the exit status."""
+def serve(data_dir: Path, sock: socket.socket, poll_seconds: float = 1.0) -> int:
+    """Serve DATA_DIR/published/current on the bound `sock` until stopped; the exit status
+    (0 after SIGINT/SIGTERM, 1 when the server could not start)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     # One query per request: an OpenMP team costs more than the search it splits, and its
     # idle threads spin on the cores the event loop needs (measured: 25 ms vs 5.5 ms per
@@ -69,9 +75,6 @@ def serve(data_dir: Path, host: str, port: int, poll_seconds: float = 1.0) -> in
     metrics = Metrics()
     holder = ModelHolder(data_dir, metrics, poll_seconds)
     app = create_app(holder, metrics, Limits())
-    sock = bind(host, port)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"recsys serve: http://{shown}:{sock.getsockname()[1]} (data dir {data_dir})", flush=True)
     config = uvicorn.Config(
         app, log_level="info", access_log=False, lifespan="on", timeout_graceful_shutdown=10
     )

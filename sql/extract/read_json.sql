@@ -9,7 +9,8 @@ with source as (
 ),
 
 final as (
-    select row_number() over () as input_order, *
+    -- a column of the file's own named input_order gives way to the row number
+    select row_number() over () as input_order, columns(lambda c: c <> 'input_order')
     from source
 )
 

@@ -1,5 +1,5 @@
--- One typed row per input row: ids as trimmed text (empty -> NULL), timestamps parsed from
--- ISO text (with or without zone), TIMESTAMP values, or Unix seconds/milliseconds; UTC.
+-- One typed row per input row: ids as text exactly as given (blank -> NULL), timestamps parsed from
+-- ISO text (with or without zone), TIMESTAMP values, or Unix s/ms/us/ns epochs; UTC.
 -- Unparseable timestamps become NULL here and are counted by the quality stage. A table
 -- macro, not a table: extract/rows types the rows as it reads them (a copy of 10M typed
 -- rows would take most of the memory limit), extract/ingest_write writes them for the
@@ -12,8 +12,15 @@ with source as (
 renamed as (
     select
         input_order,
-        nullif(trim(cast({{user_id}} as varchar)), '') as user_id,
-        nullif(trim(cast({{item_id}} as varchar)), '') as item_id,
+        -- Ids are the column's text exactly as given (' padded' is not 'padded'; a blank
+        -- one is missing); each column's type is decided once (CSV and JSON are read as
+        -- text), so no id is renamed by a cast that depends on its value.
+        case
+            when trim(cast({{user_id}} as varchar)) <> '' then cast({{user_id}} as varchar)
+        end as user_id,
+        case
+            when trim(cast({{item_id}} as varchar)) <> '' then cast({{item_id}} as varchar)
+        end as item_id,
         -- A time column of integers or doubles (Parquet, JSON) is read as its number, not
         -- through its text (the same value: DuckDB prints such numbers in a form that
         -- parses back exactly, and that text has no spaces to trim); typeof() is a
@@ -35,7 +42,9 @@ renamed as (
             else try_cast(nullif(trim(cast({{timestamp}} as varchar)), '') as double)
         end as ts_number,
         nullif(trim(cast({{event_type}} as varchar)), '') as event_type,
-        nullif(trim(cast({{session_id}} as varchar)), '') as session_ref
+        case
+            when trim(cast({{session_id}} as varchar)) <> '' then cast({{session_id}} as varchar)
+        end as session_ref
     from source
 ),
 
@@ -44,8 +53,12 @@ epoch_seconds as (
         *,
         case
             when ts_number is null or not isfinite(ts_number) then null
-            when timestamp_unit = 'ms' then ts_number / 1000.0
-            when timestamp_unit = 'auto' and abs(ts_number) > 1e11 then ts_number / 1000.0
+            when timestamp_unit = 'ms' then ts_number / 1e3
+            when timestamp_unit = 'us' then ts_number / 1e6
+            when timestamp_unit = 'ns' then ts_number / 1e9
+            when timestamp_unit = 'auto' and abs(ts_number) > 1e17 then ts_number / 1e9
+            when timestamp_unit = 'auto' and abs(ts_number) > 1e14 then ts_number / 1e6
+            when timestamp_unit = 'auto' and abs(ts_number) > 1e11 then ts_number / 1e3
             else ts_number
         end as ts_seconds
     from renamed

@@ -37,7 +37,7 @@ from recsys.config import EvaluateConfig, PipelineConfig, migrate_config
 from recsys.config.evaluate import ITEM_BASELINES
 from recsys.data.attributes import resolve_attributes
 from recsys.errors import GateRefused
-from recsys.layout import BASELINE_LISTS, METRICS, RunPaths, runs_dir
+from recsys.layout import BASELINE_LISTS, METRICS, REPORTS, RUN_REPORT, RunPaths, runs_dir
 from recsys.model import index, store
 from recsys.ops.locks import WAREHOUSE_LIMIT, exclusive
 from recsys.ops.scaleout import Mapper, inline, run_shards, shard_count, worker_id
@@ -227,9 +227,32 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
     if not passed:
         failed = failures(verdicts)
         if gate.enforce:
-            raise GateRefused(f"evaluation gate refused the model: {failed}")
+            # A refused run is rolled back to its reports (tasks/rundir.py): name that place.
+            kept = paths.work_dir / REPORTS / RUN_REPORT if html is not None else None
+            raise GateRefused(
+                f"evaluation gate refused the model: {failed}{_advice(verdicts, kept)}"
+            )
         logger().warning("gate would refuse (%s) but gate.enforce=false: publishing", failed)
     return stage
+
+
+def _advice(verdicts: list[dict], html: Path | None) -> str:
+    """Where to look and what to turn, appended to a refusal."""
+    failed = {v["rule"].split("_hr@")[0] for v in verdicts if not v["passed"]}
+    knobs = []
+    if failed & {"item_lists_vs_best_baseline", "session_lists_vs_best_baseline", "min"}:
+        knobs.append(
+            "run `recsys tune` on this data (it tunes the model, its channel weights and the "
+            "baselines), or relax gate.min_lift / gate.significance / gate.baselines"
+        )
+    if "not_worse_than_champion" in failed:
+        knobs.append("gate.champion_tolerance")
+    if failed & {"finite_vectors", "vector_norms_in_range"}:
+        knobs.append("lower train.alpha or train.epochs")
+    if "vocab_coverage_of_test_events" in failed:
+        knobs.append("gate.min_vocab_coverage, or train on fresher events")
+    report = f"; report: {html}" if html is not None else ""
+    return report + (f"; to change the outcome: {'; '.join(knobs)}" if knobs else "")
 
 
 def _shard_mapper(
@@ -281,8 +304,14 @@ def _artifacts(stage: StageReport, metrics: dict, html: Path | None, paths: RunP
     from prefect.artifacts import create_link_artifact, create_table_artifact
 
     create_table_artifact(
-        table=report.key_table(metrics), key="recsys-metrics", description="model vs baselines"
+        table=report.key_table(metrics), key="recsys-metrics", description="item lists vs baselines"
     )
+    if metrics.get("session_models"):
+        create_table_artifact(
+            table=report.key_table(metrics, "session_models"),
+            key="recsys-session-metrics",
+            description="session and user lists vs baselines",
+        )
     if html is not None:
         # A run that goes on to publish is renamed from work/<id>/run to runs/<id>: link
         # where the report will live; a refused run keeps it in the work folder.

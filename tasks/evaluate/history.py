@@ -18,9 +18,12 @@ def record_history(data_dir: Path, run_id: str, metrics: dict) -> int:
     DuckDB allows one writing process per file: the warehouse is opened only for this write
     and a concurrent writer is waited for (`recsys.warehouse.open_warehouse`)."""
     passed = metrics["gate"]["passed"]
+    # The session task's sources are prefixed, so both tasks share one table.
+    tasks = (("", metrics["models"]), ("session:", metrics.get("session_models") or {}))
     rows = [
-        (source, name, float(value))
-        for source, values in metrics["models"].items()
+        (prefix + source, name, float(value))
+        for prefix, models in tasks
+        for source, values in models.items()
         for name, value in values.items()
         if value is not None
     ]

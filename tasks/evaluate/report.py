@@ -15,6 +15,8 @@ from html import escape
 from pathlib import Path
 
 from recsys.layout import METRICS, RUN_REPORT, RunPaths, runs_dir
+from recsys.tasks.evaluate import charts
+from recsys.tasks.evaluate.gate import CHAMPION, EMBEDDING, MODEL
 
 TREND_RUNS = 20
 
@@ -27,11 +29,12 @@ def gate_k(metrics: dict) -> int:
     return int(rule["rule"].split("@")[1])
 
 
-def key_table(metrics: dict) -> list[dict]:
-    """One row per source (model, baselines, champion) with every metric, rounded."""
+def key_table(metrics: dict, task: str = "models") -> list[dict]:
+    """One row per source (model, baselines, champion) of a task (`models`: next item,
+    `session_models`: whole session) with every metric, rounded."""
     return [
         {"source": source, **{name: round(v, 4) for name, v in values.items()}}
-        for source, values in metrics["models"].items()
+        for source, values in (metrics.get(task) or {}).items()
     ]
 
 
@@ -72,22 +75,8 @@ def _table(rows: list[dict]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _sparkline(values: list[float | None], width: int = 420, height: int = 80) -> str:
-    """Inline SVG line of the model's HR@K over runs (no JS, no external asset)."""
-    pts = [(i, v) for i, v in enumerate(values) if v is not None]
-    if len(pts) < 2:
-        return ""
-    lo, hi = min(v for _, v in pts), max(v for _, v in pts)
-    span, n = (hi - lo) or 1.0, max(len(values) - 1, 1)
-    xy = " ".join(
-        f"{5 + i * (width - 10) / n:.1f},{height - 5 - (v - lo) * (height - 10) / span:.1f}"
-        for i, v in pts
-    )
-    return (
-        f'<svg width="{width}" height="{height}" role="img" aria-label="model HR trend">'
-        f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{xy}"/></svg>'
-        f"<p class=small>min {lo:.4f}, max {hi:.4f}</p>"
-    )
+def _by_hr(models: dict, at: str) -> list[str]:
+    return sorted(models, key=lambda s: -models[s][at])
 
 
 def _gate_rows(metrics: dict) -> list[dict]:
@@ -129,23 +118,37 @@ def _diagnostics_html(diag: dict | None, folder: Path) -> str:
 
 def write_report(paths: RunPaths, metrics: dict, diag: dict | None) -> Path:
     """Write `report.html` into the run folder and return its path."""
-    at = f"hr@{gate_k(metrics)}"
+    k = gate_k(metrics)
+    at = f"hr@{k}"
     history = trend(paths.data_dir, paths.run_id, metrics)
     verdict = "PASSED" if metrics["gate"]["passed"] else "REFUSED"
+    sessions = metrics.get("session_models") or {}
+    strongest = [s for s in _by_hr(metrics["models"], at) if s not in (MODEL, EMBEDDING, CHAMPION)]
     body = [
         f"<h1>Run {escape(paths.run_id)}: gate {verdict}</h1>",
         f"<p>{escape(metrics['task'])}; scoring {escape(metrics['scoring'])}; "
-        f"{metrics['test_pairs']:,} test pairs; vocabulary covers "
+        f"{metrics['test_pairs']:,} next-item cases, {metrics.get('session_cases', 0):,} "
+        f"session cases; vocabulary covers "
         f"{metrics['vocab_coverage']:.1%} of {metrics['test_events']:,} test events; "
-        f"champion: {escape(metrics.get('champion', {}).get('run_id', 'none'))}.</p>",
+        f"champion: {escape(metrics.get('champion', {}).get('run_id', 'none'))}. "
+        f"<i>{MODEL}</i> is the published lists (channels fused), <i>{EMBEDDING}</i> the "
+        "embedding alone.</p>",
         "<h2>Gate</h2>",
         _table(_gate_rows(metrics)),
-        "<h2>Model vs baselines vs champion</h2>",
+        "<h2>Item lists: next item from the last one (item_recs)</h2>",
+        charts.img(charts.sources_chart(metrics["models"], k, "published vs baselines"), "item"),
         _table(key_table(metrics)),
+        "<h2>Session lists: next item from the whole session (user lists, live recall)</h2>",
+        charts.img(charts.sources_chart(sessions, k, "published vs baselines"), "session"),
+        _table(key_table(metrics, "session_models")) if sessions else "<p>not scored</p>",
         f"<h2>Slices ({escape(at)})</h2>",
+        charts.img(
+            charts.slices_chart(metrics["slices"], k, [MODEL, *strongest[:1], "popularity"]),
+            "slices",
+        ),
         _table(metrics["slices"]),
         f"<h2>Trend of {escape(at)} over runs</h2>",
-        _sparkline([r.get("item2vec") for r in history]),
+        charts.img(charts.trend_chart(history, k), "trend"),
         _table(history),
         "<h2>Diagnostics</h2>",
         _diagnostics_html(diag, paths.out),
@@ -154,7 +157,7 @@ def write_report(paths: RunPaths, metrics: dict, diag: dict | None) -> Path:
         "body{font-family:sans-serif;margin:2em;max-width:1100px}"
         "table{border-collapse:collapse;margin:.5em 0 1.5em}"
         "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}"
-        ".small{font-size:11px;color:#666}"
+        ".small{font-size:11px;color:#666}img{max-width:100%;display:block;margin:.5em 0}"
     )
     html = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>recsys run "

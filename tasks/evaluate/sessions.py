@@ -56,6 +56,8 @@ def score_sessions(
                 if name is not None:
                     con.register("model_neighbours", made[kind])
                     sqlrun.run(con, "evaluate/model_candidates", {"source": name}, LIST_TABLES)
+            fallback = {"source": source, "fallback": "spop"}
+            sqlrun.run(con, "evaluate/cold_fallback", fallback, LIST_TABLES)
         sqlrun.run(con, "evaluate/hits", {"exclude_seen": ev.exclude_session_items}, HIT_TABLES)
         hits = sqlrun.run(con, "evaluate/hit_counts", idents=HIT_TABLES).fetchall()
         sources = [r[0] for r in sqlrun.run(con, "evaluate/sources", idents=LIST_TABLES).fetchall()]

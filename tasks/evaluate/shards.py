@@ -103,6 +103,8 @@ def score_shard(
                 if name is not None:
                     con.register("model_neighbours", made[kind])
                     sqlrun.run(con, "evaluate/model_candidates", {"source": name}, LIST_TABLES)
+            fallback = {"source": source, "fallback": "popularity"}
+            sqlrun.run(con, "evaluate/cold_fallback", fallback, LIST_TABLES)
         sqlrun.run(con, "evaluate/hits", {"exclude_seen": exclude_seen}, HIT_TABLES)
         result = count(con, k_gate, head_share, short_max, shown_path)
         queries = [r[0] for r in sqlrun.run(con, "evaluate/queries").fetchall()]

@@ -33,12 +33,12 @@ from recsys import sqlrun
 from recsys.config import ExtractConfig, PipelineConfig
 from recsys.data.attributes import check_attributes
 from recsys.data.movielens import ml100k_events
+from recsys.inputs import EventsInput, resolve
 from recsys.layout import EXTRACT_REPORT, INGEST, RunPaths
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic, timed
 from recsys.tasks.extract import cache
 from recsys.tasks.extract.incremental import build_rows, store_results
 from recsys.tasks.extract.ingest import ingest
-from recsys.tasks.extract.inputs import EventsInput, resolve
 from recsys.tasks.extract.params import CORPUS_IDENTS, sql_params
 from recsys.tasks.extract.read import column_slots, drop_source, read_source, scan_errors
 

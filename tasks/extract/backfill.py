@@ -20,10 +20,10 @@ from recsys import sqlrun
 from recsys.config import PipelineConfig
 from recsys.data.movielens import ml100k_events
 from recsys.errors import UsageError
+from recsys.inputs import resolve
 from recsys.layout import SCRATCH_DB, RunPaths
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic, timed
 from recsys.tasks.extract.ingest import ingest
-from recsys.tasks.extract.inputs import resolve
 from recsys.tasks.extract.params import sql_params
 
 

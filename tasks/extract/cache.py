@@ -21,10 +21,11 @@ from pathlib import Path
 
 import duckdb
 
+from recsys import inputs
 from recsys.config import ExtractConfig
+from recsys.inputs import EventsInput
 from recsys.layout import CORPUS, EXTRACT_REPORT, STAGE_DB, RunPaths, extract_cache_dir
 from recsys.stage import StageReport
-from recsys.tasks.extract.inputs import EventsInput
 
 FILES = (STAGE_DB, CORPUS, EXTRACT_REPORT)
 
@@ -40,7 +41,7 @@ def _code_version() -> bytes:
     for entry in sorted(sql.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".sql"):
             digest.update(entry.read_bytes())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in [*sorted(Path(__file__).parent.glob("*.py")), Path(inputs.__file__)]:
         digest.update(path.read_bytes())
     return digest.digest()
 

@@ -32,8 +32,8 @@ from pydantic import BaseModel
 
 from recsys import sqlrun
 from recsys.config import ExtractConfig
+from recsys.inputs import EventsInput, FileState, file_state, is_url, shown
 from recsys.layout import INGEST_EVENTS, INGEST_ITEM_COUNTS, INGEST_MARKS
-from recsys.tasks.extract.inputs import EventsInput, FileState, file_state, is_url
 from recsys.tasks.extract.read import column_slots, read_source
 from recsys.warehouse import open_warehouse
 
@@ -74,11 +74,12 @@ def _type_file(
     window: tuple[datetime, datetime] | None,
     from_row: int | None = None,
 ) -> None:
-    """Read and type one file on `con` and write its rows (in the window, or from row
-    `from_row` on, if given) to `out`."""
-    one = events.model_copy(update={"files": [file], "source": file})
+    """Read and type one file (`file`: its warehouse key) on `con` and write its rows (in
+    the window, or from row `from_row` on, if given) to `out`."""
+    name = next(f for f in events.files if _key(f) == file)
+    one = events.model_copy(update={"files": [name], "source": shown(name)})
     read_source(con, one, cfg.csv_delimiter)
-    slots = column_slots(con, cfg, file)
+    slots = column_slots(con, cfg, shown(name))
     sqlrun.run(con, "extract/typed", params, idents=slots)
     low, high = window or (None, None)
     sqlrun.run(
@@ -97,9 +98,9 @@ def _type_file(
 
 def _key(file: str) -> str:
     """How the warehouse names an input file: its absolute path, so the same files given
-    relatively and absolutely (or from another working directory) are one file; a URL as
-    given."""
-    return file if is_url(file) else os.path.abspath(file)
+    relatively and absolutely (or from another working directory) are one file; a URL
+    without its secrets (query string, user:password), which are never stored."""
+    return shown(file) if is_url(file) else os.path.abspath(file)
 
 
 class _Registered(BaseModel):

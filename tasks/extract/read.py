@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import duckdb
 
-from recsys import sqlrun
+from recsys import redact, sqlrun
 from recsys.config import ExtractConfig
 from recsys.errors import DataQualityError
-from recsys.tasks.extract.inputs import EventsInput
+from recsys.inputs import EventsInput, duckdb_path
 
 REQUIRED = ("user_id", "item_id", "timestamp")
 OPTIONAL = ("event_type", "session_id")
@@ -19,9 +19,15 @@ OPTIONAL = ("event_type", "session_id")
 # Formats whose rows are numbered in read order without an ordered scan (from each file's
 # row count and the row's position in its file), so they can be read lazily.
 LAZY_FORMATS = ("parquet",)
-# A file's own column of one of these names hides DuckDB's virtual column that
-# extract/read_parquet numbers rows with: such an input is numbered in read order instead.
-_VIRTUAL = ("file_index", "file_row_number")
+# A file's own column of one of these names hides DuckDB's virtual columns, or the aliases,
+# that extract/read_parquet numbers rows with: such an input is numbered in read order instead.
+_VIRTUAL = (
+    "file_index",
+    "file_row_number",
+    "source_file_index",
+    "source_file_row",
+    "input_order",
+)
 
 
 def read_source(
@@ -56,19 +62,28 @@ def read_source(
         reason.
     """
     lazy = lazy and events.format in LAZY_FORMATS
+    files = [duckdb_path(f) for f in events.files]
     try:
-        params: dict[str, object] = {"path": events.files, "delimiter": None}
+        params: dict[str, object] = {"path": files, "delimiter": None, "columns": None}
         if events.format == "csv":
             # read_csv takes one delimiter for all files: the configured one, else the
             # first file's sniffed one (a NULL delimiter would not sniff).
             params["delimiter"] = (
                 delimiter
-                or sqlrun.fetch_one(
-                    con, "extract/sniff_csv", params={"first_file": events.files[0]}
-                )["delimiter"]
+                or sqlrun.fetch_one(con, "extract/sniff_csv", params={"first_file": files[0]})[
+                    "delimiter"
+                ]
             )
         sqlrun.run(con, "extract/source", params)
         sqlrun.run(con, f"extract/read_{events.format}")
+        if events.format == "json":
+            # Every column read as JSON and turned into its text (extract/read_json_text):
+            # DuckDB would otherwise type a column by its values, so an id column mixing
+            # numbers and strings came out quoted ('"g7"') and a numeric one with a float
+            # turned 7 into 7.0. The type of an id is decided once: the text as written.
+            params["columns"] = {name: "JSON" for name in _columns(con, "source_view")}
+            sqlrun.run(con, "extract/source", params)
+            sqlrun.run(con, "extract/read_json_text")
         if events.format == "parquet" and set(_VIRTUAL) & set(_columns(con, "source_view")):
             sqlrun.run(con, "extract/read_parquet_ordered")
             lazy = False
@@ -104,17 +119,11 @@ def drop_source(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _unreadable(events: EventsInput, exc: duckdb.Error) -> DataQualityError:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    first = lines[0]
-    # DuckDB's CSV errors put the reason (e.g. "not utf-8 encoded") after the echoed row.
-    reason = [
-        line
-        for line in lines[1:]
-        if not line.startswith(("Original Line", "Possible Solution")) and "=" not in line
-    ]
-    if "CSV Error" in first and reason:
-        first = f"{first}: {reason[0]}"
-    return DataQualityError(f"{events.source}: cannot be read as {events.format}: {first}")
+    # DuckDB's CSV errors put the reason (e.g. "not utf-8 encoded") after the echoed row,
+    # which must not be shown (it is file content): redact.db_error keeps one and not the other.
+    keep = (*events.files, *(duckdb_path(f) for f in events.files))
+    reason = redact.db_error(exc, keep=keep)
+    return DataQualityError(f"{events.source}: cannot be read as {events.format}: {reason}")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
@@ -126,10 +135,13 @@ def check_layout(columns: list[str], source: str) -> None:
     invents `column0`), and a header that did not split because the CSV sniffer gave up."""
     if columns == ["column0"]:
         raise DataQualityError(f"{source}: the file is empty (no header row, no data)")
+    if columns == ["json"]:  # what DuckDB's JSON reader names an input without objects
+        raise DataQualityError(f"{source}: the file holds no JSON objects (empty?)")
     if len(columns) == 1:
         raise DataQualityError(
             f"{source}: rows did not split into columns (the header was read as one column "
-            f"'{columns[0]}'): a row is truncated or malformed, or the delimiter is unusual"
+            f"of {len(columns[0])} characters): a row is truncated or malformed, or the "
+            "delimiter is unusual (set extract.csv_delimiter)"
         )
 
 
@@ -143,9 +155,13 @@ def column_slots(
     for name in REQUIRED:
         column = mapping[name]
         if column not in present:
-            shown = ", ".join(c for c in present if c != "input_order")
+            # The header is file content: its names are counted, not shown (a file named
+            # by mistake, e.g. /etc/shadow, must not be echoed).
+            found = len([c for c in present if c != "input_order"])
             raise DataQualityError(
-                f"{source}: missing required column '{column}' (for {name}; columns found: {shown})"
+                f"{source}: missing required column '{column}' (for {name}; the header's "
+                f"{found} columns do not include it: map it with "
+                f"--set extract.columns.{name}=NAME)"
             )
         slots[name] = column
     for name in OPTIONAL:

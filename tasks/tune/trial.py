@@ -41,22 +41,47 @@ WEIGHT_GRID = [
 DECAYS = (0.5, 0.7, 0.85, 1.0)
 
 
+CHECKPOINTS = (5, 10, 20, 40, 80)
+
+
 class _Stop(Exception):
-    """Raised by the budget callback to end a trial's training at an epoch boundary."""
+    """Raised by the callback to end a trial's training at an epoch boundary."""
 
 
-class _Budget(CallbackAny2Vec):
-    """Ends training after the epoch that passes `deadline` (gensim's C loop cannot be
-    interrupted inside an epoch); `epochs` counts the epochs done."""
+class _EarlyStop(CallbackAny2Vec):
+    """Scores the embedding alone on the validation cases at a few epochs (CHECKPOINTS) and
+    ends training when it stops improving (Caselles-Dupré et al. 2018 found 150 epochs worth
+    it on some logs and harmful on others); also ends it after the epoch that passes
+    `deadline` (gensim's C loop cannot be interrupted inside an epoch). `best` keeps the
+    vectors of the best checkpoint and its epoch."""
 
-    def __init__(self, deadline: float | None) -> None:
-        self.deadline, self.epochs = deadline, 0
+    def __init__(self, deadline: float | None, total: int, score) -> None:
+        self.deadline, self.total, self.score = deadline, total, score
+        self.epochs, self.best, self.value, self.worse = 0, None, -1.0, False
 
     def on_epoch_end(self, model) -> None:
         self.epochs += 1
         self.model = model  # what a stopped trial scores
+        if self.epochs in CHECKPOINTS and self.epochs < self.total:
+            value = self.score(model)
+            if value <= self.value:
+                self.worse = True
+                raise _Stop
+            self.value = value
+            context = model.syn1neg if model.negative > 0 else model.syn1
+            self.best = (self.epochs, model.wv.vectors.copy(), context.copy())
         if self.deadline is not None and time.time() > self.deadline:
             raise _Stop
+
+    def restore(self) -> int:
+        """After an early stop, put the best checkpoint's vectors back; the epochs the
+        trial's vectors had (all of them when training ran to its end)."""
+        if not self.worse:
+            return self.epochs
+        epochs, vectors, context = self.best
+        self.model.wv.vectors[:] = vectors
+        (self.model.syn1neg if self.model.negative > 0 else self.model.syn1)[:] = context
+        return epochs
 
 
 def run_trial(
@@ -76,17 +101,19 @@ def run_trial(
     corpus = setup.sample_corpus if sampled else setup.corpus
     counts = setup.sample_counts if sampled else setup.counts
     start = time.perf_counter()
-    budget = _Budget(deadline)
+    scoring = params.get("scoring", cfg.export.scoring)
+    stopper = _EarlyStop(deadline, train_cfg.epochs, _Checkpoint(setup, cfg, scoring))
     try:
         model = fit(
             str(corpus),
             counts,
             train_cfg,
-            callbacks=[budget],
+            callbacks=[stopper],
             max_session_length=cfg.extract.max_session_length,
         )
     except _Stop:
-        model = budget.model
+        model = stopper.model
+    epochs = stopper.restore()
     keys = model.wv.index_to_key
     context = model.syn1neg if train_cfg.negative > 0 else model.syn1
     emb = Embedding(
@@ -95,15 +122,39 @@ def run_trial(
         context.copy(),
         np.array([model.wv.get_vecattr(k, "count") for k in keys]),
     )
-    scoring = params.get("scoring", cfg.export.scoring)
     chosen = choose_serving(emb, setup, cfg, scoring)
     return {
-        "params": {k: v for k, v in params.items() if k != "scoring"} | {"epochs": budget.epochs},
+        "params": {k: v for k, v in params.items() if k != "scoring"} | {"epochs": epochs},
         "scoring": scoring,
         **chosen,
         "seconds": round(time.perf_counter() - start, 3),
         "sampled": sampled,
     }
+
+
+class _Checkpoint:
+    """The early-stopping score: HR of the embedding alone on (at most 5,000 of) the
+    validation next-item cases, at the search's cut-off."""
+
+    def __init__(self, setup: TuneSetup, cfg: PipelineConfig, scoring: str) -> None:
+        self.setup, self.cfg, self.scoring, self.cases = setup, cfg, scoring, None
+
+    def __call__(self, model) -> float:
+        keys = model.wv.index_to_key
+        context = model.syn1neg if model.negative > 0 else model.syn1
+        emb = Embedding(
+            model.wv.vectors,
+            np.asarray([self.setup.item_of[k] for k in keys], dtype=object),
+            context,
+        )
+        if self.cases is None:  # the vocabulary is fixed once training started
+            with open_cases(self.setup.stage_db, 0) as con:
+                self.cases = item_cases(con, emb)
+        cases, queries = self.cases
+        depth = list_depth(self.cfg.evaluate)
+        ids = channels_of(emb, self.scoring, None, emb.counts).for_items(queries, depth)[0][0]
+        k = int(self.cfg.tune.metric.split("@")[1])
+        return cases.rates(ids, [k], self.cfg.evaluate.exclude_session_items)[f"hr@{k}"]
 
 
 def choose_serving(

@@ -100,7 +100,9 @@ def test_report_trend_and_warehouse_history(tmp_path):
     html = write_report(paths, _metrics(0.0567, False), diag).read_text()
     assert "gate REFUSED" in html and "FAIL" in html
     assert "0.1234" in html and "0.0567" in html and old.name in html  # the trend
-    assert html.count("data:image/png;base64,") == 1 and 'src="http' not in html
+    # embedded charts only: sources (item task), trend over both runs, diagnostics
+    assert html.count("data:image/png;base64,") == 3 and 'src="http' not in html
+    assert 'alt="trend"' in html
     assert record_history(data, paths.run_id, _metrics(0.0567, False)) == 2
     assert record_history(data, paths.run_id, _metrics(0.0567, False)) == 2  # idempotent
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:

@@ -13,10 +13,10 @@ import pytest
 
 from helpers import FAST, events_csv, run_cli
 from recsys.config import ExtractConfig, OpsConfig, PipelineConfig
+from recsys.inputs import EventsInput
 from recsys.layout import RunPaths
 from recsys.tasks.extract import extract_cached
 from recsys.tasks.extract.cache import cache_dir, cache_key
-from recsys.tasks.extract.inputs import EventsInput
 
 T0 = 1_700_000_000
 
@@ -74,7 +74,7 @@ def test_a_rerun_reuses_the_stage_and_changes_are_misses(tmp_path):
 
 def test_rows_cut_by_the_future_bound_are_never_cached(tmp_path):
     soon = int((datetime.now(UTC) + timedelta(days=30)).timestamp())  # beyond the tolerance
-    far = 1_700_000_000_000_000  # milliseconds read as seconds: year 55920
+    far = 9_000_000_000_000_000_000  # nanoseconds (auto): the year 2255
     for i, late in enumerate((soon, far)):
         events = events_csv(tmp_path / f"ev{i}.csv", [*_rows(), ("u0", "i1", late)])
         data = tmp_path / f"data{i}"

@@ -33,6 +33,35 @@ def test_switch_rollback_and_history(tmp_path):
     assert [h["action"] for h in store.history(tmp_path)][-2:] == ["rollback", "rollback"]
 
 
+def test_rollback_twice_goes_further_back_never_forward(tmp_path):
+    a, b, c = (fake_run(tmp_path, r) for r in ("r1", "r2", "r3"))
+    for run in (a, b, c):
+        store.switch_current(tmp_path, run)
+    assert store.rollback(tmp_path) == b
+    assert store.rollback(tmp_path) == a  # not forward to r3 again
+    with pytest.raises(UsageError, match="no run was published before r1"):
+        store.rollback(tmp_path)
+    assert store.current_run(tmp_path).name == a
+
+
+def test_runs_lists_every_run_robustly(tmp_path):
+    a, b = fake_run(tmp_path, "r1"), fake_run(tmp_path, "r2")
+    manifest = runs_dir(tmp_path) / b / "manifest.json"
+    body = json.loads(manifest.read_text())
+    body |= {"created_at": "2026-01-01T00:00:00", "gate": {"passed": False}}
+    body["metrics"] = {"item2vec": {"hr@20": 0.5, "mrr@20": 0.25, "note": "text"}}
+    manifest.write_text(json.dumps(body))
+    (runs_dir(tmp_path) / "r3").mkdir()
+    (runs_dir(tmp_path) / "r3" / "manifest.json").write_text("{not json")
+    store.switch_current(tmp_path, a)
+    rows = {row["run_id"]: row for row in store.list_runs(tmp_path)}
+    assert rows["r1"]["current"] and not rows["r2"]["current"]
+    assert rows["r2"]["metrics"] == {"hr@20": 0.5, "mrr@20": 0.25}
+    assert rows["r2"]["gate"] == "refused" and rows["r1"]["gate"] is None
+    assert "unreadable manifest.json" in rows["r3"]["error"]
+    assert store.list_runs(tmp_path / "empty") == []
+
+
 def test_switch_refuses_incomplete_runs(tmp_path):
     (runs_dir(tmp_path) / "half").mkdir(parents=True)
     with pytest.raises(PublishError, match="not a complete run"):

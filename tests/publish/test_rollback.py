@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -104,3 +106,35 @@ def test_publish_failing_after_the_rename_is_rolled_back(tmp_path, planted_event
     assert not list(failed[0].rglob("*.npy")) and not list(failed[0].rglob("*.faiss"))
     # The UI shows the run's first task as rolled back.
     assert "RolledBack" in _task_states("open-run")
+
+
+def test_publish_regates_against_a_champion_published_meanwhile(tmp_path, monkeypatch):
+    from recsys.config import PipelineConfig
+    from recsys.errors import GateRefused
+    from recsys.tasks import publish as stage
+
+    data = tmp_path / "data"
+    for run in ("old", "new"):
+        folder = data / "runs" / run
+        folder.mkdir(parents=True)
+        (folder / "a.bin").write_bytes(run.encode())
+        files = {"a.bin": {"sha256": store.sha256_file(folder / "a.bin"), "bytes": len(run)}}
+        (folder / "manifest.json").write_text(json.dumps({"files": files}))
+        store.switch_current(data, run)  # "new" published while this run evaluated vs "old"
+    paths = RunPaths.new(data)
+    paths.ensure()
+    (paths.out / "metrics.json").write_text(json.dumps({"champion": {"run_id": "old"}}))
+    scored = []
+    monkeypatch.setattr(stage, "load_champion", lambda d: ("champion model", "new"))
+    monkeypatch.setattr(stage, "load_evaluated", lambda d: SimpleNamespace(vectors=0, context=0))
+    monkeypatch.setattr(stage, "Scored", lambda **fields: fields)
+    monkeypatch.setattr(stage, "embedding_stats", lambda v, c: {})
+    monkeypatch.setattr(stage, "compute_metrics", lambda *a, **k: scored.append(a[3]) or {})
+    failing = {"rule": "not_worse_than_champion_hr@20", "passed": False, "note": "0.1 vs 0.5"}
+    monkeypatch.setattr(stage, "gate_verdicts", lambda m, s, g: [failing])
+    with pytest.raises(GateRefused, match=r"current moved to new .* fails against it"):
+        stage._champion_still_beaten(paths, PipelineConfig())
+    assert scored == [("champion model", "new")]  # scored against the champion of now
+    (paths.out / "metrics.json").write_text(json.dumps({"champion": {"run_id": "new"}}))
+    stage._champion_still_beaten(paths, PipelineConfig())  # unchanged champion: no re-check
+    assert len(scored) == 1

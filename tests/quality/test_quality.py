@@ -10,6 +10,7 @@ import pytest
 from helpers import CASES, HOSTILE, NOW, T0, events_csv, good_rows
 from recsys.config import PipelineConfig
 from recsys.errors import DataQualityError, UsageError
+from recsys.expectations.offline import external_assets
 from recsys.layout import RunPaths
 from recsys.tasks.extract import extract
 from recsys.tasks.quality import quality
@@ -35,6 +36,8 @@ def test_clean_data_passes_and_writes_reports(tmp_path):
         assert f"#### {checkpoint}" in text
         assert (paths.out / "data_docs" / "expectations" / f"{checkpoint}.html").is_file()
     assert (paths.out / "data_docs" / "index.html").is_file()
+    assert external_assets(paths.out / "data_docs") == []  # readable offline
+    assert "recsys-offline" in (paths.out / "data_docs" / "index.html").read_text()
     assert (paths.out / "quality_profile.json").is_file()
 
 

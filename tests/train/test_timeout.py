@@ -31,8 +31,8 @@ def _corpus(tmp_path: Path) -> tuple[str, dict[str, int]]:
 
 def test_a_runaway_training_is_killed_at_the_limit(tmp_path):
     corpus, counts = _corpus(tmp_path)
-    # A million epochs: gensim would run for hours inside its C loop.
-    cfg = TrainConfig(epochs=1_000_000, vector_size=16, workers=1)
+    # The largest epochs and vectors the config allows: minutes inside gensim's C loop.
+    cfg = TrainConfig(epochs=1000, vector_size=2048, window=50, workers=1)
     started = time.monotonic()
     with pytest.raises(StageTimeout, match=r"train: stopped after 6 s"):
         call_with_timeout(fit, (corpus, counts, cfg), 6, "train")
@@ -57,7 +57,8 @@ def test_a_timed_out_run_exits_1_and_leaves_current_alone(tmp_path, planted_even
     data = tmp_path / "d"
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
     champion = (data / "published" / "current").resolve()
-    slow = ["--set", "train.epochs=1000000", "--set", "ops.train_timeout_seconds=5"]
+    slow = ["--set", "train.epochs=1000", "--set", "train.vector_size=1024"]
+    slow += ["--set", "ops.train_timeout_seconds=5"]
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *slow) == 1
     assert "train: stopped after 5 s" in capsys.readouterr().err
     assert (data / "published" / "current").resolve() == champion

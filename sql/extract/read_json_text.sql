@@ -1,0 +1,32 @@
+-- Raw rows of JSON-lines files with every value as text, like read_csv's all_varchar: each
+-- column is read as JSON (extract_source.columns, from extract/read_json's schema) and a
+-- string becomes its contents, a number or boolean its JSON text (7 stays '7', 7.0 '7.0',
+-- as written), null NULL. So an id column's type is decided once for all its values.
+create or replace temp view source_view as
+with source as (
+    select *
+    from read_json(
+        getvariable('extract_source').files,
+        format = 'newline_delimited',
+        union_by_name = true,
+        columns = getvariable('extract_source').columns
+    )
+),
+
+texts as (
+    select
+        case json_type(columns(*))
+            when 'VARCHAR' then columns(*) ->> '$'
+            when 'NULL' then null
+            else cast(columns(*) as varchar)
+        end
+    from source
+),
+
+final as (
+    -- a column of the file's own named input_order gives way to the row number
+    select row_number() over () as input_order, columns(lambda c: c <> 'input_order')
+    from texts
+)
+
+select * from final

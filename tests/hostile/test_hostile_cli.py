@@ -1,0 +1,96 @@
+"""The hostile catalogue's command-line cases: each is refused before Prefect starts, in one
+line naming the key, file or rule, with the contract's exit code, and the champion stays
+byte-identical (tests/hostile_catalogue.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hostile_catalogue import PREFLIGHT, fake_champion, snapshot
+from recsys.cli import main
+from recsys.ops import server
+
+
+class _PrefectStarted(BaseException):
+    """Raised if a case got as far as starting the Prefect API."""
+
+
+@pytest.fixture
+def no_prefect(monkeypatch):
+    def refuse():
+        raise _PrefectStarted
+
+    monkeypatch.setattr(server, "start_local_api", refuse)
+
+
+@pytest.mark.parametrize("name", sorted(PREFLIGHT))
+def test_refused_before_prefect_in_one_line(tmp_path, capsys, no_prefect, name):
+    case = PREFLIGHT[name]
+    data = fake_champion(tmp_path / "data")
+    args = case.args(tmp_path)
+    before = snapshot(data)  # after the case planted what it needs (rollback's folders)
+    if "--data-dir" not in args and args[0] in ("run", "similar", "rollback", "tune"):
+        args = [args[0], "--data-dir", str(data), *args[1:]]
+    capsys.readouterr()
+    code = main(args)
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert code == case.code, out.err
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.err
+    assert re.search(case.match, lines[0]), lines[0]
+    assert "Traceback" not in out.err + out.out and "SECRET" not in out.err + out.out
+    assert snapshot(data) == before
+    assert not (data / "work").exists()  # no run was opened
+
+
+def test_the_catalogue_is_large(tmp_path):
+    assert len(PREFLIGHT) >= 100
+
+
+def test_a_missing_events_file_fails_in_under_two_seconds_as_a_process(tmp_path):
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "recsys", "run", "--events", str(tmp_path / "no.csv")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: events file not found: '{tmp_path}/no.csv'"
+    ]
+    assert time.monotonic() - started < 2 * 3  # 2 s on a quiet machine; this one is shared
+
+
+def test_usage_errors_exit_2_as_a_process(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "recsys", "run", "--no-such-flag"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: No such option: --no-such-flag (see 'recsys run --help')"
+    ]
+
+
+@pytest.mark.parametrize("k", ["3", "4", "5", "100"])
+def test_similar_never_returns_the_item_itself(tmp_path, capsys, k):
+    data = fake_champion(tmp_path / "data")  # 5 items
+    capsys.readouterr()
+    assert main(["similar", "i2", "-k", k, "--data-dir", str(data), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == min(int(k), 4) and "i2" not in {r["item_id"] for r in rows}
+
+
+def test_runs_explains_an_empty_data_dir(tmp_path, capsys):
+    assert main(["runs", "--data-dir", str(tmp_path / "empty")]) == 0
+    assert capsys.readouterr().out.startswith("no runs in ")

@@ -1,0 +1,302 @@
+"""The hostile catalogue's data cases at stage level (extract, then quality), on tiny files:
+accepted inputs keep every id exactly as written, across CSV, Parquet and JSON lines;
+refused ones stop in one line naming the file, column or rule, with the contract's code."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from recsys.config import PipelineConfig
+from recsys.errors import RecsysError
+from recsys.layout import RunPaths
+from recsys.tasks.extract import extract
+from recsys.tasks.quality import quality
+
+T0 = 1_700_000_000
+NOW_RUN = dict(now=None)
+
+# ids written as they must come out: numbers, floats, unicode, padded, huge, quoted
+IDS = ["7", "007", "7.0", "7.5", " padded", "padded", "padded ", "été", "東京", "🙂", "a,b"]
+IDS += ['say "hi"', "1" * 100, "-3", "1e5", "Ω≈ç√"]
+
+
+def _rows(ids: list[str]) -> list[tuple[str, str, int]]:
+    """Each id as an item of two users, plus filler so quality has enough to pass."""
+    rows = [(f"u{u}", i, T0 + 60 * (k * 2 + u)) for k, i in enumerate(ids) for u in range(2)]
+    rows += [
+        (f"f{u}", f"x{(u + j) % 30}", T0 + 86_400 + u * 600 + j * 60)
+        for u in range(30)
+        for j in range(8)
+    ]
+    return rows
+
+
+def _csv_cell(v: object) -> str:
+    text = str(v)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n ') else text
+
+
+def write_csv(path, rows, header="user_id,item_id,timestamp", newline="\n", bom=False):
+    body = newline.join([header] + [",".join(_csv_cell(v) for v in r) for r in rows]) + newline
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + body.encode())
+    return path
+
+
+def write_jsonl(path, rows, raw_items=None):
+    lines = []
+    for n, (u, i, t) in enumerate(rows):
+        item = raw_items[n] if raw_items and n < len(raw_items) else json.dumps(i)
+        lines.append(f'{{"user_id": {json.dumps(u)}, "item_id": {item}, "timestamp": {t}}}')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_parquet(path, rows, item_type=pa.string()):
+    items = [r[1] for r in rows]
+    if item_type != pa.string():  # the filler items x0..x29 become 1000..1029
+        number = float if pa.types.is_floating(item_type) else int
+        items = [number(i[1:]) + 1000 if i.startswith("x") else number(i) for i in items]
+    table = pa.table(
+        {
+            "user_id": [r[0] for r in rows],
+            "item_id": pa.array(items, item_type),
+            "timestamp": [r[2] for r in rows],
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
+def extract_ids(tmp_path, events, **extract_cfg) -> set[str]:
+    cfg = PipelineConfig.model_validate({"extract": extract_cfg})
+    paths = RunPaths.new(tmp_path / "data", str(events))
+    extract(paths, cfg)
+    with duckdb.connect(str(paths.stage_db), read_only=True) as con:
+        return {i for (i,) in con.execute("select distinct item_id from typed_events").fetchall()}
+
+
+def _gzipped(d):
+    (d / "e.csv.gz").write_bytes(gzip.compress(write_csv(d / "x", _rows(IDS)).read_bytes()))
+    return d / "e.csv.gz"
+
+
+def _spark_folder(d):
+    folder = d / "spark"
+    folder.mkdir()
+    write_parquet(folder / "part-00000-abc.snappy.parquet", _rows(IDS))
+    for marker in (
+        "_SUCCESS",
+        "_committed_123",
+        "_started_123",
+        ".part-00000-abc.snappy.parquet.crc",
+    ):
+        (folder / marker).write_bytes(b"\x00\x01")
+    return folder
+
+
+def _brackets(d):
+    return write_csv(d / "events [2024] (copy) *?.csv", _rows(IDS))
+
+
+def _symlink_cycle(d):
+    (d / "tree" / "a").mkdir(parents=True)
+    write_csv(d / "tree" / "a" / "e.csv", _rows(IDS))
+    (d / "tree" / "a" / "loop").symlink_to(d / "tree")
+    return str(d / "tree" / "**" / "*.csv")
+
+
+ACCEPTED = {
+    "csv ids as written": (lambda d: write_csv(d / "e.csv", _rows(IDS)), set(IDS)),
+    "csv CRLF": (lambda d: write_csv(d / "e.csv", _rows(IDS), newline="\r\n"), set(IDS)),
+    "csv with a BOM": (lambda d: write_csv(d / "e.csv", _rows(IDS), bom=True), set(IDS)),
+    "csv gzip": (_gzipped, set(IDS)),
+    "jsonl strings": (lambda d: write_jsonl(d / "e.jsonl", _rows(IDS)), set(IDS)),
+    "jsonl numbers mixed with strings": (
+        lambda d: write_jsonl(
+            d / "e.jsonl", _rows(["7", "g7-i39", "8"]), ["7", "7", '"g7-i39"', '"g7-i39"', "8", "8"]
+        ),
+        {"7", "g7-i39", "8"},
+    ),
+    "jsonl ints with one float": (
+        lambda d: write_jsonl(d / "e.jsonl", _rows(["7", "7.5"]), ["7", "7", "7.5", "7.5"]),
+        {"7", "7.5"},
+    ),
+    "jsonl huge integer": (
+        lambda d: write_jsonl(d / "e.jsonl", _rows(["1" * 30]), ["1" * 30, "1" * 30]),
+        {"1" * 30},
+    ),
+    "parquet strings": (lambda d: write_parquet(d / "e.parquet", _rows(IDS)), set(IDS)),
+    "parquet int64 ids": (
+        lambda d: write_parquet(d / "e.parquet", _rows(["7", "8", "-3"]), pa.int64()),
+        {"7", "8", "-3"},
+    ),
+    "parquet float ids": (
+        lambda d: write_parquet(d / "e.parquet", _rows(["7.5", "8.25"]), pa.float64()),
+        {"7.5", "8.25"},
+    ),
+    "parquet reserved column names": (
+        lambda d: (
+            pq.write_table(
+                pq.read_table(write_parquet(d / "x.parquet", _rows(IDS)))
+                .append_column("source_file_index", pa.array([9] * len(_rows(IDS))))
+                .append_column("file_row_number", pa.array([5] * len(_rows(IDS)))),
+                d / "e.parquet",
+            )
+            or d / "e.parquet"
+        ),
+        set(IDS),
+    ),
+    "spark output folder": (_spark_folder, set(IDS)),
+    "file name with [ ] * ?": (_brackets, set(IDS)),
+    "** glob over a symlink cycle": (_symlink_cycle, set(IDS)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACCEPTED))
+def test_accepted_inputs_keep_every_id_as_given(tmp_path, name):
+    build, expected = ACCEPTED[name]
+    ids = extract_ids(tmp_path, build(tmp_path))
+    assert expected <= ids
+    filler = {f"x{k}" for k in range(30)} | {str(1000 + k) for k in range(30)}
+    assert ids - expected <= filler | {f"{1000 + k}.0" for k in range(30)}
+
+
+def test_a_symlink_cycle_reads_each_file_once(tmp_path):
+    events = _symlink_cycle(tmp_path)
+    cfg = PipelineConfig()
+    paths = RunPaths.new(tmp_path / "data", events)
+    report = extract(paths, cfg)
+    assert report.rows_in == len(_rows(IDS))
+
+
+def _timestamps(values: list) -> callable:
+    def build(d):
+        rows = _rows(["a", "b"])
+        rows[0] = (rows[0][0], rows[0][1], values[0])
+        return write_csv(d / "e.csv", rows)
+
+    return build
+
+
+def _ts_rows(value) -> callable:
+    return lambda d: write_csv(
+        d / "e.csv", [(u, i, value if k == 0 else t) for k, (u, i, t) in enumerate(_rows(["a"]))]
+    )
+
+
+def _epochs(scale: int) -> callable:
+    return lambda d: write_csv(d / "e.csv", [(u, i, t * scale) for u, i, t in _rows(["a", "b"])])
+
+
+def _bytes(name: str, data: bytes) -> callable:
+    def build(d):
+        (d / name).write_bytes(data)
+        return d / name
+
+    return build
+
+
+TIMES_OK = {
+    "epoch ms": _epochs(1000),
+    "epoch us": _epochs(1_000_000),
+    "epoch ns": _epochs(1_000_000_000),
+    "ISO with Z": _ts_rows("2023-11-14T22:13:20Z"),
+    "ISO with offset": _ts_rows("2023-11-14T23:13:20+01:00"),
+    "ISO with micros": _ts_rows("2023-11-14 22:13:20.123456"),
+    "date only": _ts_rows("2023-11-14"),
+    "epoch float": _ts_rows("1700000000.25"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TIMES_OK))
+def test_accepted_timestamps(tmp_path, name):
+    cfg = PipelineConfig.model_validate({"quality": {"data_docs": False}})
+    paths = RunPaths.new(tmp_path / "data", str(TIMES_OK[name](tmp_path)))
+    extract(paths, cfg)
+    assert quality(paths, cfg).details["failed"] == 0
+
+
+REFUSED = {
+    "negative epoch": (_ts_rows(-86_400), 3, r"no_ancient"),
+    "year 9999": (_ts_rows("9999-01-01T00:00:00"), 3, r"no_future"),
+    "NaN time": (_ts_rows("NaN"), 3, r"timestamp_parse|does not parse"),
+    "-inf time": (_ts_rows("-inf"), 3, r"does not parse|timestamp_parse"),
+    "garbage time": (_ts_rows("next tuesday"), 3, r"timestamp_parse"),
+    "UTF-16 file": (
+        _bytes("e.csv", "user_id,item_id,timestamp\nu1,i1,1700000000\n".encode("utf-16")),
+        3,
+        r"e\.csv: cannot be read as csv",
+    ),
+    "latin-1 ids": (
+        _bytes("e.csv", b"user_id,item_id,timestamp\nu1,caf\xe9,1700000000\n"),
+        3,
+        r"not utf-8 encoded",
+    ),
+    "NUL bytes": (
+        _bytes("e.csv", b"user_id,item_id,timestamp\nu1,i\x001,1700000000\n" * 3),
+        3,
+        r"e\.csv|timestamp_parse",
+    ),
+    "only whitespace": (_bytes("e.csv", b"   \n\n  \n"), 3, r"e\.csv"),
+    "header only": (_bytes("e.csv", b"user_id,item_id,timestamp\n"), 3, r"at least one data row"),
+    "empty jsonl": (_bytes("e.jsonl", b""), 3, r"e\.jsonl: the file holds no JSON objects"),
+    "malformed json line": (
+        _bytes(
+            "e.jsonl",
+            b'{"user_id": "u1", "item_id": "i1", "timestamp": 1700000000}\n{"user_id": \n',
+        ),
+        3,
+        r"e\.jsonl: cannot be read as json",
+    ),
+    "truncated parquet": (
+        lambda d: _bytes(
+            "e.parquet", write_parquet(d / "x.parquet", _rows(IDS)).read_bytes()[:200]
+        )(d),
+        3,
+        r"e\.parquet: cannot be read as parquet",
+    ),
+    "csv named .parquet": (_bytes("e.parquet", b"user_id,item_id,timestamp\n"), 3, r"as parquet"),
+    "missing item column": (
+        lambda d: write_csv(d / "e.csv", [(u, t) for u, _, t in _rows(["a"])], "user_id,timestamp"),
+        3,
+        r"missing required column 'item_id'",
+    ),
+    "duplicate header names": (
+        _bytes("e.csv", b"user_id,user_id,timestamp\nu1,i1,1700000000\n"),
+        3,
+        r"missing required column 'item_id'",
+    ),
+    "a secret file as events": (
+        _bytes("shadow.csv", b"root:$6$SECRETHASH:19000:0:99999:7:::\n"),
+        3,
+        r"shadow\.csv",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_data_in_one_line(tmp_path, name):
+    build, code, match = REFUSED[name]
+    cfg = PipelineConfig.model_validate({"quality": {"data_docs": False}})
+    paths = RunPaths.new(tmp_path / "data", str(build(tmp_path)))
+    with pytest.raises(RecsysError) as info:
+        extract(paths, cfg)
+        quality(paths, cfg)
+    message = str(info.value)
+    assert info.value.exit_code == code, message
+    assert "\n" not in message and re.search(match, message), message
+    assert "SECRETHASH" not in message
+    assert not (tmp_path / "data" / "runs").exists()
+
+
+def test_the_data_catalogue_counts(tmp_path):
+    assert len(ACCEPTED) + len(TIMES_OK) + len(REFUSED) >= 40
+    assert os.path.basename(__file__).startswith("test_hostile")
