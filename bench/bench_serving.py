@@ -1,10 +1,11 @@
 """`recsys serve` under load: a 100k-item published run, the server in its own process on
-loopback, real HTTP load generators.
+loopback, real HTTP load generators; then session recall quality over HTTP on ml-100k.
 
 The run folder is written with the project's own writers (numpy vectors, `index.build` /
 `index.save` with the default config: `sym` scoring, HNSW at 100k items, Parquet lists,
 sha256 manifest, `store.switch_current`): 100k items x 64 dims in 1,000 clusters, 50
-count-channel neighbours per item (5M rows), 100k users x 20 exported recommendations.
+count-channel neighbours per item (5M rows), 100k users x 20 exported recommendations,
+100k items x 50 exported neighbours (random picks: a lookup costs the same).
 Synthetic vectors are fine here: latency does not depend on what the vectors mean.
 
 Measured, each bounded in time:
@@ -12,17 +13,27 @@ Measured, each bounded in time:
 - `GET /similar` (random items, k=10) at 1,000 req/s offered, open loop (bench/loadgen.py:
   latency from when each request was due, so queueing counts), goal p99 <= 10 ms;
 - `POST /recommend` with 10-item random sessions at 500 req/s offered, goal p99 <= 20 ms;
-- the highest sustained throughput of each: `wrk` (closed loop, Lua scripts for random
-  ids and POST bodies) when installed (`apt-get install wrk`), else loadgen at 3,000 req/s;
+- the highest sustained throughput of each: `wrk` (closed loop, 16 connections, Lua
+  scripts for random ids and POST bodies) when installed, else loadgen at 3,000 req/s;
 - 10 swaps of `current` (every 2 s, hard-linked copies of the run under new ids) during a
   500 req/s `GET /similar` load: failed requests (goal 0) and answers whose `run_id` is
-  older than one the client had already received before sending (goal 0).
+  older than one the client had already received before sending (goal 0);
+- session recall quality: ml-100k is cut at the 90% time quantile (bench/recall_scorer.py,
+  the protocol of bench/bench_recall.py); `recsys run` publishes a model of the past, and
+  every next event of a future session is asked of `POST /recommend` with the session so
+  far (k=20). Its HR@20 is compared with the whole-prefix baselines (SR over the last
+  items, session-kNN; best parameters in hindsight) on the same cases, and reported beside
+  the session metrics the evaluate stage wrote (metrics.json -> session_models: the model
+  and the best whole-prefix baseline on the run's own held-out split). Goal: HR@20 >= the
+  best whole-prefix baseline.
 
-`--quick` uses 20k items and shorter runs.
+`--quick` uses 20k items, shorter runs and skips the ml-100k part. ml-100k is read from
+RECSYS_ML100K_DIR when set (else fetched once, see recsys/data/movielens.py).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -31,15 +42,19 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # recall_scorer, bench_recall
 
 from recsys.config import PipelineConfig
 from recsys.layout import (
@@ -117,7 +132,7 @@ def build_run(data: Path, n: int, dim: int = 64, per_item: int = 50, users: int 
     users = users or n
     for name, key, item, width in (
         (USER_RECS, "user_id", "item_id", 20),
-        (ITEM_RECS, "item_id", "neighbor_id", 10),
+        (ITEM_RECS, "item_id", "neighbor_id", cfg.export.k),
     ):
         owners = np.repeat(np.arange(users if key == "user_id" else n), width)
         picked = rng.integers(0, n, len(owners))
@@ -166,14 +181,14 @@ def copy_run(data: Path, source: Path, run_id: str) -> None:
 class Server:
     """`recsys serve` in a subprocess on a free loopback port."""
 
-    def __init__(self, data: Path, poll: float = 0.2) -> None:
+    def __init__(self, data: Path, poll: float = 0.2, run_id: str = RUN) -> None:
         cmd = [sys.executable, "-m", "recsys", "serve", "--data-dir", str(data), "--port", "0"]
         cmd += ["--poll-seconds", str(poll)]
         self.log = open(data / "serve.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         self.url = re.search(r"http://\S+", line).group(0)
-        self.wait_ready()
+        self.wait_ready(run_id)
 
     def get(self, path: str) -> dict:
         with urllib.request.urlopen(self.url + path, timeout=10) as answer:
@@ -285,12 +300,15 @@ def main(quick: bool = False) -> list[dict]:
             rows.append(fixed_rate_row("GET /similar k=10", result, 1000, "p99 <= 10 ms"))
             result = loadgen(server.url, 500, seconds, "session", n, Path(tmp))
             rows.append(fixed_rate_row("POST /recommend 10 items", result, 500, "p99 <= 20 ms"))
-            if shutil.which("wrk"):
-                for label, script in (
-                    ("GET /similar k=10", SIMILAR_LUA),
-                    ("POST /recommend 10 items", SESSION_LUA),
-                ):
+            for label, kind_, script in (
+                ("GET /similar k=10", "similar", SIMILAR_LUA),
+                ("POST /recommend 10 items", "session", SESSION_LUA),
+            ):
+                if shutil.which("wrk"):
                     rows.append(wrk_row(label, server.url, script.format(n=n), seconds, Path(tmp)))
+                else:
+                    result = loadgen(server.url, 3000, seconds, kind_, n, Path(tmp))
+                    rows.append(fixed_rate_row(label, result, 3000, "max throughput"))
             runs = [RUN] + [f"bench-{i:03d}" for i in range(1, 11)]
             for run_id in runs[1:]:
                 copy_run(data, run, run_id)
@@ -298,9 +316,14 @@ def main(quick: bool = False) -> list[dict]:
         finally:
             code = server.stop()
         rows[-1]["exit status on SIGTERM"] = code
+        for row in rows:
+            row["items"] = n
+            row["index"] = kind
+        if not quick:
+            rows += session_quality(Path(tmp))
+    load = os.getloadavg()
     for row in rows:
-        row["items"] = n
-        row["index"] = kind
+        row["load avg (1 min) at end"] = round(load[0], 1)
     return rows
 
 
@@ -328,6 +351,81 @@ def swaps(server: Server, data: Path, runs: list[str], n: int, tmp: Path, every:
         2,
     )
     return row
+
+
+def session_quality(tmp: Path) -> list[dict]:
+    """POST /recommend on ml-100k's future session prefixes against the whole-prefix
+    baselines on the same cases, and the evaluate stage's own session metrics."""
+    import recall_scorer as scorer
+    from bench_recall import _cli, _events, _past_file
+
+    from recsys.tasks.evaluate.gate import CHAMPION, EMBEDDING, MODEL
+
+    source = _events("ml100k", tmp)
+    log = scorer.read_log(str(source))
+    future = scorer.cases(log.future)
+    past = _past_file(source, log.cut, tmp / "ml100k-past.parquet")
+    data = tmp / "ml100k-data"
+    start = time.perf_counter()
+    _cli("run", "--events", past, "--data-dir", data)
+    trained = time.perf_counter() - start
+    run = store.current_run(data)
+    server = Server(data, run_id=run.name)
+    try:
+        start = time.perf_counter()
+        lists = recommend_sessions(server.url, log.names, future, k=20)
+        asked = time.perf_counter() - start
+    finally:
+        code = server.stop()
+    ours = scorer.rates(scorer.hit_ranks(lists, future))
+    base = scorer.session_baselines(log, future)
+    best = max(base, key=lambda b: base[b]["hr@20"])
+    evaluated = json.loads((run / "metrics.json").read_text())["session_models"]
+    baselines = {b: v for b, v in evaluated.items() if b not in (MODEL, EMBEDDING, CHAMPION)}
+    eval_best = max(baselines, key=lambda b: baselines[b]["hr@20"])
+    return [
+        {
+            "measure": "POST /recommend, ml-100k future session prefixes (k=20)",
+            "cases": len(future),
+            "HR@20": round(ours["hr@20"], 4),
+            "MRR@20": round(ours["mrr@20"], 4),
+            "best whole-prefix baseline": f"{best} {base[best]['hr@20']:.4f}",
+            "ratio": round(ours["hr@20"] / base[best]["hr@20"], 3),
+            "goal": "HR@20 >= best baseline",
+            "requests/s (4 clients)": round(len(future) / asked, 1),
+            "pipeline s": round(trained, 1),
+            "exit status on SIGTERM": code,
+        },
+        {
+            "measure": "evaluate stage, same run (metrics.json session_models, held-out split)",
+            "cases": json.loads((run / "metrics.json").read_text()).get("session_cases"),
+            "HR@20": round(evaluated[MODEL]["hr@20"], 4),
+            "MRR@20": round(evaluated[MODEL]["mrr@20"], 4),
+            "best whole-prefix baseline": f"{eval_best} {baselines[eval_best]['hr@20']:.4f}",
+            "ratio": round(evaluated[MODEL]["hr@20"] / baselines[eval_best]["hr@20"], 3),
+        },
+    ]
+
+
+def recommend_sessions(url: str, names, cases: list, k: int, clients: int = 4) -> list:
+    """For each (prefix, target) case, POST /recommend's items for the prefix (as codes)."""
+    parts = urlsplit(url)
+    code = {name: i for i, name in enumerate(names.tolist())}
+    local = threading.local()
+
+    def ask(case) -> list[int]:
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        body = json.dumps({"items": [names[i] for i in case[0]], "k": k})
+        local.conn.request("POST", "/recommend", body, {"Content-Type": "application/json"})
+        answer = local.conn.getresponse()
+        payload = json.loads(answer.read())
+        if answer.status != 200:
+            raise RuntimeError(f"POST /recommend answered {answer.status}: {payload}")
+        return [code[i["item_id"]] for i in payload["items"] if i["item_id"] in code]
+
+    with ThreadPoolExecutor(clients) as pool:
+        return list(pool.map(ask, cases))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import re
 import time
 from urllib.parse import urlsplit
 
+import uvloop
+
 RUN_ID = re.compile(rb'"run_id":"([^"]*)"')
 
 
@@ -123,6 +125,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    # uvloop: the generator's own overhead per request is about half of asyncio's, so on
+    # a 2-core machine it takes less of the CPU the server needs.
+    uvloop.install()
     result = asyncio.run(
         run(args.url, args.rate, args.seconds, args.kind, args.items, args.connections)
     )

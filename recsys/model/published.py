@@ -50,10 +50,15 @@ def _plain(array: np.ndarray) -> np.ndarray:
 
 def channels_of(emb: Embedding, idx, scoring: str, counts: Path, lazy: bool = False) -> Channels:
     """The served model's channels: the serving index `idx` in the scoring space, the
-    count channel's lists (`counts`, layout.COUNT_LISTS), the training counts. `lazy`
-    computes query rows on demand (`QueryRows`) instead of building the whole space."""
+    count channel's lists (`counts`, layout.COUNT_LISTS), the training counts. `lazy` (a
+    server) computes query rows on demand (`QueryRows`) instead of building the whole
+    space, and reads on the calling thread only."""
     queries = QueryRows(emb.vectors, emb.context, scoring) if lazy else emb.spaces(scoring)[0]
-    lists = pq.read_table(counts, columns=["item_id", "neighbor_id", "score"], memory_map=True)
+    # A server (lazy) decodes on its loader thread alone: Arrow's pool would take the core
+    # the event loop answers on while a new run is loaded beside the served one.
+    lists = pq.read_table(
+        counts, columns=["item_id", "neighbor_id", "score"], memory_map=True, use_threads=not lazy
+    )
     src = emb.rows_of(lists.column("item_id"))
     dst = emb.rows_of(lists.column("neighbor_id"))
     keep = (src >= 0) & (dst >= 0)

@@ -217,10 +217,10 @@ class CountLists:
         pairs = zip(spans, weights[order], strict=True)
         vals = np.concatenate([data[a:b] * w for (a, b), w in pairs])
         if len(spans) > 1:
-            total = np.zeros(self.n, np.float32)
-            np.add.at(total, cols, vals)  # in order, as the sparse product accumulates
-            cols = np.unique(cols)
-            vals = total[cols]
+            cols, at = np.unique(cols, return_inverse=True)
+            total = np.zeros(len(cols), np.float32)
+            np.add.at(total, at, vals)  # in order, as the sparse product accumulates
+            vals = total
         listed = vals != 0  # the sparse product stores no zero sums
         cols, vals = cols[listed], vals[listed].astype(np.float32)
         top = np.lexsort((cols, -vals))[:depth]

@@ -1,4 +1,6 @@
-"""Finding the rows of one id in a sorted Arrow table, without a Python object per row."""
+"""Finding an exported list without a Python object per row: by binary search in a sorted
+Arrow table (`KeyedRows`: any key), or as array slices by vocabulary row (`RowLists`: the
+item lists of the model's items)."""
 
 from __future__ import annotations
 
@@ -51,3 +53,53 @@ class KeyedRows:
             return None
         start, stop = int(self.starts[at]), int(self.starts[at + 1])
         return self.table.slice(start, stop - start)
+
+
+class RowLists:
+    """The exported lists of the model's items (item_recs.parquet) as arrays by vocabulary
+    row: list r is `items[start[r]:stop[r]]` (vocabulary rows, rank order) with `scores`
+    and `sources` (codes into `labels`). 9 bytes a row instead of an Arrow table's ~60, and
+    a lookup is two array reads.
+
+    `table` holds (key, rank, item, score, source), grouped by key in rank order as the
+    export writes it (checked; sorted here otherwise); `keys` are the key column's rows
+    when the caller has them. The lists of keys the model does not know, and lists naming
+    an item it does not know, are left out (start -1): the caller answers those another
+    way."""
+
+    def __init__(self, table: pa.Table, emb, keys: np.ndarray | None = None) -> None:
+        keys = emb.rows_of(table.column("key")) if keys is None else keys  # -1: skipped
+        items = emb.rows_of(table.column("item"))
+        rank = table.column("rank").to_numpy()
+        if len(keys) > 1:
+            change = keys[1:] != keys[:-1]
+            grouped = len(np.unique(keys[np.r_[True, change]])) == int(change.sum()) + 1
+            if not grouped or (np.diff(rank)[~change] <= 0).any():
+                order = np.lexsort((rank, keys))
+                keys, items, table = keys[order], items[order], table.take(order)
+        first = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, bool)
+        starts = np.flatnonzero(first)
+        stops = np.r_[starts[1:], len(keys)].astype(np.int64)
+        bad = np.add.reduceat((items < 0).astype(np.int64), starts) > 0 if len(starts) else []
+        group_keys = keys[starts]
+        usable = (group_keys >= 0) & ~np.asarray(bad, dtype=bool)
+        self.start = np.full(len(emb), -1, np.int64)
+        self.stop = np.full(len(emb), -1, np.int64)
+        self.start[group_keys[usable]] = starts[usable]
+        self.stop[group_keys[usable]] = stops[usable]
+        self.items = items.astype(np.int32)
+        self.scores = table.column("score").to_numpy().astype(np.float32)
+        codes = pc.dictionary_encode(table.column("source").combine_chunks())
+        self.labels = np.array(codes.dictionary.to_pylist(), dtype=object)
+        self.sources = codes.indices.to_numpy(zero_copy_only=False).astype(np.int8)
+
+    def top(self, row: int, k: int, removed: np.ndarray):
+        """(items, scores, source labels) of the first k entries of row's list that are not
+        in `removed`, or None when the row has no usable list."""
+        a, b = self.start[row], self.stop[row]
+        if a < 0:
+            return None
+        items = self.items[a:b]
+        keep = (items[:, None] != np.asarray(removed)[None, :]).all(axis=1)
+        at = np.flatnonzero(keep)[:k] + a
+        return self.items[at], self.scores[at], self.labels[self.sources[at]]

@@ -2,8 +2,10 @@
 
 Vectors are memory-mapped (`np.load(mmap_mode="r")`), the FAISS index maps its stored
 vectors where its type allows, Parquet files are read memory-mapped; nothing is unpickled
-and nothing is written. The exported lists stay Arrow tables sorted by their list id and are
-looked up by binary search (no Python object per row: 100k users x 50 rows would be millions).
+and nothing is written. No Python object per exported row (100k users x 50 rows would be
+millions): user lists and the fallback lists of items without a vector stay Arrow tables
+found by binary search, the model's item lists become arrays by vocabulary row (`GET
+/similar` reads them, recsys/serve/lookup.py).
 
 What a load checks (`load_run`): the manifest lists every file serving reads (a manifest
 that lists nothing is refused), each listed file has its recorded size, and the files read
@@ -37,7 +39,7 @@ from recsys.model.embedding import Embedding
 from recsys.model.published import channels_of
 from recsys.model.scoring import Channels
 from recsys.model.store import read_manifest, verify
-from recsys.serve.lookup import KeyedRows
+from recsys.serve.lookup import KeyedRows, RowLists
 from recsys.serve.rules import Rules
 
 LIST_COLUMNS = ["rank", "item", "score", "source"]  # an exported list, renamed for answers
@@ -56,6 +58,7 @@ class ServedModel:
     rules: Rules
     popular: np.ndarray  # rows by training count desc, item id asc: the export's fallback order
     users: KeyedRows | None  # user_recs.parquet
+    items: RowLists | None  # item_recs.parquet lists of the model's items
     cold: KeyedRows | None  # item_recs.parquet rows of items without a vector
 
     @property
@@ -124,12 +127,13 @@ def load_run(run: Path, lists: bool = True) -> ServedModel:
     channels.counts.matrix.sort_indices()  # `because` reads rows by binary search
     vocab = pa.table({"item_id": emb.arrow_ids, "count": emb.counts})
     order = pc.sort_indices(vocab, [("count", "descending"), ("item_id", "ascending")])
-    users = cold = None
+    users = items = cold = None
     if lists:
         users = KeyedRows(_list_table(run / USER_RECS, "user_id", "item_id"), "key")
-        items = _list_table(run / ITEM_RECS, "item_id", "neighbor_id")
-        items = items.filter(pc.invert(pc.is_in(items.column("key"), value_set=vocab["item_id"])))
-        cold = KeyedRows(items, "key")
+        table = _list_table(run / ITEM_RECS, "item_id", "neighbor_id")
+        keys = emb.rows_of(table.column("key"))
+        items = RowLists(table, emb, keys)
+        cold = KeyedRows(table.filter(pa.array(keys < 0)), "key")
     return ServedModel(
         run_id=run.name,
         run=run,
@@ -140,11 +144,14 @@ def load_run(run: Path, lists: bool = True) -> ServedModel:
         rules=Rules(cfg, emb, attributes),
         popular=order.to_numpy(),
         users=users,
+        items=items,
         cold=cold,
     )
 
 
 def _list_table(path: Path, key: str, item: str) -> pa.Table:
     """An exported list file as (key, rank, item, score, source)."""
-    table = pq.read_table(path, columns=[key, "rank", item, "score", "source"], memory_map=True)
+    columns = [key, "rank", item, "score", "source"]
+    # One thread (the loader's): the served run's requests keep the other core.
+    table = pq.read_table(path, columns=columns, memory_map=True, use_threads=False)
     return table.rename_columns(["key", *LIST_COLUMNS])

@@ -1,10 +1,11 @@
 """What a served model answers: an item's neighbours, a user's list, a live session's recall.
 
 Every live list goes through the one score function (recsys/model/scoring.py: the channels
-fused with the run's weights) at the export's depth (`overfetch` x K, plus the rows the
-request removes), then through the export's rules (recsys/serve/rules.py). So `GET
-/similar` for K <= `export.k` is the top of the item's row in item_recs.parquet, and a
-session made of a user's latest items is that user's exported list before the `seen` rule.
+fused with the run's weights) at the export's depth (`overfetch` x K; a session adds the
+rows it removes, as the export does for a user's seen items), then through the export's
+rules (recsys/serve/rules.py). So `GET /similar` for K <= `export.k` is the top of the
+item's row in item_recs.parquet (and is read from there), and a session made of a user's
+latest items is that user's exported list before the `seen` rule.
 
 A session's query is the export's user query: the distinct items the model knows, each at
 its latest position, the `export.user_history` most recent of them, the i-th most recent
@@ -38,16 +39,26 @@ SAME_ATTRIBUTE = "popularity:same_attribute"
 
 
 def similar(model: ServedModel, item_id: str, k: int, exclude: Sequence[str] = ()) -> list | None:
-    """The item's k best neighbours (never itself), or None when the run does not know the
-    item. An item without a vector answers its exported fallback list (labelled)."""
+    """The item's k best neighbours (never itself, nor an `exclude` id), or None when the
+    run does not know the item. An item without a vector answers its exported fallback
+    list (labelled).
+
+    For k <= `export.k` the answer is the top of the item's exported list (what the live
+    ranking below computes for it: same channels, depth, fusion and rules, checked by
+    tests/serve), read from memory when the server keeps the lists; a larger k, or a model
+    loaded without its lists (`recsys similar`), ranks live at the depth of that k."""
     row = model.row(item_id)
     if row < 0:
         table = model.cold_list(item_id)
         return None if table is None else exported(table, k, exclude)
     cfg = model.cfg
     excluded = known_rows(model, exclude)
-    depth = item_depth(cfg.overfetch, max(k, cfg.k), model.n_items) + len(excluded)
-    depth = min(depth, max(1, model.n_items - 1))
+    if k <= cfg.k and model.items is not None:
+        listed = model.items.top(row, k, excluded)
+        if listed is not None:
+            rows, scores, sources = listed
+            return _items(model, rows, scores, labels=sources)
+    depth = item_depth(cfg.overfetch, max(k, cfg.k), model.n_items)
     removed = np.append(excluded, row)
     weights = cfg.item_weights.of()
     parts = model.channels.for_items(np.array([row]), depth, weights)
@@ -85,7 +96,7 @@ def session(
     ids, scores, mask = fuse(parts, channel_weights, depth)
     keep = model.rules.keep(ids[0], anchor, removed)
     top, top_scores, top_mask = ids[0][keep][:k], scores[0][keep][:k], mask[0][keep][:k]
-    why = because(model, parts, query, weights, top)
+    why = because(model, parts, query, weights, top, top_mask)
     return _items(model, top, top_scores, top_mask, why), unknown
 
 
@@ -101,31 +112,38 @@ def session_query(rows: np.ndarray, history: int) -> tuple[np.ndarray, np.ndarra
 
 
 def because(
-    model: ServedModel, parts: list, query: np.ndarray, weights: np.ndarray, top: np.ndarray
+    model: ServedModel,
+    parts: list,
+    query: np.ndarray,
+    weights: np.ndarray,
+    top: np.ndarray,
+    mask: np.ndarray,
 ) -> list[str | None]:
     """For each of the `top` rows, the query item that contributed most to its fused score
-    (see the module docstring); None when no personal channel listed it."""
-    w_emb, w_count, _ = model.cfg.session_weights.of()
+    (see the module docstring); None when no personal channel listed it. `mask` holds the
+    channels that listed each row (`fuse`'s mask)."""
+    w = model.cfg.session_weights.of()
     share = np.zeros((len(query), len(top)))
     listed_any = np.zeros(len(top), dtype=bool)
     channels = model.channels
-    for c, weight in ((EMBEDDING, w_emb), (COUNT, w_count)):
-        ids, scores = parts[c][0][0], parts[c][1][0]
-        valid = ids >= 0
-        if weight <= 0 or not valid.any() or (c != EMBEDDING and channels.counts is None):
+    for c in (EMBEDDING, COUNT):
+        listed = (mask & (1 << c)) != 0
+        if w[c] <= 0 or not listed.any():
             continue
-        listed = (top[:, None] == ids[valid][None, :]).any(axis=1)
+        ids, scores = parts[c][0][0], parts[c][1][0]
+        scores = scores[ids >= 0]
+        cols = top[listed]
         if c == EMBEDDING:
-            raw = channels.queries[query] @ channels.queries.indexed(top).T
+            raw = channels.queries[query] @ channels.queries.indexed(cols).T
         else:
-            raw = count_entries(channels.counts.matrix, query, top)
-        span = float(scores[valid].max() - scores[valid].min())
+            raw = count_entries(channels.counts.matrix, query, cols)
+        span = float(scores.max() - scores.min())
         span = span if np.isfinite(span) and span > 0 else 1.0
-        share += weight / span * weights[:, None] * raw * listed[None, :]
+        share[:, listed] += w[c] / span * weights[:, None] * raw
         listed_any |= listed
-    best = np.argmax(share, axis=0) if len(query) else np.zeros(len(top), np.int64)
-    names = model.emb.item_ids[query[best]] if len(query) else [None] * len(top)
-    return [n if ok else None for n, ok in zip(list(names), listed_any, strict=True)]
+    best = np.argmax(share, axis=0)  # ties: the first, the most recent item
+    names = model.emb.item_ids[query[best]].tolist()
+    return [n if ok else None for n, ok in zip(names, listed_any, strict=True)]
 
 
 def count_entries(matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -199,11 +217,13 @@ def _items(
     model: ServedModel,
     rows: np.ndarray,
     scores: np.ndarray,
-    mask: np.ndarray,
+    mask: np.ndarray | None = None,
     why: list | None = None,
+    labels: np.ndarray | None = None,
 ) -> list[dict]:
+    """Answer items from vocabulary rows; `source` from the channel `mask` (or `labels`)."""
     ids = model.emb.item_ids[rows].tolist()
-    sources = source_labels(mask, model.names).tolist()
+    sources = (source_labels(mask, model.names) if labels is None else labels).tolist()
     out = [
         {"item_id": i, "rank": r + 1, "score": s, "source": src}
         for r, (i, s, src) in enumerate(zip(ids, np.asarray(scores).tolist(), sources, strict=True))

@@ -15,9 +15,11 @@ from helpers import SERVED_BLOCKLIST
 from recsys.data.synthetic import group_of
 from recsys.layout import runs_dir
 from recsys.model.store import current_run
+from recsys.serve import recall
 from recsys.serve.app import create_app
 from recsys.serve.limits import Limits
 from recsys.serve.metrics import Metrics
+from recsys.serve.model import load_run
 from recsys.serve.swap import ModelHolder
 
 pytestmark = pytest.mark.prefect  # the published run comes from a pipeline run
@@ -52,28 +54,32 @@ def by_key(path: Path, key: str) -> dict[str, list[dict]]:
     return out
 
 
-def test_similar_answers_the_top_of_the_exported_lists(api):
-    """GET /similar ranks live with the export's scoring and rules: for every item, its
-    first k items are those of item_recs.parquet, with their scores and sources (an item
-    without a vector gets its exported fallback list)."""
+def test_similar_ranks_live_what_the_export_wrote(api):
+    """The live ranking (the export's channels, depth, fusion and rules, one query at a
+    time) gives every item the top of its item_recs.parquet list, scores and sources
+    included; GET /similar answers those lists (an item without a vector: its fallback)."""
     client, run = api
+    live = load_run(run, lists=False)  # what `recsys similar` loads: nothing precomputed
+    assert live.items is None
     exported = by_key(run / "item_recs.parquet", "item_id")
     assert "new-1" in exported and len(exported) > 150
     for item, rows in exported.items():
-        for k in (1, 10):
-            answer = client.get(f"/similar/{item}", params={"k": k})
-            assert answer.status_code == 200, answer.text
-            body = answer.json()
-            assert body["run_id"] == run.name and body["item_id"] == item
+        for k in (1, 10, 50):
             want = rows[:k]
-            got = body["items"]
+            got = recall.similar(live, item, k)
             assert [i["item_id"] for i in got] == [r["neighbor_id"] for r in want], item
             assert [i["source"] for i in got] == [r["source"] for r in want]
             assert [i["rank"] for i in got] == list(range(1, len(want) + 1))
             assert [i["score"] for i in got] == pytest.approx([r["score"] for r in want], 1e-5)
+            if k == 10:
+                answer = client.get(f"/similar/{item}", params={"k": k})
+                assert answer.status_code == 200, answer.text
+                body = answer.json()
+                assert body["run_id"] == run.name and body["item_id"] == item
+                assert body["items"] == got
 
 
-def test_similar_applies_the_rules_and_exclude(api):
+def test_similar_applies_the_rules_and_exclude(api, served_data):
     client, _ = api
     item = "g6-i150"  # category 0, price 160: the rules keep items 70-199 of category 0
     first = client.get(f"/similar/{item}", params={"k": 30}).json()["items"]
@@ -85,9 +91,11 @@ def test_similar_applies_the_rules_and_exclude(api):
     dropped = [first[0]["item_id"], first[2]["item_id"]]
     params = [("k", "5"), *(("exclude", d) for d in dropped)]
     again = client.get(f"/similar/{item}", params=params).json()["items"]
-    assert [i["item_id"] for i in again] == [
-        i["item_id"] for i in first if i["item_id"] not in dropped
-    ][:5]
+    kept = [i["item_id"] for i in first if i["item_id"] not in dropped][:5]
+    assert [i["item_id"] for i in again] == kept
+    assert [i["rank"] for i in again] == [1, 2, 3, 4, 5]
+    live = recall.similar(load_run(current_run(served_data), lists=False), item, 5, dropped)
+    assert live == again
 
 
 def test_user_lists_and_the_unknown_user(api):

@@ -7,7 +7,8 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from recsys.serve.lookup import KeyedRows
+from recsys.model.embedding import Embedding
+from recsys.serve.lookup import KeyedRows, RowLists
 from recsys.serve.recall import count_entries, session_query
 from recsys.stage import SERVE_URL, report_link
 
@@ -50,6 +51,29 @@ def test_keyed_rows_finds_each_key_in_an_unsorted_table():
     assert keyed.rows("é").column("item").to_pylist() == ["e1"]
     assert keyed.rows("d") is None and keyed.rows("") is None
     assert len(keyed) == 4
+
+
+def test_row_lists_slice_each_items_list():
+    ids = np.array(["a", "b", "c", "d"], dtype=object)
+    emb = Embedding(np.zeros((4, 2), np.float32), ids)
+    table = pa.table(
+        {
+            "key": ["c", "c", "a", "a", "a", "b", "b"],
+            "rank": [1, 2, 1, 2, 3, 2, 1],  # b's entries out of order: sorted on load
+            "item": ["a", "b", "b", "c", "d", "zz", "a"],  # b names an unknown item
+            "score": [0.9, 0.5, 3.0, 2.0, 1.0, 0.1, 0.2],
+            "source": ["x", "y", "x", "x+y", "y", "x", "y"],
+        }
+    )
+    lists = RowLists(table, emb)
+    items, scores, sources = lists.top(0, 2, np.array([], np.int64))
+    assert items.tolist() == [1, 2] and scores.tolist() == [3.0, 2.0]
+    assert sources.tolist() == ["x", "x+y"]
+    items, _, _ = lists.top(0, 5, np.array([2]))
+    assert items.tolist() == [1, 3]
+    assert lists.top(1, 2, np.array([], np.int64)) is None  # lists an unknown item
+    assert lists.top(3, 2, np.array([], np.int64)) is None  # no list
+    assert lists.top(2, 9, np.array([], np.int64))[0].tolist() == [0, 1]
 
 
 def test_report_links_point_at_the_server_when_its_url_is_set(monkeypatch, tmp_path):
