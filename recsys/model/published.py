@@ -48,12 +48,16 @@ def _plain(array: np.ndarray) -> np.ndarray:
     return array.view(np.ndarray) if isinstance(array, np.memmap) else array
 
 
-def channels_of(emb: Embedding, idx, scoring: str, counts: Path, lazy: bool = False) -> Channels:
+def channels_of(
+    emb: Embedding, idx, scoring: str, counts: Path | None, lazy: bool = False
+) -> Channels:
     """The served model's channels: the serving index `idx` in the scoring space, the
-    count channel's lists (`counts`, layout.COUNT_LISTS), the training counts. `lazy` (a
-    server) computes query rows on demand (`QueryRows`) instead of building the whole
-    space, and reads on the calling thread only."""
+    count channel's lists (`counts`, layout.COUNT_LISTS; None: a run without the channel),
+    the training counts. `lazy` (a server) computes query rows on demand (`QueryRows`)
+    instead of building the whole space, and reads on the calling thread only."""
     queries = QueryRows(emb.vectors, emb.context, scoring) if lazy else emb.spaces(scoring)[0]
+    if counts is None:
+        return Channels(queries, idx, None, emb.counts)
     # A server (lazy) decodes on its loader thread alone: Arrow's pool would take the core
     # the event loop answers on while a new run is loaded beside the served one.
     lists = pq.read_table(

@@ -7,7 +7,7 @@ millions): user lists and the fallback lists of items without a vector stay Arro
 found by binary search, the model's item lists become arrays by vocabulary row (`GET
 /similar` reads them, recsys/serve/lookup.py).
 
-What a load checks (`load_run`): the manifest lists every file serving reads (a manifest
+What a load checks (`load_run`): the manifest lists the model and the index (a manifest
 that lists nothing is refused), each listed file has its recorded size, and the files read
 match their sha256; then the configuration the run was exported with is read from the
 manifest (`export.*`: weights, depths, history, rules), so a run is served the way it was
@@ -28,8 +28,10 @@ from recsys.config import ExportConfig, PipelineConfig, migrate_config
 from recsys.errors import PublishError
 from recsys.layout import (
     COUNT_LISTS,
+    INDEX_FILE,
     ITEM_ATTRIBUTES,
     ITEM_RECS,
+    MODEL_FILES,
     SERVED_LISTS,
     SERVING_FILES,
     USER_RECS,
@@ -79,6 +81,8 @@ class ServedModel:
         A model loaded without its lists (`recsys similar`) reads the file for this one id."""
         if self.cold is not None:
             return self.cold.rows(item_id)
+        if ITEM_RECS not in self.manifest["files"]:
+            return None
         verify(self.run, hashed={ITEM_RECS})
         found = pq.read_table(self.run / ITEM_RECS, filters=[("item_id", "=", item_id)])
         return KeyedRows(found, "item_id").rows(item_id) if found.num_rows else None
@@ -87,13 +91,19 @@ class ServedModel:
         return None if self.users is None else self.users.rows(user_id)
 
 
+# What a run must list to be served; the other files are read (and hashed) when listed: a
+# run exported before the count channel, the attributes file or without its lists is
+# served without them (no count channel, no attribute rules, lists ranked live).
+REQUIRED = (*MODEL_FILES, INDEX_FILE)
+
+
 def served_files(manifest: dict, lists: bool) -> set[str]:
-    """The files a load reads (and hashes): the model, the index, the count channel, the
-    rules' attributes when the run publishes them, and with `lists` the exported lists."""
+    """The files a load reads (and hashes): the model and the index, the index settings,
+    the count channel and the rules' attributes when the run lists them, and with `lists`
+    the exported lists it lists."""
     wanted = set(SERVING_FILES) | (set(SERVED_LISTS) if lists else set())
-    if ITEM_ATTRIBUTES not in manifest.get("files", {}):
-        wanted.discard(ITEM_ATTRIBUTES)
-    return wanted
+    listed = manifest.get("files", {})
+    return {name for name in wanted if name in listed or name in REQUIRED}
 
 
 def load_run(run: Path, lists: bool = True) -> ServedModel:
@@ -123,13 +133,16 @@ def load_run(run: Path, lists: bool = True) -> ServedModel:
         )
     emb = Embedding.load(run, mmap=True)
     idx = index.load(run, mmap=True)
-    channels = channels_of(emb, idx, cfg.scoring, run / COUNT_LISTS, lazy=True)
-    channels.counts.matrix.sort_indices()  # `because` reads rows by binary search
+    counts = run / COUNT_LISTS if COUNT_LISTS in wanted else None
+    channels = channels_of(emb, idx, cfg.scoring, counts, lazy=True)
+    if channels.counts is not None:
+        channels.counts.matrix.sort_indices()  # `because` reads rows by binary search
     vocab = pa.table({"item_id": emb.arrow_ids, "count": emb.counts})
     order = pc.sort_indices(vocab, [("count", "descending"), ("item_id", "ascending")])
     users = items = cold = None
-    if lists:
+    if USER_RECS in wanted and lists:
         users = KeyedRows(_list_table(run / USER_RECS, "user_id", "item_id"), "key")
+    if ITEM_RECS in wanted and lists:
         table = _list_table(run / ITEM_RECS, "item_id", "neighbor_id")
         keys = emb.rows_of(table.column("key"))
         items = RowLists(table, emb, keys)
