@@ -15,9 +15,10 @@ Measured, each bounded in time:
 - `POST /recommend` with 10-item random sessions at 500 req/s offered, goal p99 <= 20 ms;
 - the highest sustained throughput of each: `wrk` (closed loop, 16 connections, Lua
   scripts for random ids and POST bodies) when installed, else loadgen at 3,000 req/s;
-- 10 swaps of `current` (every 2 s, hard-linked copies of the run under new ids) during a
-  500 req/s `GET /similar` load: failed requests (goal 0) and answers whose `run_id` is
-  older than one the client had already received before sending (goal 0);
+- 10 swaps of `current` (hard-linked copies of the run under new ids; the next switch once
+  the server answers with the new run, plus 2 s) during a 500 req/s `GET /similar` load:
+  failed requests (goal 0) and answers whose `run_id` is older than one the client had
+  already received before sending (goal 0);
 - session recall quality: ml-100k is cut at the 90% time quantile (bench/recall_scorer.py,
   the protocol of bench/bench_recall.py); `recsys run` publishes a model of the past, and
   every next event of a future session is asked of `POST /recommend` with the session so
@@ -328,19 +329,23 @@ def main(quick: bool = False) -> list[dict]:
 
 
 def swaps(server: Server, data: Path, runs: list[str], n: int, tmp: Path, every: float) -> dict:
-    """10 switches of `current` while GET /similar runs at 500 req/s."""
-    seconds = every * (len(runs) - 1) + 4
-    out = tmp / "load-swaps.json"
+    """10 switches of `current` while GET /similar runs at 500 req/s: each switch waits
+    until the server answers `/ready` with the new run (every swap is served), then
+    `every` seconds more; the load stops after the last (bounded: 10 minutes at most)."""
+    out, stop = tmp / "load-swaps.json", tmp / "load-swaps.stop"
     cmd = [sys.executable, str(HERE / "loadgen.py"), server.url, "--rate", "500"]
-    cmd += ["--seconds", str(seconds), "--kind", "similar", "--items", str(n), "--out", str(out)]
-    proc = subprocess.Popen(cmd)
-    time.sleep(2)
+    cmd += ["--seconds", "600", "--kind", "similar", "--items", str(n), "--out", str(out)]
+    proc = subprocess.Popen([*cmd, "--until", str(stop)])
+    time.sleep(every)
+    began = time.perf_counter()
     for run_id in runs[1:]:
         store.switch_current(data, run_id)
+        server.wait_ready(run_id, timeout=120)
         time.sleep(every)
-    proc.wait(timeout=seconds * 4 + 120)
+    swapping = time.perf_counter() - began
+    stop.touch()
+    proc.wait(timeout=180)
     result = json.loads(out.read_text())
-    server.wait_ready(runs[-1], timeout=60)
     row = fixed_rate_row("GET /similar during 10 swaps", result, 500, "0 failed, 0 older")
     row["answers older than seen"] = swap_check(result["order"], runs)
     row["run ids answered"] = len({o[2] for o in result["order"]})
@@ -350,6 +355,7 @@ def swaps(server: Server, data: Path, runs: list[str], n: int, tmp: Path, every:
         / server.metric("recsys_serve_load_seconds_count"),
         2,
     )
+    row["swapping s"] = round(swapping, 1)
     return row
 
 
