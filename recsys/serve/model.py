@@ -84,8 +84,8 @@ class ServedModel:
         if ITEM_RECS not in self.manifest["files"]:
             return None
         verify(self.run, hashed={ITEM_RECS})
-        found = pq.read_table(self.run / ITEM_RECS, filters=[("item_id", "=", item_id)])
-        return KeyedRows(found, "item_id").rows(item_id) if found.num_rows else None
+        found = _list_table(self.run / ITEM_RECS, "item_id", "neighbor_id", item_id)
+        return KeyedRows(found, "key").rows(item_id) if found.num_rows else None
 
     def user_list(self, user_id: str) -> pa.Table | None:
         return None if self.users is None else self.users.rows(user_id)
@@ -162,9 +162,10 @@ def load_run(run: Path, lists: bool = True) -> ServedModel:
     )
 
 
-def _list_table(path: Path, key: str, item: str) -> pa.Table:
-    """An exported list file as (key, rank, item, score, source)."""
+def _list_table(path: Path, key: str, item: str, only: str | None = None) -> pa.Table:
+    """An exported list file as (key, rank, item, score, source); `only`: one key's rows."""
     columns = [key, "rank", item, "score", "source"]
+    where = None if only is None else [(key, "=", only)]
     # One thread (the loader's): the served run's requests keep the other core.
-    table = pq.read_table(path, columns=columns, memory_map=True, use_threads=False)
+    table = pq.read_table(path, columns=columns, filters=where, memory_map=True, use_threads=False)
     return table.rename_columns(["key", *LIST_COLUMNS])
