@@ -53,6 +53,8 @@ MOVED = {
     "tune.dask_address": "ops.dask_address",
     "quality.min_year": "extract.min_year",
     "quality.future_tolerance_hours": "extract.future_tolerance_hours",
+    # 'auto' no longer chooses HNSW; the size bound now ends IVF-Flat's range.
+    "export.hnsw_max_items": "export.ivfflat_max_items",
 }
 # Keys that are gone: refused as unknown in a config, dropped from a published run's.
 # The value says what replaced the key; it is shown when a config still uses it.
