@@ -114,12 +114,18 @@ def _models(trained: StageReport | None, refit: StageReport | None) -> dict:
     if trained is None:
         return {}
     evaluated = {"trained_on": "the training split", "corpus_tokens": trained.rows_in}
+    if str(trained.details.get("init", "")).startswith("champion"):
+        evaluated["trained_on"] = "the champion's vectors, then the training split's newer sessions"
     refitted = refit is not None and "corpus_tokens" in refit.details
-    served = (
-        {"trained_on": "every split (refit)", "corpus_tokens": refit.rows_in}
-        if refitted
-        else {"trained_on": "the training split (train.refit=off)"} | evaluated
-    )
+    if refitted and refit.details.get("refit") == "warm":
+        served = {
+            "trained_on": "every split (the evaluated model, then the held-out splits: warm refit)",
+            "corpus_tokens": trained.rows_in + refit.rows_in,
+        }
+    elif refitted:
+        served = {"trained_on": "every split (refit)", "corpus_tokens": refit.rows_in}
+    else:
+        served = {"trained_on": "the training split (train.refit=off)"} | evaluated
     files = {
         "evaluated": [f"{EVALUATED_PREFIX}{n}" for n in MODEL_FILES],
         "served": list(MODEL_FILES),

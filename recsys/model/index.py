@@ -259,6 +259,7 @@ def tune_recall(
     target: float,
     sample: int,
     ceiling: int | None = None,
+    truth: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     """Double the search beam (efSearch / nprobe) until sampled recall@k reaches `target`
     or the beam hits its ceiling (`ceiling`, default efSearch 1024 / nprobe = nlist), then
@@ -267,9 +268,9 @@ def tune_recall(
 
     Search parameters cost nothing to change after the build, so defaults can be fast and
     the recall is still made sure on the actual vectors. The exact answers of the sample
-    are computed once.
+    (`truth`: rows and ids, see `sample_truth`) are computed once.
     """
-    rows, truth = sample_truth(queries, indexed, min(k, idx.ntotal), sample)
+    rows, truth = truth or sample_truth(queries, indexed, min(k, idx.ntotal), sample)
     recall = _recall(idx, queries, rows, truth)
     key = BEAMS.get(info["kind"])
     top = {"ef_search": 1024, "nprobe": info.get("nlist", 1)}.get(key, 0)
@@ -314,9 +315,17 @@ def build_tuned(
     idx, info = build(indexed, cfg)
     auto_ivf = cfg.index_type == "auto" and info["kind"] == "ivfflat"
     ceiling = max(1, int(cfg.ivf_max_scan * info["nlist"])) if auto_ivf else None
-    recall = tune_recall(
-        idx, info, queries, indexed, k, cfg.recall_target, cfg.recall_sample, ceiling
-    )
+    truth = sample_truth(queries, indexed, min(k, idx.ntotal), cfg.recall_sample)
+    recall = 0.0
+    if auto_ivf:  # one search at the widest allowed beam settles whether IVF can serve
+        configure(idx, {**info, "nprobe": ceiling})
+        recall = _recall(idx, queries, *truth)
+        info["recall_tuning"] = [(ceiling, round(recall, 4))]
+        configure(idx, info)
+    if not auto_ivf or recall >= cfg.recall_target:
+        recall = tune_recall(
+            idx, info, queries, indexed, k, cfg.recall_target, cfg.recall_sample, ceiling, truth
+        )
     if auto_ivf and recall < cfg.recall_target:
         tried = {
             "tried": "ivfflat",

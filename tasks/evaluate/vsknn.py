@@ -24,8 +24,11 @@ from recsys.model.scoring import top_of_sparse
 def vsknn_lists(con: duckdb.DuckDBPyConnection, cfg: EvaluateConfig, depth: int) -> pa.Table:
     """(query_id, rank, item_id, score) per case of `session_cases` (query_id = pair id)."""
     b = cfg.baselines
-    prefix = sqlrun.run(con, "evaluate/vsknn_prefix", {"items": b.session_items}).fetchnumpy()
-    sessions = sqlrun.run(con, "evaluate/vsknn_sessions").fetchnumpy()
+    params = {"items": b.session_items, "sample": b.vsknn_sample}
+    sqlrun.run(con, "evaluate/vsknn_sessions", params)
+    sqlrun.run(con, "evaluate/vsknn_codes", params)
+    prefix = sqlrun.run(con, "evaluate/vsknn_prefix", params).fetchnumpy()
+    sessions = sqlrun.run(con, "evaluate/vsknn_session_rows").fetchnumpy()
     empty = pa.table(
         {
             "query_id": pa.array([], pa.string()),
@@ -36,11 +39,10 @@ def vsknn_lists(con: duckdb.DuckDBPyConnection, cfg: EvaluateConfig, depth: int)
     )
     if len(prefix["pair_id"]) == 0 or len(sessions["session"]) == 0:
         return empty
-    items, codes = np.unique(
-        np.concatenate([sessions["item_id"], prefix["item_id"]]).astype(object),
-        return_inverse=True,
+    items = np.asarray(
+        [r[0] for r in sqlrun.run(con, "evaluate/vsknn_names").fetchall()], dtype=object
     )
-    s_item, p_item = codes[: len(sessions["item_id"])], codes[len(sessions["item_id"]) :]
+    s_item, p_item = sessions["code"], prefix["code"]
     session_ids, s_row = np.unique(sessions["session"], return_inverse=True)
     recent = _most_recent(s_item, s_row, sessions["started"], b.vsknn_sample)
     # items x sessions: each item's sampled candidate sessions; sessions x items: their sets

@@ -55,7 +55,8 @@ def item_neighbours(
     parts = [_empty_item_table()]
     for start in range(0, len(rows), cfg.batch_size):
         batch = rows[start : start + cfg.batch_size]
-        ids, scores, mask = fuse(channels.for_items(batch, depth), cfg.item_weights.of(), kept)
+        weights = cfg.item_weights.of()
+        ids, scores, mask = fuse(channels.for_items(batch, depth, weights), weights, kept)
         valid = ids.ravel() >= 0
         width = ids.shape[1]
         parts.append(
@@ -133,6 +134,7 @@ def user_candidates(
             weights[lo_row:hi_row],
             stop - start,
             int(depth.max()),
+            cfg.session_weights.of(),
         )
         width = int(kept[start:stop].max())
         ids, scores, mask = fuse(lists, cfg.session_weights.of(), width)

@@ -186,7 +186,9 @@ def _train(
         else:
             token_of = {item: token for token, item in item_of.items()}
             model = from_run(warm[0], tc, token_of, cfg.extract.max_session_length, warm[1])
-            continue_training(model, corpus, counts, epochs, [_EpochProgress(epochs, name)])
+            progress = [_EpochProgress(epochs, name)]
+            alpha = tc.warm_alpha or tc.alpha / 10
+            continue_training(model, corpus, counts, epochs, progress, alpha)
         keys = model.wv.index_to_key
         context = model.syn1neg if tc.negative > 0 else model.syn1
         np.save(out / VECTORS, model.wv.vectors.astype(np.float32))

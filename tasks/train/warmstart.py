@@ -70,16 +70,27 @@ def from_run(
 
 
 def continue_training(
-    model: Word2Vec, corpus: Path, new_counts: dict[str, int], epochs: int, callbacks=()
+    model: Word2Vec,
+    corpus: Path,
+    new_counts: dict[str, int],
+    epochs: int,
+    callbacks=(),
+    alpha: float | None = None,
 ) -> Word2Vec:
     """Add the new corpus's items to the vocabulary (counts of known items are added up)
-    and train on the new corpus only; nothing to do for an empty corpus."""
+    and train on the new corpus only, the learning rate decaying from `alpha` (None: the
+    model's); nothing to do for an empty corpus."""
     total = int(sum(new_counts.values()))
     if total == 0:
         return model
     model.build_vocab_from_freq(new_counts, update=True)
     model.train(
-        corpus_file=str(corpus), total_words=total, epochs=epochs, callbacks=list(callbacks)
+        corpus_file=str(corpus),
+        total_words=total,
+        epochs=epochs,
+        callbacks=list(callbacks),
+        start_alpha=alpha or model.alpha,
+        end_alpha=model.min_alpha,
     )
     return model
 

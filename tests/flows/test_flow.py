@@ -60,7 +60,7 @@ def test_planted_groups_come_first(tmp_path, planted_events, capsys):
     }
     # The gate evaluated the model trained on the training split; the served one saw all.
     models = manifest["models"]
-    assert models["served"]["trained_on"] == "every split (refit)"
+    assert models["served"]["trained_on"].startswith("every split")  # train.refit=warm
     assert models["served"]["corpus_tokens"] > models["evaluated"]["corpus_tokens"]
     assert manifest["gate"]["passed"] is True
     assert {"item_recs.parquet", "user_recs.parquet", "index.faiss", "metrics.json"} <= set(

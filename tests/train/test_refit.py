@@ -30,7 +30,8 @@ def trained(tmp_path, planted_events):
 
 
 def test_refit_learns_from_every_split_and_keeps_the_evaluated_model(trained):
-    paths, cfg, trained_report = trained
+    paths, _, trained_report = trained
+    cfg = PipelineConfig.model_validate(SMALL | {"train": {**SMALL["train"], "refit": "full"}})
     before = {name: (paths.out / name).read_bytes() for name in MODEL_FILES}
     report = refit(paths, cfg)
     for name in MODEL_FILES:
