@@ -59,12 +59,14 @@ def _past_file(source: Path, cut: float, out: Path) -> Path:
     return out
 
 
-def _cli(*args: str) -> None:
+def _cli(*args: str) -> int:
+    """Run a recsys command; a gate refusal (exit 4) is a result, anything else a failure."""
     from recsys.cli import main as cli
 
     code = cli([str(a) for a in args])
-    if code != 0:
+    if code not in (0, 4):
         raise SystemExit(f"recsys {args[0]} exited {code}")
+    return code
 
 
 def _published_item_lists(run: Path, log, future_cases) -> list[list[int]]:
@@ -135,8 +137,11 @@ def measure(name: str, tune: bool, tmp: Path) -> list[dict]:
         start = time.perf_counter()
         if steps:
             _cli("tune", "--events", past, "--data-dir", data)
-        _cli("run", "--events", past, "--data-dir", data)
+        refused = _cli("run", "--events", past, "--data-dir", data) == 4
         seconds = time.perf_counter() - start
+        if refused:  # nothing published: the gate found it worse than a baseline
+            rows.append({"data": Path(str(name)).stem, "model": f"{label}: refused (exit 4)"})
+            continue
         run = (data / "published" / "current").resolve()
         ours = {
             "item": scorer.rates(scorer.hit_ranks(_published_item_lists(run, log, future), future)),
