@@ -5,13 +5,19 @@ separately drawn, rescaled "context" vectors, i.e. the default in_out raw inner 
 The reference is `faiss.IndexFlatIP` over the same vectors in the same process:
 
 - 100k x 64: every item queries its top-21 (top-20 without itself), exact vs ANN, recall@20
-  over all items, speed-up of the search alone and of build + search.
-Every ANN index is built as export builds it: its search beam (efSearch / nprobe) doubled
-from the configured start until a 1,000-query sample reaches recall@20 >= 0.98
-(`export.recall_target`); that tuning counts as build time, `beam` is where it stopped.
+  over all items, speed-up of the search alone and of build + search. `auto` is what export
+  chooses by itself (IVF-Flat, nlist = 4*sqrt(n), nprobe tuned on the sample).
+- the same with Gaussian vectors that have no clusters: `auto` must notice that IVF would
+  scan most lists and serve exact search instead.
 
-- 1M x 64: the size-chosen IVF-PQ index (and IVF-Flat, HNSW): build time, recall@20 on 2,000 sampled
-  queries against exact search, bytes per vector, and search throughput on a sample.
+Every index is built as export builds it (`index.build_tuned`): its search beam (efSearch /
+nprobe) doubled from the configured start until a 1,000-query sample reaches recall@20 >=
+0.98 (`export.recall_target`), then bisected back; that tuning counts as build time, `beam`
+is where it stopped.
+
+- 1M x 64: the size-chosen index (auto: IVF-Flat up to export.ivfflat_max_items) and
+  IVF-PQ, HNSW: build time, recall@20 on 2,000 sampled queries against exact search, bytes
+  per vector, and search throughput on a sample.
 
 `--quick` uses 20k / 100k items. FAISS runs single-threaded here (see main).
 """
@@ -48,19 +54,26 @@ def recall(truth: np.ndarray, found: np.ndarray) -> float:
 
 
 def built(indexed: np.ndarray, queries: np.ndarray, params: dict):
-    """The index as export serves it: built, then its beam tuned to the recall target on a
-    1,000-query sample (the tuning time counts as build time)."""
+    """The index as export serves it (`index.build_tuned`): built, then its beam tuned to
+    the recall target on a 1,000-query sample (the tuning time counts as build time)."""
     cfg = ExportConfig(**params)
-    start = time.perf_counter()
-    idx, info = index.build(indexed, cfg)
-    index.tune_recall(idx, info, queries, indexed, K, cfg.recall_target, cfg.recall_sample)
-    info["build_seconds"] = round(time.perf_counter() - start, 2)
-    info["beam"] = info["recall_tuning"][-1][0] if info["recall_tuning"] else "-"
+    idx, info = index.build_tuned(queries, indexed, K, cfg)
+    beam = info.get(index.BEAMS.get(info["kind"], ""), "-")
+    info["beam"] = f"{info['kind']} {beam}" if params.get("index_type", "auto") == "auto" else beam
     return idx, info
 
 
-def all_items(n: int, settings: dict[str, dict]) -> list[dict]:
-    queries, indexed = clustered(n)
+def unclustered(n: int, dim: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian vectors with no cluster structure: what 'auto' must not serve with IVF."""
+    rng = np.random.default_rng(seed)
+    return (
+        rng.normal(size=(n, dim)).astype(np.float32),
+        rng.normal(size=(n, dim)).astype(np.float32),
+    )
+
+
+def all_items(n: int, settings: dict[str, dict], vectors=clustered) -> list[dict]:
+    queries, indexed = vectors(n)
     start = time.perf_counter()
     exact = index.build_exact(indexed)
     _, truth = index.search(exact, queries, K + 1)
@@ -68,6 +81,7 @@ def all_items(n: int, settings: dict[str, dict]) -> list[dict]:
     rows = [
         {
             "items": n,
+            "vectors": vectors.__name__,
             "index": "exact IndexFlatIP",
             "build_s": 0.0,
             "search_s": round(exact_s, 2),
@@ -85,6 +99,7 @@ def all_items(n: int, settings: dict[str, dict]) -> list[dict]:
         rows.append(
             {
                 "items": n,
+                "vectors": vectors.__name__,
                 "index": label,
                 "build_s": info["build_seconds"],
                 "beam": info["beam"],
@@ -133,18 +148,23 @@ def main(quick: bool = False) -> list[dict]:
     # One OpenMP thread for reference and ANN alike: on a shared 2-core machine OpenMP
     # spin-waiting made IVF training 5x slower and timings noisy.
     faiss.omp_set_num_threads(1)
+    n = 20_000 if quick else 100_000
+    # flat_max_items below n: --quick's 20k catalogue gets the same choice as 100k.
+    auto = {"index_type": "auto", "flat_max_items": n // 2}
     mid = {
-        "hnsw (defaults, auto)": {"index_type": "hnsw"},
+        "auto": auto,
+        "hnsw M=32": {"index_type": "hnsw"},
         "hnsw M=16": {"index_type": "hnsw", "hnsw_m": 16},
-        "ivfflat nprobe from 2": {"index_type": "ivfflat", "ivf_nprobe": 2},
-        "ivfpq (defaults)": {"index_type": "ivfpq"},
+        "ivfflat nlist=sqrt(n)": {"index_type": "ivfflat", "ivf_nlist": int(n**0.5)},
+        "ivfpq": {"index_type": "ivfpq"},
     }
     big = {
-        "ivfpq (defaults, auto)": {"index_type": "ivfpq"},
-        "ivfflat (defaults)": {"index_type": "ivfflat"},
-        "hnsw (defaults)": {"index_type": "hnsw"},
+        "auto": {"index_type": "auto"},
+        "ivfpq": {"index_type": "ivfpq"},
+        "hnsw": {"index_type": "hnsw"},
     }
-    rows = all_items(20_000 if quick else 100_000, mid)
+    rows = all_items(n, mid)
+    rows += all_items(n, {"auto": auto}, unclustered)
     return rows + large(100_000 if quick else 1_000_000, big)
 
 

@@ -95,6 +95,7 @@ SERVED_LISTS = (USER_RECS, ITEM_RECS)
 STAGE_DB = "stage.duckdb"
 CORPUS = "corpus.txt"
 REFIT_CORPUS = "corpus_all.txt"  # every split's sessions, for the refit
+WARM_CORPUS = "corpus_warm.txt"  # the new sessions a warm start continues on
 OUT = "run"
 REPORTS = "reports"  # what a rolled-back run keeps
 FAILED = "FAILED"  # the note of a rolled-back run

@@ -143,8 +143,8 @@ def recall_verdict(paths: RunPaths, cfg: PipelineConfig) -> dict:
     if not verdict["passed"]:
         message = (
             f"index recall gate refused the {info['kind']} index: recall@{info['recall_k']} "
-            f"{info['recall']} < export.min_recall {cfg.export.min_recall} (raise "
-            "export.hnsw_ef_search / export.ivf_nprobe or use export.index_type=flat)"
+            f"{info['recall']} < export.min_recall {cfg.export.min_recall} (use "
+            "export.index_type=auto, which falls back to exact search, or flat)"
         )
         if cfg.gate.enforce:
             raise GateRefused(message)

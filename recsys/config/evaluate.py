@@ -142,6 +142,15 @@ class EvaluateConfig(Section):
         description="Lists are scored this much deeper than the largest K, so removing the "
         "session's items still leaves K candidates (a target below that depth is a miss).",
     )
+    max_cases: int | None = Field(
+        20_000,
+        ge=1,
+        description="Largest number of next-item cases scored (None: every one). Beyond it "
+        "whole held-out sessions are sampled by a hash of their number (repeatable), and "
+        "only their items' baseline and model lists are computed, so the evaluation's cost "
+        "stops growing with the log: 20,000 cases put the standard error of an HR near 0.3 "
+        "points, well inside the gate's margins, while a 10M-event log holds ~1M cases.",
+    )
     session_cases: int = Field(
         20_000,
         ge=0,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from recsys.config.section import ColumnName, Section
+from recsys.config.section import ColumnName, Section, refuse_moved
 
 
 class ChannelWeights(Section):
@@ -81,9 +81,11 @@ class ExportConfig(Section):
     index_type: Literal["auto", "flat", "hnsw", "ivfflat", "ivfpq"] = Field(
         "auto",
         description="Serving index. 'auto' picks by catalogue size: exact 'flat' up to "
-        "flat_max_items, 'hnsw' up to hnsw_max_items, 'ivfpq' above. Force one to trade "
-        "memory, build time and recall yourself; 'ivfflat' (inverted lists over exact "
-        "vectors) is the fastest for all-items batch export when items form clusters.",
+        "flat_max_items, 'ivfflat' up to ivfflat_max_items (kept only if it reaches "
+        "recall_target probing at most ivf_max_scan of its lists, else exact), 'ivfpq' "
+        "above. Force one to trade memory, build time and recall yourself. 'hnsw' is never "
+        "chosen automatically: on item2vec's inner-product (sym, in_out) vectors its recall "
+        "stalled at 0.65 with efSearch 1024 (docs/performance.md).",
     )
     flat_max_items: int = Field(
         20_000,
@@ -91,12 +93,21 @@ class ExportConfig(Section):
         description="Largest catalogue served by exact search: below this a full export "
         "takes seconds, so an approximation buys nothing.",
     )
-    hnsw_max_items: int = Field(
-        500_000,
+    ivfflat_max_items: int = Field(
+        1_000_000,
         ge=0,
-        description="Largest catalogue served by HNSW (float vectors + graph, ~4*dim+2*M*4 "
-        "bytes per item); beyond it IVF-PQ keeps memory down (at 1M x 64 it measured 105 "
-        "vs 528 bytes per item, and HNSW's recall@20 fell to 0.93 with default search).",
+        description="Largest catalogue 'auto' serves with IVF-Flat (float vectors, 4*dim+8 "
+        "bytes per item); beyond it IVF-PQ keeps memory down (at 1M x 64: 105 vs 265 bytes "
+        "per item, recall 0.982 vs 1.000).",
+    )
+    ivf_max_scan: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Under 'auto', the largest share of IVF-Flat's lists a query may probe "
+        "to reach recall_target. Scanning lists one query at a time costs 2-5x more per "
+        "vector than exact search's matrix product, so beyond ~10% IVF is no faster and "
+        "the exact index is used instead (what happens on vectors that do not cluster).",
     )
     hnsw_m: int = Field(
         32, ge=4, le=128, description="HNSW links per node: more = better recall, more memory."
@@ -117,11 +128,12 @@ class ExportConfig(Section):
         description="IVF lists; None = 4*sqrt(items), the usual FAISS rule of thumb.",
     )
     ivf_nprobe: int = Field(
-        8,
+        1,
         ge=1,
         le=1 << 20,
         description="IVF lists visited per query (ivfpq, ivfflat) to start from; "
-        "recall_target doubles it as needed.",
+        "recall_target doubles it, then bisects back to the smallest that reaches it "
+        "(every step is a search of recall_sample queries: cheap next to the export).",
     )
     pq_m: int | None = Field(
         None,
@@ -194,6 +206,11 @@ class ExportConfig(Section):
         description="Candidates searched per list = overfetch*K (+ seen items), so K "
         "remain after the filters; raise it for strict filters.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        return refuse_moved("export", data)
 
     @model_validator(mode="after")
     def _price_rule_complete(self) -> ExportConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,12 @@ class Embedding:
     def spaces(self, scoring: str) -> tuple[np.ndarray, np.ndarray]:
         """(query vectors, indexed vectors) under a scoring (see recsys.model.index)."""
         return spaces(self.vectors, self.context, scoring)
+
+    @cached_property
+    def ids(self) -> pa.Array:
+        """The item ids as an Arrow string array: `ids.take(rows)` turns millions of rows
+        into ids ten times faster than a Python list would."""
+        return pa.array(self.item_ids.tolist(), pa.string())
 
     def __len__(self) -> int:
         return len(self.item_ids)

@@ -121,12 +121,14 @@ def neighbours_without_self(
 
 
 def choose_kind(n_items: int, cfg: Any) -> str:
-    """The index type for a catalogue of `n_items` under an ExportConfig."""
+    """The index type for a catalogue of `n_items` under an ExportConfig: under 'auto',
+    exact up to `flat_max_items`, IVF-Flat up to `ivfflat_max_items`, IVF-PQ above (and
+    `build_tuned` may still fall back to exact, see there)."""
     if cfg.index_type != "auto":
         return cfg.index_type
     if n_items <= cfg.flat_max_items:
         return "flat"
-    return "hnsw" if n_items <= cfg.hnsw_max_items else "ivfpq"
+    return "ivfflat" if n_items <= cfg.ivfflat_max_items else "ivfpq"
 
 
 def build(indexed: np.ndarray, cfg: Any) -> tuple[faiss.Index, dict]:
@@ -211,6 +213,23 @@ def configure(idx: faiss.Index, info: dict) -> None:
             faiss.downcast_index(idx).k_factor = float(info["k_factor"])
 
 
+def sample_truth(
+    queries: np.ndarray, indexed: np.ndarray, k: int, sample: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sampled query rows, their exact top-k ids): what recall is measured against."""
+    n = len(queries)
+    rows = np.random.default_rng(seed).choice(n, min(sample, n), replace=False)
+    k = min(k, len(indexed))
+    _, truth = build_exact(indexed).search(np.ascontiguousarray(queries[rows]), k)
+    return rows, truth
+
+
+def _recall(idx: faiss.Index, queries: np.ndarray, rows: np.ndarray, truth: np.ndarray) -> float:
+    _, found = search(idx, queries[rows], truth.shape[1])
+    hits = sum(len(np.intersect1d(t[t >= 0], f[f >= 0])) for t, f in zip(truth, found, strict=True))
+    return float(hits / max(1, (truth >= 0).sum()))
+
+
 def recall_at_k(
     idx: faiss.Index,
     queries: np.ndarray,
@@ -224,13 +243,8 @@ def recall_at_k(
     Each query's own row is searched too (in_out scores it like any item), so both lists
     are compared exactly as the index answers them.
     """
-    n = len(queries)
-    rows = np.random.default_rng(seed).choice(n, min(sample, n), replace=False)
-    k = min(k, idx.ntotal)
-    _, truth = build_exact(indexed).search(np.ascontiguousarray(queries[rows]), k)
-    _, found = search(idx, queries[rows], k)
-    hits = sum(len(np.intersect1d(t[t >= 0], f[f >= 0])) for t, f in zip(truth, found, strict=True))
-    return float(hits / max(1, (truth >= 0).sum()))
+    rows, truth = sample_truth(queries, indexed, min(k, idx.ntotal), sample, seed)
+    return _recall(idx, queries, rows, truth)
 
 
 BEAMS = {"hnsw": "ef_search", "ivfflat": "nprobe", "ivfpq": "nprobe"}
@@ -244,24 +258,82 @@ def tune_recall(
     k: int,
     target: float,
     sample: int,
+    ceiling: int | None = None,
 ) -> float:
     """Double the search beam (efSearch / nprobe) until sampled recall@k reaches `target`
-    or the beam hits its ceiling; updates `info` in place and returns the final recall.
+    or the beam hits its ceiling (`ceiling`, default efSearch 1024 / nprobe = nlist), then
+    bisect back to the smallest beam found that still reaches it (within 1/8); updates
+    `info` in place and returns the final recall.
 
     Search parameters cost nothing to change after the build, so defaults can be fast and
-    the recall is still made sure on the actual vectors.
+    the recall is still made sure on the actual vectors. The exact answers of the sample
+    are computed once.
     """
-    recall = recall_at_k(idx, queries, indexed, k, sample)
+    rows, truth = sample_truth(queries, indexed, min(k, idx.ntotal), sample)
+    recall = _recall(idx, queries, rows, truth)
     key = BEAMS.get(info["kind"])
-    ceiling = {"ef_search": 1024, "nprobe": info.get("nlist", 1)}.get(key, 0)
+    top = {"ef_search": 1024, "nprobe": info.get("nlist", 1)}.get(key, 0)
+    ceiling = min(top, ceiling) if ceiling else top
     tried = [(info.get(key), round(recall, 4))] if key else []
+    failed = None
     while key and recall < target and info[key] < ceiling:
+        failed = info[key]
         info[key] = min(info[key] * 2, ceiling)
         configure(idx, info)
-        recall = recall_at_k(idx, queries, indexed, k, sample)
+        recall = _recall(idx, queries, rows, truth)
         tried.append((info[key], round(recall, 4)))
+    if key and failed is not None and recall >= target:
+        good, good_recall = info[key], recall
+        while good - failed > max(1, good // 8):
+            info[key] = (failed + good) // 2
+            configure(idx, info)
+            mid = _recall(idx, queries, rows, truth)
+            tried.append((info[key], round(mid, 4)))
+            if mid >= target:
+                good, good_recall = info[key], mid
+            else:
+                failed = info[key]
+        info[key], recall = good, good_recall
+        configure(idx, info)
     info["recall_tuning"] = tried
     return recall
+
+
+def build_tuned(
+    queries: np.ndarray, indexed: np.ndarray, k: int, cfg: Any
+) -> tuple[faiss.Index, dict]:
+    """The serving index as export builds it: built, its beam tuned to
+    `cfg.recall_target` on `cfg.recall_sample` queries, its recall recorded in `info`.
+
+    Under `index_type=auto` IVF-Flat is tried first and kept only if it reaches the target
+    while probing at most `cfg.ivf_max_scan` of its lists: vectors that do not cluster
+    (the top-k spread over most lists, as item2vec's inner-product neighbours often do)
+    would make it slower than one exact matrix product, so the exact index serves then,
+    and `info["auto"]` says why. `build_seconds` counts the tuning (and a fallback)."""
+    start = time.perf_counter()
+    idx, info = build(indexed, cfg)
+    auto_ivf = cfg.index_type == "auto" and info["kind"] == "ivfflat"
+    ceiling = max(1, int(cfg.ivf_max_scan * info["nlist"])) if auto_ivf else None
+    recall = tune_recall(
+        idx, info, queries, indexed, k, cfg.recall_target, cfg.recall_sample, ceiling
+    )
+    if auto_ivf and recall < cfg.recall_target:
+        tried = {
+            "tried": "ivfflat",
+            "nlist": info["nlist"],
+            "recall_tuning": info["recall_tuning"],
+            "reason": f"recall@{k} {recall:.4f} < {cfg.recall_target} within "
+            f"{cfg.ivf_max_scan:.0%} of the lists: exact search is as fast",
+        }
+        idx = build_exact(indexed)
+        info = {"kind": "flat", "items": len(indexed), "dim": indexed.shape[1], "auto": tried}
+        recall = 1.0
+    info["build_seconds"] = round(time.perf_counter() - start, 3)
+    info["recall_k"] = min(k, len(indexed))
+    info["recall"] = round(recall, 4)
+    if info["kind"] in ("ivfflat", "ivfpq"):
+        info["scanned_share"] = round(info["nprobe"] / info["nlist"], 4)
+    return idx, info
 
 
 def save(idx: faiss.Index, folder: Path, info: dict) -> Path:

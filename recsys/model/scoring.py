@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import pyarrow as pa
 import scipy.sparse as sp
 
 from recsys.model.index import neighbours_without_self, search
@@ -153,6 +154,12 @@ def source_labels(mask: np.ndarray, names: tuple[str, str, str]) -> np.ndarray:
     """`source` of each fused entry: the channels that listed it, joined by '+' in channel
     order (e.g. 'item2vec+sr'); '' for padding."""
     return _label_table(tuple(names))[np.clip(mask, 0, 7)]
+
+
+def source_array(mask: np.ndarray, names: tuple[str, str, str]) -> pa.Array:
+    """`source_labels` as an Arrow string array, built without a Python string per entry."""
+    table = pa.array(_label_table(tuple(names)).tolist(), pa.string())
+    return table.take(pa.array(np.clip(mask, 0, 7).astype(np.int8)))
 
 
 @functools.cache

@@ -1,7 +1,10 @@
--- Distinct items of the test split in [$lo, $hi), sorted: the rows searched with FAISS (a
--- superset of the query items) and the ids the evaluate shards are cut from.
+-- Distinct items of the scored test sessions ($sample_ppm, see evaluate/sample_share) in
+-- [$lo, $hi), sorted: the rows searched with FAISS (a superset of the query items) and the
+-- ids the evaluate shards are cut from.
 with test_items as (
-    select distinct item_id from events where split = 'test'
+    select distinct item_id
+    from events
+    where split = 'test' and hash(session) % 1000000 < $sample_ppm
 ),
 
 final as (

@@ -86,12 +86,15 @@ def list_depth(cfg: EvaluateConfig) -> int:
     return max(cfg.ks) + cfg.list_depth
 
 
-def write_baseline_lists(stage_db: Path, cfg: PipelineConfig, path: Path) -> None:
-    """Every item baseline's list (and the count channel's) for every test item, mined from
-    the training split, into one Parquet file the shards and the session task read."""
+def write_baseline_lists(
+    stage_db: Path, cfg: PipelineConfig, path: Path, sample_ppm: int = shards_of.ALL_SESSIONS
+) -> None:
+    """Every item baseline's list (and the count channel's) for every item of the scored
+    test sessions (`sample_ppm`), mined from the training split, into one Parquet file the
+    shards and the session task read."""
     sources = dict.fromkeys([*ITEM_BASELINES, cfg.export.count_channel])
     with sqlrun.connect(stage_db, read_only=True) as con:
-        sqlrun.run(con, "evaluate/wanted_items")
+        sqlrun.run(con, "evaluate/wanted_items", {"sample_ppm": sample_ppm})
         baselines.item_lists(con, cfg.evaluate, list_depth(cfg.evaluate), sources=sources)
         sqlrun.run(con, "evaluate/lists_write", {"path": str(path)})
 
@@ -115,9 +118,11 @@ def compute_metrics(
     ev, k_gate = cfg.evaluate, cfg.gate.k
     depth = list_depth(ev)
     champ = None if champion is None else champion[0]
+    # At most `evaluate.max_cases` cases: the cost of every list below follows them.
+    sample_ppm = shards_of.sample_share(stage_db, ev.max_cases)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         lists_path = Path(tmp) / BASELINE_LISTS
-        write_baseline_lists(stage_db, cfg, lists_path)
+        write_baseline_lists(stage_db, cfg, lists_path, sample_ppm)
         calls = [
             {
                 "stage_db": stage_db,
@@ -133,14 +138,17 @@ def compute_metrics(
                 "lo": lo,
                 "hi": hi,
                 "shown_path": Path(tmp) / f"shown-{i:04d}.parquet",
+                "sample_ppm": sample_ppm,
             }
-            for i, (lo, hi) in enumerate(shards_of.plan(stage_db, shards, ev.search_batch))
+            for i, (lo, hi) in enumerate(
+                shards_of.plan(stage_db, shards, ev.search_batch, sample_ppm)
+            )
         ]
         if mapper is None:
             mapper = inline(partial(shards_of.score_shard, model=model, champion=champ))
         parts = mapper(calls)
         combined = shards_of.combine(stage_db, parts, f"{tmp}/shown-*.parquet", ev.ks, k_gate)
-        sessions = score_sessions(stage_db, model, champ, lists_path, cfg, depth)
+        sessions = score_sessions(stage_db, model, champ, lists_path, cfg, depth, sample_ppm)
     with sqlrun.connect(stage_db, read_only=True) as con:
         con.register("model_vocab", pa.table({"item_id": pa.array(model.emb.item_ids.tolist())}))
         test_events, vocab_coverage = sqlrun.run(con, "evaluate/vocab_coverage").fetchone()
@@ -157,6 +165,8 @@ def compute_metrics(
         "count_channel": cfg.export.count_channel,
         "ks": ev.ks,
         "test_pairs": combined["pairs"],
+        # The share of held-out sessions scored (evaluate.max_cases; 1 = all of them).
+        "sampled_share": sample_ppm / shards_of.ALL_SESSIONS,
         "test_events": test_events,
         "query_items": sum(p.queries for p in parts),
         "query_items_in_vocabulary": sum(p.queries_known for p in parts),

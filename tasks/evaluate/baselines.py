@@ -58,7 +58,11 @@ def item_lists(
     sources = list(sources)
     sqlrun.run(con, "evaluate/candidates")
     rules = {name: p for name, p in rule_settings(cfg).items() if name in sources}
-    if rules:
+    if len(rules) == 1:  # one aggregation straight from the sessions (the export's channel)
+        (name, params), *_ = rules.items()
+        params = {"source": name, "depth": depth, "splits": splits, **params}
+        sqlrun.run(con, "evaluate/rule_direct", params)
+    elif rules:
         steps = max(p["steps"] for p in rules.values())
         sqlrun.run(con, "evaluate/pair_counts", {"steps": steps, "splits": splits})
         for name, params in rules.items():

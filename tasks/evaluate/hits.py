@@ -15,14 +15,14 @@ import pyarrow as pa
 from recsys import sqlrun
 from recsys.tasks.evaluate.sessions import HIT_TABLES as SESSION_HITS
 from recsys.tasks.evaluate.sessions import LIST_TABLES as SESSION_LISTS
-from recsys.tasks.evaluate.shards import HIT_TABLES, LIST_TABLES, rates
+from recsys.tasks.evaluate.shards import ALL_SESSIONS, HIT_TABLES, LIST_TABLES, rates
 
 
 def open_cases(stage_db: Path, session_cases: int) -> duckdb.DuckDBPyConnection:
     """A read-only connection holding both tasks' cases (`test_pairs`, `session_cases`,
     `session_prefix`) and empty list tables; the caller closes it."""
     con = sqlrun.connect(stage_db, read_only=True)
-    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None})
+    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": ALL_SESSIONS})
     sqlrun.run(con, "evaluate/session_cases", {"max_cases": session_cases})
     sqlrun.run(con, "evaluate/session_prefix")
     sqlrun.run(con, "evaluate/candidates")

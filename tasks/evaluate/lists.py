@@ -37,13 +37,14 @@ def table(keys: np.ndarray, ids: np.ndarray, scores: np.ndarray, emb: Embedding)
     """(query_id, rank, item_id, score) of row lists `ids` (-1 = padding) keyed by `keys`."""
     width = ids.shape[1] if ids.ndim == 2 else 0
     valid = ids.ravel() >= 0
+    owner = np.repeat(np.arange(len(ids)), width)[valid]
     return pa.table(
         {
-            "query_id": pa.array(
-                np.repeat(np.asarray(keys, dtype=object), width)[valid].tolist(), pa.string()
+            "query_id": pa.array(np.asarray(keys, dtype=object).tolist(), pa.string()).take(
+                pa.array(owner)
             ),
             "rank": pa.array(np.tile(np.arange(1, width + 1), len(ids))[valid], pa.int64()),
-            "item_id": pa.array(emb.item_ids[ids.ravel()[valid]].tolist(), pa.string()),
+            "item_id": emb.ids.take(pa.array(ids.ravel()[valid])),
             "score": pa.array(scores.ravel()[valid].astype(np.float64), pa.float64()),
         }
     )

@@ -15,7 +15,13 @@ from recsys.config import PipelineConfig
 from recsys.tasks.evaluate import baselines
 from recsys.tasks.evaluate.gate import CHAMPION, EMBEDDING, MODEL
 from recsys.tasks.evaluate.lists import channels_of, session_lists
-from recsys.tasks.evaluate.shards import Scored, combine_paired, paired_counts, rates
+from recsys.tasks.evaluate.shards import (
+    ALL_SESSIONS,
+    Scored,
+    combine_paired,
+    paired_counts,
+    rates,
+)
 
 LIST_TABLES = {"lists": "session_candidates"}
 HIT_TABLES = {"cases": "session_cases", "lists": "session_candidates", "hits": "session_hits"}
@@ -28,13 +34,14 @@ def score_sessions(
     lists_path: Path,
     cfg: PipelineConfig,
     depth: int,
+    sample_ppm: int = ALL_SESSIONS,
 ) -> dict:
     """{'cases', 'models'} of the session task ({} when it is off or has no cases)."""
     ev, ex = cfg.evaluate, cfg.export
     if ev.session_cases == 0:
         return {}
     with sqlrun.connect(stage_db, read_only=True) as con:
-        sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None})
+        sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": sample_ppm})
         sqlrun.run(con, "evaluate/session_cases", {"max_cases": ev.session_cases})
         cases = con.execute("select count(*) from session_cases").fetchone()[0]
         if cases == 0:

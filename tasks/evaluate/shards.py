@@ -28,6 +28,9 @@ from recsys.ops.scaleout import Range, ranges, worker_id
 from recsys.tasks.evaluate.gate import CHAMPION, EMBEDDING, MODEL
 from recsys.tasks.evaluate.lists import channels_of, item_lists
 
+# `sample_ppm` that scores every held-out session (evaluate/sample_share draws fewer).
+ALL_SESSIONS = 1_000_000
+
 # The next-item task's tables (the session task has its own, see sessions.py).
 LIST_TABLES = {"lists": "candidates"}
 HIT_TABLES = {"cases": "test_pairs", "lists": "candidates", "hits": "hits"}
@@ -47,12 +50,19 @@ class ShardCounts(BaseModel):
     paired: list[tuple[str, int, int]] = []  # source, cases only the model hit, only it hit
 
 
-def plan(stage_db: Path, shards: int, batch: int) -> list[Range]:
+def sample_share(stage_db: Path, max_cases: int | None) -> int:
+    """The share of held-out sessions scored, in millionths (`evaluate.max_cases`)."""
+    with sqlrun.connect(stage_db, read_only=True) as con:
+        return int(sqlrun.run(con, "evaluate/sample_share", {"max_cases": max_cases}).fetchone()[0])
+
+
+def plan(stage_db: Path, shards: int, batch: int, sample_ppm: int = ALL_SESSIONS) -> list[Range]:
     """Query-item ranges of whole search batches over the sorted test items."""
     if shards <= 1:
         return [(None, None)]
     with sqlrun.connect(stage_db, read_only=True) as con:
-        rows = sqlrun.run(con, "evaluate/test_items", {"lo": None, "hi": None}).fetchall()
+        params = {"lo": None, "hi": None, "sample_ppm": sample_ppm}
+        rows = sqlrun.run(con, "evaluate/test_items", params).fetchall()
     return ranges([r[0] for r in rows], batch, shards)
 
 
@@ -83,12 +93,14 @@ def score_shard(
     lo: str | None,
     hi: str | None,
     shown_path: Path,
+    sample_ppm: int = ALL_SESSIONS,
 ) -> ShardCounts:
     """Score every source on the next-item cases whose query item is in [lo, hi): the
     baselines' lists read from `lists_path`, the model's (and the champion's) computed here
-    with `threads` FAISS threads (see `index.search_threads`), `depth` deep."""
+    with `threads` FAISS threads (see `index.search_threads`), `depth` deep, on the held-out
+    sessions drawn by `sample_ppm` (see `sample_share`)."""
     index.search_threads(threads)
-    bounds = {"lo": lo, "hi": hi}
+    bounds = {"lo": lo, "hi": hi, "sample_ppm": sample_ppm}
     with sqlrun.connect(stage_db, read_only=True) as con:
         sqlrun.run(con, "evaluate/pairs", bounds)
         sqlrun.run(con, "evaluate/shard_lists", {"path": str(lists_path)})

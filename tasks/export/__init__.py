@@ -1,9 +1,10 @@
 """Export: the serving FAISS index, `item_recs.parquet` and `user_recs.parquet`.
 
-The index type follows the catalogue size (exact / HNSW / IVF-PQ, see recsys.model.index) and its
-recall@K against exact search is measured here, on a fixed sample, and written to
-`index.json`; publish refuses an index below `export.min_recall`. The exported lists are
-read from that very index, so `recsys similar` and `item_recs.parquet` agree.
+The index type follows the catalogue size (exact / IVF-Flat / IVF-PQ, see
+recsys.model.index), its search beam is tuned to `export.recall_target` and its recall@K
+against exact search is measured here, on a fixed sample, and written to `index.json`;
+publish refuses an index below `export.min_recall`. The exported lists are read from that
+very index, so `recsys similar` and `item_recs.parquet` agree.
 
 Candidates (the embedding, count and popularity channels fused per list, cold-start
 fallbacks) go to DuckDB, where the business rules flag what they remove
@@ -45,14 +46,9 @@ from recsys.tasks.export.lists import RULES, load_attributes
 
 
 def build_index(paths: RunPaths, emb: Embedding, cfg: ExportConfig):
-    """Build, recall-check and save the serving index; returns (index, queries, info)."""
+    """Build, recall-tune and save the serving index; returns (index, queries, info)."""
     queries, indexed = emb.spaces(cfg.scoring)
-    idx, info = index.build(indexed, cfg)
-    info["recall_k"] = min(cfg.k, len(emb))
-    recall = index.tune_recall(
-        idx, info, queries, indexed, info["recall_k"], cfg.recall_target, cfg.recall_sample
-    )
-    info["recall"] = round(recall, 4)
+    idx, info = index.build_tuned(queries, indexed, cfg.k, cfg)
     info["min_recall"] = cfg.min_recall
     index.save(idx, paths.out, info)
     return idx, queries, info

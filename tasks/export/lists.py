@@ -17,7 +17,7 @@ from recsys.config import ExportConfig
 from recsys.data.attributes import read_attributes
 from recsys.errors import UsageError
 from recsys.model.embedding import Embedding
-from recsys.model.scoring import Channels, decay_weights, fuse, source_labels
+from recsys.model.scoring import Channels, decay_weights, fuse, source_array
 from recsys.stage import Progress
 
 RULES = ("self", "seen", "blocklist", "allowlist", "same_attribute", "price_gap")
@@ -28,31 +28,46 @@ LIST_COLUMNS = {
 }
 
 
+def kept_per_list(cfg: ExportConfig) -> int:
+    """How many fused candidates a list hands to the business rules (beyond the items a
+    user has seen): `overfetch * K` when rules that can empty a list are configured
+    (blocklist, allow-list, attributes, price gap), else just K, which the rules then keep
+    unchanged. The channels are still searched `overfetch * K` deep either way, so the
+    fused top K are the same; only the rows sorted and written in DuckDB shrink."""
+    rules = (
+        cfg.blocklist
+        or cfg.allowlist is not None
+        or cfg.same_attribute is not None
+        or cfg.max_price_gap is not None
+    )
+    return cfg.overfetch * cfg.k if rules else cfg.k
+
+
 def item_neighbours(
     channels: Channels, emb: Embedding, rows: np.ndarray, depth: int, cfg: ExportConfig
 ) -> pa.Table:
-    """(list_id, item_id, score, rank, source): the fused `depth` best of the items at
-    `rows` (in batches of `cfg.batch_size`), never the item itself."""
+    """(list_id, item_id, score, rank, source): the fused best of the items at `rows` (in
+    batches of `cfg.batch_size`, channels searched `depth` deep, `kept_per_list` kept),
+    never the item itself."""
     names = ("item2vec", cfg.count_channel, "popularity")
+    kept = min(kept_per_list(cfg), depth)
     progress = Progress("export-items", len(rows))
     parts = [_empty_item_table()]
     for start in range(0, len(rows), cfg.batch_size):
         batch = rows[start : start + cfg.batch_size]
-        ids, scores, mask = fuse(channels.for_items(batch, depth), cfg.item_weights.of(), depth)
+        ids, scores, mask = fuse(channels.for_items(batch, depth), cfg.item_weights.of(), kept)
         valid = ids.ravel() >= 0
         width = ids.shape[1]
         parts.append(
             pa.table(
                 {
-                    "list_id": pa.array(
-                        np.repeat(emb.item_ids[batch], width)[valid].tolist(), pa.string()
-                    ),
-                    "item_id": pa.array(emb.item_ids[ids.ravel()[valid]].tolist(), pa.string()),
+                    "list_id": emb.ids.take(pa.array(np.repeat(batch, width)[valid])),
+                    "item_id": emb.ids.take(pa.array(ids.ravel()[valid])),
                     "score": pa.array(scores.ravel()[valid], pa.float32()),
                     "rank": pa.array(
                         np.tile(np.arange(1, width + 1), len(batch))[valid], pa.int64()
                     ),
-                    "source": pa.array(source_labels(mask.ravel()[valid], names), pa.string()),
+                    "source": source_array(mask.ravel()[valid], names),
                 }
             )
         )
@@ -78,10 +93,11 @@ def user_candidates(
     """(user_id, item_row, score, source): the fused lists of each user in the id range
     `users`, queried with the user's `user_history` most recent items (decay-weighted).
 
-    A user's list is `overfetch * K` deep plus the number of items the user has seen, so K
-    items survive the already-seen filter and the rules; a batch is fused as deep as its
-    deepest user and each user's list is cut to that user's depth (at 10M events the batch
-    maximum alone doubled the rows the rules then had to sort)."""
+    A user's channels are searched `overfetch * K` deep plus the number of items the user
+    has seen, and `kept_per_list` plus that number are kept, so K items survive the
+    already-seen filter and the rules; a batch is fused as deep as its deepest user and
+    each user's list is cut to that user's depth (at 10M events the batch maximum alone
+    doubled the rows the rules then had to sort)."""
     lo, hi = users
     params = {"history": cfg.user_history, "lo": lo, "hi": hi}
     history = sqlrun.arrow(con, "export/user_history", params)
@@ -97,8 +113,11 @@ def user_candidates(
     rows = history.column("row").to_numpy()
     weights = decay_weights(history.column("recency").to_numpy(), cfg.recency_decay)
     depths = np.full(len(user_ids), cfg.overfetch * cfg.k, dtype=np.int64)
+    kept = np.full(len(user_ids), kept_per_list(cfg), dtype=np.int64)
     if cfg.exclude_seen:
-        depths += np.array([seen.get(u, 0) for u in user_ids.to_pylist()], dtype=np.int64)
+        seen_n = np.array([seen.get(u, 0) for u in user_ids.to_pylist()], dtype=np.int64)
+        depths += seen_n
+        kept += seen_n
     names = ("item2vec", cfg.count_channel, "popularity")
     parts = [pa.schema(empty).empty_table()]
     progress = Progress("export-users", len(user_ids))
@@ -115,8 +134,9 @@ def user_candidates(
             stop - start,
             int(depth.max()),
         )
-        ids, scores, mask = fuse(lists, cfg.session_weights.of(), int(depth.max()))
-        keep = (ids >= 0) & (np.arange(ids.shape[1])[None, :] < depth[:, None])
+        width = int(kept[start:stop].max())
+        ids, scores, mask = fuse(lists, cfg.session_weights.of(), width)
+        keep = (ids >= 0) & (np.arange(width)[None, :] < kept[start:stop, None])
         who = np.broadcast_to(np.arange(start, stop)[:, None], ids.shape)[keep]
         parts.append(
             pa.table(
@@ -124,7 +144,7 @@ def user_candidates(
                     "user_id": user_ids.take(pa.array(who)),
                     "item_row": pa.array(ids[keep], pa.int64()),
                     "score": pa.array(scores[keep], pa.float32()),
-                    "source": pa.array(source_labels(mask[keep], names), pa.string()),
+                    "source": source_array(mask[keep], names),
                 }
             )
         )

@@ -39,4 +39,4 @@ def sql_params(cfg: ExtractConfig, now: datetime, corpus: Path) -> dict[str, obj
 
 # The training corpus is written in the training vocabulary's tokens (extract/corpus also
 # writes the refit's corpus, over every split, in its own vocabulary).
-CORPUS_IDENTS = {"vocabulary": "items"}
+CORPUS_IDENTS = {"vocabulary": "items", "events": "events"}

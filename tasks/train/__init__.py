@@ -6,9 +6,10 @@ Published artifacts carry no pickle: `vectors.npy` (input vectors), `context_vec
 (output vectors of negative sampling / hierarchical softmax) and `vocab.parquet`
 (row -> item_id, count).
 
-    refit.py       after the gate: the same settings trained again on every event
+    refit.py       after the gate: the model trained again (or further) on every event
     deepwalk.py    random walks over the item-transition graph appended to the corpus
-    warmstart.py   a published run's vectors trained further on new sessions (bench)
+    warmstart.py   a model's vectors trained further on new sessions only (refit=warm,
+                   init=champion)
     adopt.py       the refresh's alternative to training: the published model's vectors
 """
 
@@ -28,7 +29,7 @@ from prefect.cache_policies import NONE
 from recsys import sqlrun
 from recsys.config import AugmentConfig, PipelineConfig, TrainConfig
 from recsys.errors import DataQualityError
-from recsys.layout import CONTEXT_VECTORS, DEEPWALK_CORPUS, VECTORS, VOCAB, RunPaths
+from recsys.layout import CONTEXT_VECTORS, DEEPWALK_CORPUS, VECTORS, VOCAB, WARM_CORPUS, RunPaths
 from recsys.ops.interrupt import call_with_timeout
 from recsys.stage import (
     Progress,
@@ -39,6 +40,10 @@ from recsys.stage import (
     timed,
 )
 from recsys.tasks.train.deepwalk import augment_corpus
+from recsys.tasks.train.warmstart import champion_start, continue_training, from_run, write_corpus
+
+# A warm start: (the folder of the model to continue, the prefix of its files there).
+Warm = tuple[Path, str]
 
 
 class _EpochProgress(CallbackAny2Vec):
@@ -109,13 +114,30 @@ def _augmented(
 
 def train(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
     """Train item2vec on the run's training corpus and save vectors, context vectors and
-    vocab into the run folder.
+    vocab into the run folder; with `train.init=champion`, continue the champion's vectors
+    on the newer training sessions instead, when it can (see warmstart.champion_start).
 
     With `ops.train_timeout_seconds`, training runs in a child process that is killed at
     the limit (raising `StageTimeout`); the files it writes appear only if it finished.
     """
+    if cfg.train.init == "champion":
+        start = champion_start(paths, cfg.train)
+        if not isinstance(start, str):
+            run, prefix, since = start
+            corpus = paths.work_dir / WARM_CORPUS
+            counts, item_of = write_corpus(paths, ["train"], since, corpus)
+            report = run_training(
+                paths, cfg, "train", corpus, counts, item_of, paths.out, (run, prefix)
+            )
+            corpus.unlink(missing_ok=True)
+            report.details["init"] = f"champion {run.name}: sessions since {since}"
+            return report
+        logger().info("train: no warm start from the champion (%s): training from scratch", start)
     counts, item_of = _item_counts(paths)
-    return run_training(paths, cfg, "train", paths.corpus, counts, item_of, paths.out)
+    report = run_training(paths, cfg, "train", paths.corpus, counts, item_of, paths.out)
+    if cfg.train.init == "champion":
+        report.details["init"] = f"scratch: {start}"
+    return report
 
 
 def run_training(
@@ -126,11 +148,12 @@ def run_training(
     counts: dict[str, int],
     item_of: dict[str, str],
     out: Path,
+    warm: Warm | None = None,
 ) -> StageReport:
     """Train on `corpus` (tokens counted in `counts`, token -> item id in `item_of`) and
     write the model files into `out`, under the run's time budget (the train stage and the
-    refit share it)."""
-    args = (paths, cfg, name, corpus, counts, item_of, out)
+    refit share it); `warm` continues that model for `train.warm_epochs` epochs instead."""
+    args = (paths, cfg, name, corpus, counts, item_of, out, warm)
     timeout = cfg.ops.train_timeout_seconds
     if timeout is None:
         return _train(*args)
@@ -145,18 +168,25 @@ def _train(
     counts: dict[str, int],
     item_of: dict[str, str],
     out: Path,
+    warm: Warm | None,
 ) -> StageReport:
     report = StageReport(name=name)
     tc = cfg.train
+    epochs = tc.warm_epochs if warm else tc.epochs
     with timed(report):
-        corpus, counts = _augmented(paths, corpus, counts, cfg.augment)
-        model = fit(
-            str(corpus),
-            counts,
-            tc,
-            callbacks=[_EpochProgress(tc.epochs, name)],
-            max_session_length=cfg.extract.max_session_length,
-        )
+        if warm is None:
+            corpus, counts = _augmented(paths, corpus, counts, cfg.augment)
+            model = fit(
+                str(corpus),
+                counts,
+                tc,
+                callbacks=[_EpochProgress(epochs, name)],
+                max_session_length=cfg.extract.max_session_length,
+            )
+        else:
+            token_of = {item: token for token, item in item_of.items()}
+            model = from_run(warm[0], tc, token_of, cfg.extract.max_session_length, warm[1])
+            continue_training(model, corpus, counts, epochs, [_EpochProgress(epochs, name)])
         keys = model.wv.index_to_key
         context = model.syn1neg if tc.negative > 0 else model.syn1
         np.save(out / VECTORS, model.wv.vectors.astype(np.float32))
@@ -164,7 +194,8 @@ def _train(
         vocab = pa.table(
             {
                 "row": pa.array(range(len(keys)), pa.int64()),
-                "item_id": pa.array([item_of[k] for k in keys], pa.string()),
+                # A warm start keeps items its new sessions lack under `~<item_id>`.
+                "item_id": pa.array([item_of.get(k) or k[1:] for k in keys], pa.string()),
                 "count": pa.array([model.wv.get_vecattr(k, "count") for k in keys], pa.int64()),
             }
         )
@@ -174,16 +205,15 @@ def _train(
         report.details = {
             "corpus_tokens": report.rows_in,
             "vocabulary": len(keys),
-            "items_below_min_count": len(counts) - len(keys),
-            "epochs": tc.epochs,
+            "items_below_min_count": len(counts) - len(keys) if warm is None else 0,
+            "epochs": epochs,
+            "warm_start": warm is not None,
             "vector_size": tc.vector_size,
             "mode": "skip-gram" if tc.sg else "CBOW",
             "window": tc.window,
             "deepwalk_walks_per_item": cfg.augment.deepwalk_walks_per_item,
         }
-    report.details["tokens_per_second"] = round(
-        report.rows_in * tc.epochs / max(report.seconds, 1e-9)
-    )
+    report.details["tokens_per_second"] = round(report.rows_in * epochs / max(report.seconds, 1e-9))
     return report
 
 

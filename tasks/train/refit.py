@@ -1,5 +1,6 @@
 """Refit: once the gate has passed the model trained on the training split, train the same
-settings again on every event and publish that model.
+settings again on every event (`train.refit=full`), or continue the evaluated model on the
+held-out tail's sessions only (`warm`), and publish that model.
 
 The held-out tail decides whether a configuration is good enough; the published model
 should still learn from the newest behaviour, which predicts the next events best (on
@@ -27,11 +28,13 @@ from recsys.layout import (
     MODEL_FILES,
     REFIT_CORPUS,
     VECTORS,
+    WARM_CORPUS,
     RunPaths,
 )
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic
 from recsys.tasks.evaluate.gate import embedding_verdicts
 from recsys.tasks.train import run_training
+from recsys.tasks.train.warmstart import TAIL_SPLITS, write_corpus
 
 
 def keep_evaluated(paths: RunPaths) -> None:
@@ -44,7 +47,8 @@ def keep_evaluated(paths: RunPaths) -> None:
 
 
 def refit(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
-    """Train on every split's sessions; the served model's files replace the evaluated
+    """Train on every split's sessions (`full`) or continue the evaluated model on the
+    held-out splits' sessions (`warm`); the served model's files replace the evaluated
     model's, which are kept as `evaluated_*`. With `train.refit=off` the evaluated model is
     served as it is (and kept under both names, so a champion always has both)."""
     if cfg.train.refit == "off":
@@ -54,15 +58,22 @@ def refit(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
                 kept.write_bytes((paths.out / name).read_bytes())
         return StageReport(name="refit", details={"refit": "off: the evaluated model is served"})
     keep_evaluated(paths)
-    corpus = paths.work_dir / REFIT_CORPUS
-    with sqlrun.connect(paths.stage_db, read_only=True) as con:
-        sqlrun.run(con, "train/refit_items")
-        params = {"path": str(corpus), "splits": ["train", "validation", "test"]}
-        sqlrun.run(con, "extract/corpus", params, idents={"vocabulary": "refit_items"})
-        rows = con.execute("select token, item_id, n from refit_items").fetchall()
-    counts = {str(token): int(n) for token, _, n in rows}
-    item_of = {str(token): item for token, item, _ in rows}
-    report = run_training(paths, cfg, "refit", corpus, counts, item_of, paths.out)
+    if cfg.train.refit == "warm":
+        corpus = paths.work_dir / WARM_CORPUS
+        counts, item_of = write_corpus(paths, TAIL_SPLITS, None, corpus)
+        warm = (paths.out, EVALUATED_PREFIX)
+    else:
+        corpus, warm = paths.work_dir / REFIT_CORPUS, None
+        with sqlrun.connect(paths.stage_db, read_only=True) as con:
+            sqlrun.run(con, "train/refit_items")
+            params = {"path": str(corpus), "splits": ["train", "validation", "test"]}
+            idents = {"vocabulary": "refit_items", "events": "events"}
+            sqlrun.run(con, "extract/corpus", params, idents=idents)
+            rows = con.execute("select token, item_id, n from refit_items").fetchall()
+        counts = {str(token): int(n) for token, _, n in rows}
+        item_of = {str(token): item for token, item, _ in rows}
+    report = run_training(paths, cfg, "refit", corpus, counts, item_of, paths.out, warm)
+    report.details["refit"] = cfg.train.refit
     corpus.unlink(missing_ok=True)
     vectors = np.load(paths.out / VECTORS)
     context = np.load(paths.out / CONTEXT_VECTORS)

@@ -17,6 +17,7 @@ import duckdb
 from recsys import sqlrun
 from recsys.config import Baselines, EvaluateConfig, SequentialRules
 from recsys.tasks.evaluate.hits import add_lists, task_metrics
+from recsys.tasks.evaluate.shards import ALL_SESSIONS
 from recsys.tasks.evaluate.vsknn import vsknn_lists
 
 SR_STEPS = (1, 2, 3, 5, 10, 20)
@@ -39,7 +40,7 @@ def tune_baselines(
     """Choose every baseline's parameters on `con`'s cases (see hits.open_cases), write the
     chosen item baselines' lists of every test item to `lists_path`, and return the chosen
     `Baselines`, the count channel and both tasks' baseline metrics."""
-    sqlrun.run(con, "evaluate/wanted_items")
+    sqlrun.run(con, "evaluate/wanted_items", {"sample_ppm": ALL_SESSIONS})
     sqlrun.run(
         con, "evaluate/pair_counts", {"steps": max(SR_STEPS + COOC_WINDOWS), "splits": ["train"]}
     )

@@ -15,6 +15,7 @@ from recsys.model.embedding import Embedding
 from recsys.tasks.evaluate import baselines
 from recsys.tasks.evaluate.hits import add_lists, open_cases, task_metrics
 from recsys.tasks.evaluate.ranks import item_cases, session_cases
+from recsys.tasks.evaluate.shards import ALL_SESSIONS
 
 # Training sessions: s1 = a b c, s2 = a b, s3 = b a; held out: s4 = a c b.
 SESSIONS = [(1, "train", "abc"), (2, "train", "ab"), (3, "train", "ba"), (4, "test", "acb")]
@@ -52,7 +53,7 @@ def _events(con) -> None:
 def con():
     con = sqlrun.connect()
     _events(con)
-    sqlrun.run(con, "evaluate/wanted_items")
+    sqlrun.run(con, "evaluate/wanted_items", {"sample_ppm": ALL_SESSIONS})
     return con
 
 
@@ -82,6 +83,37 @@ def test_rule_and_cooccurrence_lists_by_hand(con):
     assert [i for i, _ in _lists(con, "popularity")["a"]] == ["b", "c"]
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"steps": 1, "weighting": "same", "both_directions": False},
+        {"steps": 3, "weighting": "log", "both_directions": True},
+        {"steps": 4, "weighting": "linear", "both_directions": False},
+        {"steps": 2, "weighting": "quadratic", "both_directions": True},
+    ],
+)
+def test_one_rule_counted_directly_equals_the_per_distance_counts(rule):
+    # Random sessions of 2-30 events over 15 items (long ones cross several blocks).
+    rng = np.random.default_rng(7)
+    rows = [
+        (s, p, f"i{rng.integers(0, 15)}", "train")
+        for s in range(60)
+        for p in range(1, int(rng.integers(2, 31)))
+    ]
+    con = sqlrun.connect()
+    names = ["session", "pos", "item_id", "split"]
+    con.register(
+        "rows", pa.table(dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)))
+    )
+    con.execute("create table events as select * from rows")
+    con.execute("create temp table wanted_items as select distinct item_id from events")
+    cfg = EvaluateConfig.model_validate({"baselines": {"sr": rule}})
+    baselines.item_lists(con, cfg, 10, sources=["sr", "cooccurrence"])  # per distance
+    shared = _lists(con, "sr")
+    baselines.item_lists(con, cfg, 10, sources=["sr"])  # directly
+    assert _lists(con, "sr") == shared and len(shared) == 15
+
+
 def test_iknn_is_cosine_of_session_sets_with_shrinkage(con):
     for shrink in (0.0, 2.0):
         cfg = EvaluateConfig.model_validate({"baselines": {"iknn_shrink": shrink}})
@@ -96,7 +128,7 @@ def test_session_baselines_by_hand(con):
         {"baselines": {"session_items": 2, "session_decay": 0.5, "vsknn_neighbours": 2}}
     )
     baselines.item_lists(con, cfg, 5)
-    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None})
+    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": ALL_SESSIONS})
     sqlrun.run(con, "evaluate/session_cases", {"max_cases": 100})
     sqlrun.run(con, "evaluate/session_prefix")
     sqlrun.run(con, "evaluate/session_lists")
@@ -129,7 +161,7 @@ def test_session_baselines_by_hand(con):
 
 def test_the_sessions_items_are_removed_before_ranking(con):
     # One case, a c -> b: a list for c of [a, x, b] ranks b 2nd once a (seen) is removed.
-    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None})
+    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": ALL_SESSIONS})
     sqlrun.run(con, "evaluate/candidates")
     con.execute(
         "insert into candidates values ('m', 'c', 1, 'a', 3.0), ('m', 'c', 2, 'x', 2.0), "

@@ -140,3 +140,35 @@ def test_neighbours_never_include_self_even_for_duplicates():
     for row in rows:
         assert row not in ids[row]
     assert set(ids[1]) == {0, 3}
+
+
+def test_max_cases_draws_whole_sessions_repeatably():
+    con = sqlrun.connect()
+    # 2,000 held-out sessions of 5 events (4 cases each) and one training session.
+    con.execute(
+        "create table events as select s as session, p as pos, 'i' || ((s * 7 + p) % 50) "
+        "as item_id, 'test' as split, 5 as session_length "
+        "from range(2000) a(s), range(1, 6) b(p) "
+        "union all select 99999, 1, 'i1', 'train', 2"
+    )
+    share = lambda cases: sqlrun.run(  # noqa: E731
+        con, "evaluate/sample_share", {"max_cases": cases}
+    ).fetchone()[0]
+    assert share(None) == share(8000) == shards.ALL_SESSIONS
+    ppm = share(800)
+    assert ppm == 100_000
+    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": ppm})
+    pairs = con.execute("select count(*), count(distinct session) from test_pairs").fetchone()
+    assert 600 < pairs[0] < 1000 and pairs[0] == 4 * pairs[1]  # whole sessions only
+    sessions = con.execute("select list(distinct session order by session) from test_pairs")
+    drawn = sessions.fetchone()[0]
+    sqlrun.run(con, "evaluate/wanted_items", {"sample_ppm": ppm})
+    wanted = {r[0] for r in con.execute("select item_id from wanted_items").fetchall()}
+    in_drawn = con.execute(
+        "select distinct item_id from events where split = 'test' and list_contains(?, session)",
+        [drawn],
+    ).fetchall()
+    assert wanted == {r[0] for r in in_drawn}
+    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": ppm})
+    again = con.execute("select list(distinct session order by session) from test_pairs")
+    assert again.fetchone()[0] == drawn

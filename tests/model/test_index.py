@@ -21,11 +21,11 @@ def clustered(n: int, dim: int = 16, clusters: int = 50, seed: int = 0):
 
 
 def test_kind_follows_catalogue_size():
-    cfg = ExportConfig(flat_max_items=100, hnsw_max_items=1000)
+    cfg = ExportConfig(flat_max_items=100, ivfflat_max_items=1000)
     assert [index.choose_kind(n, cfg) for n in (100, 101, 1000, 1001)] == [
         "flat",
-        "hnsw",
-        "hnsw",
+        "ivfflat",
+        "ivfflat",
         "ivfpq",
     ]
     assert index.choose_kind(10, ExportConfig(index_type="ivfpq")) == "ivfpq"
@@ -40,7 +40,8 @@ def test_every_kind_is_close_to_exact_and_survives_a_reload(tmp_path, kind, scor
     queries, indexed = index.spaces(*clustered(4000), scoring)
     # pq_m=8 keeps PQ training quick; the refine step keeps recall up.
     cfg = ExportConfig(index_type=kind, pq_m=8)
-    idx, info = index.build(indexed, cfg)
+    # Built as export builds it: the search beam tuned to export.recall_target.
+    idx, info = index.build_tuned(queries, indexed, 20, cfg)
     assert info["kind"] == kind and idx.ntotal == 4000
     recall = index.recall_at_k(idx, queries, indexed, 20, 300)
     assert recall == 1.0 if kind == "flat" else recall >= 0.95
@@ -86,3 +87,29 @@ def test_tuning_raises_the_beam_until_recall_is_reached():
     idx, info = index.build(indexed, cfg)
     assert index.tune_recall(idx, info, queries, indexed, 20, 0.99, 300) < 0.9
     assert info["nprobe"] == info["nlist"]
+
+
+def test_auto_keeps_ivf_only_where_it_pays_and_falls_back_to_exact():
+    # Clustered vectors: IVF-Flat reaches the recall target probing few lists.
+    queries, indexed = index.spaces(*clustered(6000), "in_out")
+    cfg = ExportConfig(flat_max_items=1000, recall_sample=300)
+    idx, info = index.build_tuned(queries, indexed, 20, cfg)
+    assert info["kind"] == "ivfflat" and info["recall"] >= cfg.recall_target
+    assert info["scanned_share"] <= cfg.ivf_max_scan
+    # Tuning ends at the smallest beam found to reach the target (after doubling, bisected).
+    assert info["nprobe"] == min(b for b, r in info["recall_tuning"] if r >= cfg.recall_target)
+    assert index.recall_at_k(idx, queries, indexed, 20, 300) >= cfg.recall_target - 0.02
+    # Vectors without clusters: IVF would probe most lists, so the exact index serves.
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(6000, 16)).astype(np.float32)
+    idx, info = index.build_tuned(noise, noise[::-1].copy(), 20, cfg)
+    assert info["kind"] == "flat" and info["recall"] == 1.0
+    assert info["auto"]["tried"] == "ivfflat" and "exact" in info["auto"]["reason"]
+    # A forced kind is kept whatever its recall (the recall gate judges it).
+    forced = cfg.model_copy(update={"index_type": "ivfflat"})
+    assert index.build_tuned(noise, noise[::-1].copy(), 20, forced)[1]["kind"] == "ivfflat"
+
+
+def test_moved_size_bound_is_named():
+    with pytest.raises(ValueError, match=r"moved to export\.ivfflat_max_items"):
+        ExportConfig(hnsw_max_items=10)
