@@ -1,8 +1,9 @@
 """`recsys serve` under load: a 100k-item published run, the server in its own process on
 loopback, real HTTP load generators; then session recall quality over HTTP on ml-100k.
 
-The run folder is written with the project's own writers (numpy vectors, `index.build` /
-`index.save` with the default config: `sym` scoring, HNSW at 100k items, Parquet lists,
+The run folder is written with the project's own writers (numpy vectors, the export's
+`index.build_tuned` + `index.save` with the default config: `sym` scoring, the automatic
+index kind (IVF-Flat when it reaches the recall target, else exact), Parquet lists,
 sha256 manifest, `store.switch_current`): 100k items x 64 dims in 1,000 clusters, 50
 count-channel neighbours per item (5M rows), 100k users x 20 exported recommendations,
 100k items x 50 exported neighbours (random picks: a lookup costs the same).
@@ -113,9 +114,8 @@ def build_run(data: Path, n: int, dim: int = 64, per_item: int = 50, users: int 
         pa.table({"row": np.arange(n), "item_id": item_ids, "count": counts}), run / VOCAB
     )
     cfg = PipelineConfig()
-    _, indexed = index.spaces(vectors, context, cfg.export.scoring)
-    idx, info = index.build(indexed, cfg.export)
-    info["recall_k"], info["recall"] = cfg.export.k, None
+    queries, indexed = index.spaces(vectors, context, cfg.export.scoring)
+    idx, info = index.build_tuned(queries, indexed, cfg.export.k, cfg.export)  # as export
     index.save(idx, run, info)
     src = np.repeat(np.arange(n), per_item)
     dst = (src + 1000 * rng.integers(1, n // 1000, size=len(src))) % n  # same cluster
