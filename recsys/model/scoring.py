@@ -237,9 +237,24 @@ class CountLists:
         return ids, scores
 
 
+# Entries of a dense block `top_of_sparse` works on at once (ids + scores: ~50 MB), so a few
+# very long rows (session-kNN's candidate sessions) do not make every row that wide.
+TOP_BLOCK = 4_000_000
+
+
 def top_of_sparse(matrix: sp.csr_matrix, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's `depth` largest entries (ids -1 where a row has fewer), best first, ties
-    by the smaller column."""
+    by the smaller column; rows are taken in blocks of about TOP_BLOCK entries."""
+    lengths = np.diff(matrix.indptr)
+    width = max(int(lengths.max(initial=0)), 1)
+    step = max(1, TOP_BLOCK // width)
+    if matrix.shape[0] <= step:
+        return _top_block(matrix, depth)
+    parts = [_top_block(matrix[i : i + step], depth) for i in range(0, matrix.shape[0], step)]
+    return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
+
+
+def _top_block(matrix: sp.csr_matrix, depth: int) -> tuple[np.ndarray, np.ndarray]:
     n = matrix.shape[0]
     lengths = np.diff(matrix.indptr)
     width = max(int(lengths.max(initial=0)), 1)

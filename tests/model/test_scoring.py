@@ -116,3 +116,17 @@ def test_a_session_query_scores_as_the_sum_of_its_items(scoring):
     expected = weights[0] * indexed @ queries[3] + weights[1] * indexed @ queries[7]
     np.testing.assert_allclose(scores[0], np.sort(expected)[::-1][:5], rtol=1e-4)
     assert ids[0].tolist() == np.argsort(-expected)[:5].tolist()
+
+
+def test_top_of_sparse_in_blocks_equals_one_block(monkeypatch):
+    import scipy.sparse as sp
+
+    from recsys.model import scoring
+
+    rng = np.random.default_rng(3)
+    dense = rng.integers(0, 4, size=(300, 80)).astype(np.float32) * (rng.random((300, 80)) < 0.3)
+    matrix = sp.csr_matrix(dense)
+    whole = scoring.top_of_sparse(matrix, 10)
+    monkeypatch.setattr(scoring, "TOP_BLOCK", 100)  # blocks of a few rows
+    blocks = scoring.top_of_sparse(matrix, 10)
+    assert np.array_equal(whole[0], blocks[0]) and np.array_equal(whole[1], blocks[1])
