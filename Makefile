@@ -9,7 +9,7 @@ export PYTHONHASHSEED ?= 0
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 
-.PHONY: setup run test lint fmt bench server deploy worker dev screenshots lock clean
+.PHONY: setup run serve test lint fmt bench server deploy worker dev screenshots lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ run: setup  ## run the pipeline on MovieLens-100K (fetched once) and publish to 
 	$(BIN)/recsys run --data-dir $(DATA) $(ARGS)
 	$(BIN)/recsys similar 50 -k 10 --data-dir $(DATA)
 
+serve: setup  ## the HTTP API over ./data's published model on http://127.0.0.1:8000 (Ctrl-C stops)
+	$(BIN)/recsys serve --data-dir $(DATA) $(ARGS)
+
 test: setup  ## the test suite (what CI runs)
 	$(BIN)/python -m pytest -q $(ARGS)
 
@@ -33,7 +36,7 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup  ## benchmarks against raw-library references (prints ratio tables)
+bench: setup  ## benchmarks against raw-library references (prints ratio tables; ARGS=serving: the HTTP API)
 	$(BIN)/python bench/run.py $(ARGS)
 
 # deploy and worker talk to $PREFECT_API_URL, or to the server `make server` starts.

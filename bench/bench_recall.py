@@ -60,12 +60,14 @@ def _past_file(source: Path, cut: float, out: Path) -> Path:
     return out
 
 
-def _cli(*args: str) -> None:
+def _cli(*args: str) -> int:
+    """Run a recsys command; a gate refusal (exit 4) is a result, anything else a failure."""
     from recsys.cli import main as cli
 
     code = cli([str(a) for a in args])
-    if code != 0:
+    if code not in (0, 4):
         raise SystemExit(f"recsys {args[0]} exited {code}")
+    return code
 
 
 def _published_item_lists(run: Path, log, future_cases) -> list[list[int]]:
@@ -146,8 +148,11 @@ def measure(
         if steps:
             _cli("tune", "--events", past, "--data-dir", data)
         given = [a for kv in [*(sets or []), *keys] for a in ("--set", kv)]
-        _cli("run", "--events", past, "--data-dir", data, *given)
+        refused = _cli("run", "--events", past, "--data-dir", data, *given) == 4
         seconds = time.perf_counter() - start
+        if refused:  # nothing published: the gate found it worse than a baseline
+            rows.append({"data": Path(str(name)).stem, "model": f"{label}: refused (exit 4)"})
+            continue
         run = (data / "published" / "current").resolve()
         stages = json.loads((run / "manifest.json").read_text())["stages"]
         ours = {

@@ -1,5 +1,5 @@
 """`recsys` command line (see CONTRACT.md): run, refresh, backfill, tune, similar, recommend,
-rollback, generate.
+serve, rollback, generate.
 
 The entry point above the flows: each command builds the explicit config layer from
 --config and --set (checking the effective config before Prefect starts) and hands it to
@@ -13,7 +13,6 @@ Exit codes: 0 published; 1 other failure; 2 usage/configuration; 3 data quality;
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import sys
@@ -31,7 +30,7 @@ from recsys.errors import RecsysError, UsageError
 from recsys.inputs import find
 from recsys.layout import check_data_dir
 from recsys.ops.scaleout import task_runner as runner_of
-from recsys.summary import run_summary, runs_table
+from recsys.summary import query_rows, run_summary, runs_table, serving_line, tune_summary
 
 app = typer.Typer(
     help="item2vec recommender pipeline (Prefect + DuckDB + gensim + FAISS).",
@@ -210,18 +209,7 @@ def tune(
     result = tune_flow.with_options(task_runner=runner_of(cfg.ops, cfg.tune.parallel))(
         events=events, data_dir=str(folder), config=explicit
     )
-    summary = result["summary"]
-    typer.echo(f"wrote {result['tuned']} ({summary['trials']} trials, {summary['seconds']:.0f} s)")
-    metric = summary["metric"]
-    typer.echo(
-        f"validation {metric} / strongest tuned baseline ({summary['objective']}): "
-        f"best {summary['best_value']:.4f}, defaults {summary['default_value']:.4f}"
-    )
-    for task, baselines in summary["validation_baselines"].items():
-        best = summary["best_metrics"].get(task, {}).get(metric)
-        if best is not None:
-            shown = ", ".join(f"{src} {v:.4f}" for src, v in sorted(baselines.items()))
-            typer.echo(f"  {task} lists: model {best:.4f}; baselines {shown}")
+    _echo(tune_summary(result))
 
 
 def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]:
@@ -230,7 +218,11 @@ def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]
 
 
 def _print_run(result: dict) -> None:
-    for line in run_summary(result):
+    _echo(run_summary(result))
+
+
+def _echo(lines: list[str]) -> None:
+    for line in lines:
         typer.echo(line)
 
 
@@ -244,7 +236,7 @@ def similar(
     """Nearest items to ITEM_ID from the published model."""
     from recsys.model.queries import similar as query
 
-    _print_rows(query(data_dir_of(data_dir), item_id, k), as_json)
+    _echo(query_rows(query(data_dir_of(data_dir), item_id, k), as_json))
 
 
 @app.command()
@@ -257,17 +249,31 @@ def recommend(
     """The user's exported recommendations from the published model."""
     from recsys.model.queries import recommend as query
 
-    _print_rows(query(data_dir_of(data_dir), user_id, k), as_json)
+    _echo(query_rows(query(data_dir_of(data_dir), user_id, k), as_json))
 
 
-def _print_rows(rows: list[dict], as_json: bool) -> None:
-    for row in rows:
-        if as_json:
-            typer.echo(json.dumps(row))
-        else:
-            typer.echo(
-                "\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values())
-            )
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free one).")] = 8000,
+    poll_seconds: Annotated[
+        float, typer.Option(min=0.05, max=3600, help="How often published/current is checked.")
+    ] = 1.0,
+) -> None:
+    """Serve the published model over HTTP until stopped (SIGINT/SIGTERM): /similar,
+    /recommend, /health, /ready, /metrics, /docs; new runs are swapped in as published."""
+    folder = data_dir_of(data_dir)
+    if not folder.is_dir():  # read only: a server never creates or writes the data dir
+        raise UsageError(f"--data-dir {folder} is not a directory")
+    from recsys.serve.server import bind
+    from recsys.serve.server import serve as run_server
+
+    sock = bind(host, port)  # an unknown address is exit 2, a port in use exit 1
+    typer.echo(serving_line(host, sock.getsockname()[1], folder))
+    raise typer.Exit(run_server(folder, sock, poll_seconds))
 
 
 @app.command()
@@ -294,8 +300,7 @@ def runs(
     if not rows:
         typer.echo(f"no runs in {folder / 'runs'} (`recsys run` publishes the first)")
         return
-    for line in runs_table(rows, as_json):
-        typer.echo(line)
+    _echo(runs_table(rows, as_json))
 
 
 @app.command()

@@ -62,6 +62,7 @@ DATA_DOCS = "data_docs"
 DIAGNOSTICS = "diagnostics.json"
 EMBEDDING_MAP = "embedding_map.png"
 RUN_REPORT = "report.html"
+REPORT_IMAGES = (".png", ".svg")  # the run folder's images a report server may hand out
 
 MODEL_FILES = (VECTORS, CONTEXT_VECTORS, VOCAB)  # a trained model (what a refresh adopts)
 # The model the gate evaluated (trained on the training split only), kept beside the served
@@ -70,6 +71,9 @@ MODEL_FILES = (VECTORS, CONTEXT_VECTORS, VOCAB)  # a trained model (what a refre
 EVALUATED_PREFIX = "evaluated_"
 EVALUATED_FILES = tuple(EVALUATED_PREFIX + name for name in MODEL_FILES)
 COUNT_LISTS = "count_lists.parquet"  # the count channel's item lists (item_id, rank, ...)
+# The attributes the business rules read (item_id, category, price), published only when
+# `export.item_attributes` is set, so that `recsys serve` applies the same rules.
+ITEM_ATTRIBUTES = "item_attributes.parquet"
 # What a run must hold before it may be published.
 REQUIRED_FILES = (
     *MODEL_FILES,
@@ -80,10 +84,12 @@ REQUIRED_FILES = (
     USER_RECS,
     METRICS,
 )
-# What `similar` reads, hashed on every load; other files are checked by size only.
-SIMILAR_FILES = (*MODEL_FILES, INDEX_FILE, INDEX_INFO)
-# What live session recall reads (recsys serve): the above plus the count channel.
-SERVING_FILES = (*SIMILAR_FILES, COUNT_LISTS)
+# What live recall reads (`recsys similar`, `recsys serve`), hashed on every load (other
+# files are checked by size only): the model, the index, the count channel and the rules'
+# attributes (a run exported without an attributes file lists none, and none is checked).
+SERVING_FILES = (*MODEL_FILES, INDEX_FILE, INDEX_INFO, COUNT_LISTS, ITEM_ATTRIBUTES)
+# What the server reads besides: the exported lists (users, and items without a vector).
+SERVED_LISTS = (USER_RECS, ITEM_RECS)
 
 # --- a run's work folder ---
 STAGE_DB = "stage.duckdb"

@@ -7,8 +7,10 @@ call `report_artifact` and `Progress` publishes to the Prefect UI only inside a 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -86,6 +88,19 @@ def quiet_expected_failures() -> None:
         log = logging.getLogger(name)
         if not any(isinstance(f, _ExpectedFailure) for f in log.filters):
             log.addFilter(_ExpectedFailure())
+
+
+SERVE_URL = "RECSYS_SERVE_URL"  # where `recsys serve` answers, seen from a browser
+
+
+def report_link(run_id: str, path: Path, published: bool = True) -> str:
+    """The link of a run's report in an artifact: `$RECSYS_SERVE_URL/runs/<id>/report` (the
+    report served read-only by `recsys serve`, which opens on another machine) for a run
+    that is published when the variable is set, else the file itself."""
+    base = os.environ.get(SERVE_URL, "").strip().rstrip("/")
+    if base and published:
+        return f"{base}/runs/{run_id}/report"
+    return f"file://{path}"
 
 
 def in_prefect_run() -> bool:

@@ -1,5 +1,6 @@
-"""What the command line prints about runs: a published run's stages and metrics, and the
-table of every run kept (`recsys runs`). Lines of text; the CLI echoes them."""
+"""What the command line prints: a published run's stages and metrics, the table of every
+run kept (`recsys runs`), a search's result, query answers, where a server listens. Lines
+of text; the CLI echoes them."""
 
 from __future__ import annotations
 
@@ -81,3 +82,37 @@ def runs_table(rows: list[dict], as_json: bool = False) -> list[str]:
         lines.append("  ".join([f"{mark}{row['run_id']:<23}", f"{created:<19}", *values, gate]))
     lines.append("* current")
     return lines
+
+
+def query_rows(rows: list[dict], as_json: bool = False) -> list[str]:
+    """`recsys similar` / `recommend`: JSON lines, or tab-separated values."""
+    if as_json:
+        return [json.dumps(row) for row in rows]
+    return [
+        "\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values())
+        for row in rows
+    ]
+
+
+def tune_summary(result: dict) -> list[str]:
+    """`recsys tune`: tuned.yaml written, the best value against the defaults and against
+    the strongest tuned baseline of each task."""
+    summary = result["summary"]
+    metric = summary["metric"]
+    lines = [
+        f"wrote {result['tuned']} ({summary['trials']} trials, {summary['seconds']:.0f} s)",
+        f"validation {metric} / strongest tuned baseline ({summary['objective']}): "
+        f"best {summary['best_value']:.4f}, defaults {summary['default_value']:.4f}",
+    ]
+    for task, baselines in summary["validation_baselines"].items():
+        best = summary["best_metrics"].get(task, {}).get(metric)
+        if best is not None:
+            shown = ", ".join(f"{src} {v:.4f}" for src, v in sorted(baselines.items()))
+            lines.append(f"  {task} lists: model {best:.4f}; baselines {shown}")
+    return lines
+
+
+def serving_line(host: str, port: int, data_dir: Path) -> str:
+    """`recsys serve`'s first line: the URL it answers on (scripts read it)."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"recsys serve: http://{shown}:{port} (data dir {data_dir})"

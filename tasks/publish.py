@@ -15,6 +15,7 @@ import shutil
 import time
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NONE
@@ -32,7 +33,13 @@ from recsys.layout import (
     runs_dir,
 )
 from recsys.model import store
-from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic
+from recsys.stage import (
+    StageReport,
+    logger,
+    report_artifact,
+    report_link,
+    retry_unless_deterministic,
+)
 from recsys.tasks.evaluate import compute_metrics, load_champion
 from recsys.tasks.evaluate.gate import embedding_stats, gate_verdicts
 from recsys.tasks.evaluate.shards import Scored, load_evaluated
@@ -277,8 +284,9 @@ def publish_task(
 def _link_artifact(report: StageReport) -> None:
     from prefect.artifacts import create_link_artifact
 
+    run_dir = Path(report.details["run_dir"])
     create_link_artifact(
-        link=f"file://{report.details['run_dir']}",
+        link=report_link(run_dir.name, run_dir),
         link_text=f"published run {os.path.basename(report.details['run_dir'])}",
         key="recsys-published-run",
         description="folder of the run now served as published/current",

@@ -49,6 +49,20 @@ def planted_events(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def served_data(tmp_path_factory, planted_events, prefect_api) -> Path:
+    """A data dir holding one run that the pipeline published from the planted events (fast
+    training), every business rule of the export on (helpers.served_rules). Shared by the
+    serving tests: they read it, and copy its run elsewhere to change anything."""
+    from helpers import FAST, planted_attributes, run_cli, served_rules
+
+    root = tmp_path_factory.mktemp("served")
+    rules = served_rules(planted_attributes(root / "attributes.parquet"))
+    data = root / "data"
+    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *rules) == 0
+    return data
+
+
+@pytest.fixture(scope="session")
 def ml100k() -> Path:
     if not ML100K.is_dir():
         pytest.skip(f"MovieLens-100K not found at {ML100K}")

@@ -1,6 +1,6 @@
 """Helpers shared by the tests: the CLI, planted event files, extract runs compared with a
-full rebuild, and the bad-input catalogue. Fixtures live in conftest.py; no test module
-imports another.
+full rebuild, the bad-input catalogue, planted item attributes, copies of a published run.
+Fixtures live in conftest.py; no test module imports another.
 
 The bad-input catalogue (`CASES`): each case builds a hostile events file and names the
 error it must produce (exception class and a regex of its one-line message); the
@@ -11,6 +11,8 @@ stage-level tests (quality/test_quality.py) and the end-to-end CLI tests
 from __future__ import annotations
 
 import gzip
+import json
+import os
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,7 +27,7 @@ import pyarrow.parquet as pq
 from recsys.cli import main
 from recsys.config import ExtractConfig, PipelineConfig
 from recsys.errors import DataQualityError, UsageError
-from recsys.layout import RunPaths
+from recsys.layout import MANIFEST, RunPaths, runs_dir
 from recsys.tasks.extract import extract
 
 T0 = 1_700_000_000  # 2023-11-14
@@ -309,3 +311,58 @@ CASES: dict[str, Case] = {
         {"extract": {"columns": HOSTILE}},
     ),
 }
+
+
+# --- item attributes and published runs (export rules, serving) ---
+
+
+def planted_attributes(path: Path) -> Path:
+    """Attributes of the planted items: category = item number mod 3 (unrelated to the
+    planted groups, so the rule bites); price = 10 + number. One catalogue item ('new-1')
+    has no events at all."""
+    ids = [f"g{i % 8}-i{i}" for i in range(200)] + ["new-1"]
+    nums = [*range(200), 1]
+    pq.write_table(
+        pa.table(
+            {
+                "item_id": ids,
+                "category": [f"c{n % 3}" for n in nums],
+                "price": [10.0 + n for n in nums],
+            }
+        ),
+        path,
+    )
+    return path
+
+
+SERVED_BLOCKLIST = ["g0-i8", "g1-i9"]
+
+
+def served_rules(attributes: Path) -> list[str]:
+    """--set arguments turning on every business rule of the export: same category, a price
+    gap of 50%, a blocklist (SERVED_BLOCKLIST)."""
+    rules = [
+        f"export.item_attributes={attributes}",
+        "export.same_attribute=category",
+        "export.price_column=price",
+        "export.max_price_gap=0.5",
+        f"export.blocklist=[{', '.join(SERVED_BLOCKLIST)}]",
+    ]
+    return [a for r in rules for a in ("--set", r)]
+
+
+def copy_run(data: Path, source: Path, run_id: str, copied: tuple[str, ...] = ()) -> Path:
+    """The published run `source` as runs/<run_id> of `data`: its files hard-linked (those
+    named in `copied` copied, so a test may damage them), the manifest rewritten with the
+    new id. Sub-folders (Data Docs) are left out: nothing served reads them."""
+    target = runs_dir(data) / run_id
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        if path.is_file() and path.name != MANIFEST:
+            if path.name in copied:
+                shutil.copy2(path, target / path.name)
+            else:
+                os.link(path, target / path.name)
+    manifest = json.loads((source / MANIFEST).read_text())
+    (target / MANIFEST).write_text(json.dumps({**manifest, "run_id": run_id}))
+    return target

@@ -134,6 +134,8 @@ def _validated(tree: dict[str, Any]) -> PipelineConfig:
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
             parent = ".".join(str(p) for p in loc[:-1])
             hint = f"; did you mean {'.'.join(filter(None, [parent, close[0]]))}?" if close else ""
+            if where in REMOVED:
+                hint = f" (removed: {REMOVED[where]})"
             raise UsageError(f"config {where}: unknown key{hint}") from exc
         message = first["msg"].removeprefix("Value error, ")
         given = (

@@ -57,12 +57,12 @@ MOVED = {
     "export.hnsw_max_items": "export.ivfflat_max_items",
 }
 # Keys that are gone: refused as unknown in a config, dropped from a published run's.
-REMOVED = (
-    "gate.min_lift_over_popularity",
-    # Replaced by the count channel's weight (export.item_weights.count), which fuses by
-    # normalised score instead of reciprocal rank.
-    "export.cooccurrence_weight",
-)
+# The value says what replaced the key; it is shown when a config still uses it.
+REMOVED = {
+    "gate.min_lift_over_popularity": "the gate compares with gate.baselines, see gate.min_lift",
+    # fused by normalised score now instead of reciprocal rank
+    "export.cooccurrence_weight": "see export.item_weights.count and export.count_channel",
+}
 
 
 def refuse_moved(section: str, data: Any) -> Any:

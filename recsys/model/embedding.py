@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recsys.layout import CONTEXT_VECTORS, VECTORS, VOCAB
@@ -29,17 +30,23 @@ class Embedding:
         # Training counts per row: the popularity channel's scores (all 1 when unknown).
         self.counts = np.ones(len(item_ids), np.int64) if counts is None else np.asarray(counts)
         self._row = {item: row for row, item in enumerate(item_ids.tolist())}
+        self._arrow_ids: pa.Array | None = None
 
     @classmethod
-    def load(cls, folder: Path, prefix: str = "") -> Embedding:
+    def load(cls, folder: Path, prefix: str = "", mmap: bool = False) -> Embedding:
         """The model in `folder`; `prefix` selects another copy of the files there (the
-        evaluated model of a refit run: `layout.EVALUATED_PREFIX`)."""
+        evaluated model of a refit run: `layout.EVALUATED_PREFIX`). `mmap` maps the vector
+        files read-only instead of reading them (serving: pages are shared with the page
+        cache and a swap copies nothing)."""
         folder = Path(folder)
-        vocab = pq.read_table(folder / (prefix + VOCAB), columns=["item_id", "count"])
+        mode = "r" if mmap else None
+        vocab = pq.read_table(
+            folder / (prefix + VOCAB), columns=["item_id", "count"], memory_map=mmap
+        )
         return cls(
-            np.load(folder / (prefix + VECTORS)),
+            np.load(folder / (prefix + VECTORS), mmap_mode=mode, allow_pickle=False),
             np.asarray(vocab.column("item_id").to_pylist(), dtype=object),
-            np.load(folder / (prefix + CONTEXT_VECTORS)),
+            np.load(folder / (prefix + CONTEXT_VECTORS), mmap_mode=mode, allow_pickle=False),
             vocab.column("count").to_numpy(),
         )
 
@@ -59,3 +66,21 @@ class Embedding:
     def rows(self, item_ids: list[str]) -> np.ndarray:
         """Rows of the given ids; -1 where an id is not in the vocabulary."""
         return np.array([self._row.get(i, -1) for i in item_ids], dtype=np.int64)
+
+    def row(self, item_id: str) -> int:
+        """The row of one id; -1 when it is not in the vocabulary."""
+        return self._row.get(item_id, -1)
+
+    @property
+    def arrow_ids(self) -> pa.Array:
+        """The item ids as an Arrow string array (row order), built once."""
+        if self._arrow_ids is None:
+            self._arrow_ids = pa.array(self.item_ids.tolist(), pa.string())
+        return self._arrow_ids
+
+    def rows_of(self, item_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """`rows` for an Arrow column: one hash lookup in Arrow, no Python object per id
+        (millions of count-list rows; Arrow releases the GIL, so a server loading a run
+        beside the one it serves does not stall its requests)."""
+        found = pc.index_in(pc.cast(item_ids, pa.string()), value_set=self.arrow_ids)
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)

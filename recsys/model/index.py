@@ -115,8 +115,9 @@ def neighbours_without_self(
     # the search returns every item, itself included, and the cut keeps it: blank it (-1,
     # "no neighbour") so the item is never its own neighbour whatever k is.
     order = np.argsort(own, axis=1, kind="stable")[:, :k]
-    kept = np.where(np.take_along_axis(own, order, 1), -1, np.take_along_axis(ids, order, 1))
-    return np.take_along_axis(scores, order, 1), kept
+    rows_of = np.arange(len(order))[:, None]  # (take_along_axis costs more per call)
+    kept = np.where(own[rows_of, order], -1, ids[rows_of, order])
+    return scores[rows_of, order], kept
 
 
 def choose_kind(n_items: int, cfg: Any) -> str:
@@ -353,9 +354,19 @@ def save(idx: faiss.Index, folder: Path, info: dict) -> Path:
     return path
 
 
-def load(folder: Path) -> faiss.Index:
-    """Read the index and re-apply its recorded search parameters."""
-    idx = faiss.read_index(str(Path(folder) / INDEX_FILE))
+def load(folder: Path, mmap: bool = False) -> faiss.Index:
+    """Read the index and re-apply its recorded search parameters. `mmap` maps the stored
+    vectors read-only where the index type allows it (FAISS `IO_FLAG_MMAP_IFC`: flat and
+    HNSW storage) rather than reading them into memory; other types are read as usual."""
+    path = str(Path(folder) / INDEX_FILE)
+    idx = None
+    if mmap:
+        try:
+            idx = faiss.read_index(path, faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:
+            idx = None  # this index type cannot be mapped: read it
+    if idx is None:
+        idx = faiss.read_index(path)
     info_path = Path(folder) / INDEX_INFO
     if info_path.is_file():
         configure(idx, json.loads(info_path.read_text()))

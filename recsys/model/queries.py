@@ -1,51 +1,35 @@
-"""`similar` and `recommend`: what the published run answers, verified before it is read."""
+"""`similar` and `recommend`: what the published run answers, verified before it is read.
+
+`similar` answers exactly what `GET /similar` does (recsys/serve/recall.py, on the run
+loaded the way the server loads it, without the lists a server also keeps); `recommend`
+reads the user's exported list.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recsys.errors import UsageError
-from recsys.layout import ITEM_RECS, SIMILAR_FILES, USER_RECS
-from recsys.model import index
-from recsys.model.embedding import Embedding
+from recsys.layout import USER_RECS
 from recsys.model.store import current_run, verify
+from recsys.serve import recall
+from recsys.serve.model import load_run
 
 
 def similar(data_dir: Path, item_id: str, k: int) -> list[dict]:
-    """Nearest items to `item_id` from the published index under the run's scoring, never
-    itself (raw model neighbours: the business rules shape `item_recs.parquet`). An item
-    without a vector gets its exported cold-start list instead, labelled by `source`."""
+    """The item's k best neighbours under the run's fused scoring and business rules,
+    never itself (the top of its `item_recs.parquet` list); an item without a vector gets
+    its exported cold-start list, labelled by `source`."""
     run = current_run(data_dir)
-    manifest = verify(run, hashed=set(SIMILAR_FILES))
-    scoring = manifest["config"]["export"]["scoring"]
-    emb = Embedding.load(run)
-    row = emb.rows([item_id])[0]
-    if row < 0:
-        return _cold_item(run, item_id, k)
-    queries, _ = emb.spaces(scoring)
-    scores, ids = index.neighbours_without_self(
-        index.load(run), queries, np.array([row], dtype=np.int64), k
-    )
-    return [
-        {"rank": r + 1, "item_id": str(emb.item_ids[i]), "score": float(s)}
-        for r, (s, i) in enumerate(zip(scores[0], ids[0], strict=True))
-        if i >= 0
-    ]
-
-
-def _cold_item(run: Path, item_id: str, k: int) -> list[dict]:
-    verify(run, hashed={ITEM_RECS})
-    table = pq.read_table(run / ITEM_RECS, filters=[("item_id", "=", item_id)])
-    if table.num_rows == 0:
+    items = recall.similar(load_run(run, lists=False), item_id, k)
+    if items is None:
         raise UsageError(f"item '{item_id}' is not in the published model ({run.name})")
-    rows = sorted(table.to_pylist(), key=lambda r: r["rank"])[:k]
     return [
-        {"rank": r["rank"], "item_id": r["neighbor_id"], "score": r["score"], "source": r["source"]}
-        for r in rows
+        {"rank": i["rank"], "item_id": i["item_id"], "score": i["score"], "source": i["source"]}
+        for i in items
     ]
 
 

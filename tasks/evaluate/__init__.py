@@ -41,7 +41,14 @@ from recsys.layout import BASELINE_LISTS, METRICS, REPORTS, RUN_REPORT, RunPaths
 from recsys.model import index, store
 from recsys.ops.locks import WAREHOUSE_LIMIT, exclusive
 from recsys.ops.scaleout import Mapper, inline, run_shards, shard_count, worker_id
-from recsys.stage import StageReport, in_prefect_run, logger, report_artifact, timed
+from recsys.stage import (
+    StageReport,
+    in_prefect_run,
+    logger,
+    report_artifact,
+    report_link,
+    timed,
+)
 from recsys.tasks.evaluate import baselines, history, report
 from recsys.tasks.evaluate import shards as shards_of
 from recsys.tasks.evaluate.diagnostics import diagnose
@@ -329,7 +336,7 @@ def _artifacts(stage: StageReport, metrics: dict, html: Path | None, paths: RunP
         if metrics["gate"]["passed"] or not metrics["gate"]["enforced"]:
             target = paths.final_dir / html.name
         create_link_artifact(
-            link=f"file://{target}",
+            link=report_link(paths.run_id, target, published=target != html),
             link_text=f"run report {paths.run_id}",
             key="recsys-run-report",
             description="self-contained HTML report of this run's evaluation (in "

@@ -102,7 +102,10 @@ def _versus(
     margin = cfg.significance * paired_error(paired.get(best), cases)
     note = f"{MODEL} {hr:.4f} vs {best} {other:.4f}"
     if margin:
-        note += f" (a shortfall within {margin:.4f}, {cfg.significance:g} standard errors, passes)"
+        note += (
+            f"; a shortfall up to {margin:.4f} ({cfg.significance:g} standard errors of the"
+            " paired difference) is within noise"
+        )
     return _rule(
         f"{kind}_lists_vs_best_baseline_{at}",
         _lift(hr, other),

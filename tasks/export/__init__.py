@@ -10,7 +10,8 @@ Candidates (the embedding, count and popularity channels fused per list, cold-st
 fallbacks) go to DuckDB, where the business rules flag what they remove
 (`sql/export/flag.sql`) and the survivors are ranked; the same rules apply to item and user
 lists. The count channel's lists are mined from every split's sessions (the refit model saw
-them all) and published beside the model (`count_lists.parquet`) for `recsys serve`.
+them all) and published beside the model (`count_lists.parquet`) for `recsys serve`, and so
+are the attributes the rules read (`item_attributes.parquet`, when a file is configured).
 
     shards.py   the lists built in shards (item- and user-id ranges), concatenated in order
     lists.py    what the stage and its shards share: neighbours, user vectors, the rules
@@ -26,7 +27,14 @@ from prefect.cache_policies import NONE
 
 from recsys import sqlrun
 from recsys.config import ExportConfig, PipelineConfig
-from recsys.layout import COUNT_LISTS, EXPORT_SHARDS, ITEM_RECS, USER_RECS, RunPaths
+from recsys.layout import (
+    COUNT_LISTS,
+    EXPORT_SHARDS,
+    ITEM_ATTRIBUTES,
+    ITEM_RECS,
+    USER_RECS,
+    RunPaths,
+)
 from recsys.model import index
 from recsys.model.embedding import Embedding
 from recsys.ops.scaleout import Mapper, inline, run_shards, shard_count
@@ -34,7 +42,7 @@ from recsys.stage import StageReport, report_artifact, retry_unless_deterministi
 from recsys.tasks.evaluate import baselines
 from recsys.tasks.evaluate.baselines import ALL_SPLITS
 from recsys.tasks.export import shards as export_shards
-from recsys.tasks.export.lists import RULES
+from recsys.tasks.export.lists import RULES, load_attributes
 
 
 def build_index(paths: RunPaths, emb: Embedding, cfg: ExportConfig):
@@ -59,6 +67,18 @@ def write_count_lists(paths: RunPaths, cfg: PipelineConfig) -> int:
     return pq.read_metadata(path).num_rows
 
 
+def write_attributes(paths: RunPaths, cfg: ExportConfig) -> int:
+    """The rules' attributes into the run folder (layout.ITEM_ATTRIBUTES) when an
+    attributes file is configured; returns its rows (0: none written)."""
+    if not cfg.item_attributes:
+        return 0
+    path = paths.out / ITEM_ATTRIBUTES
+    with sqlrun.connect(paths.stage_db, read_only=True) as con:
+        load_attributes(con, cfg)
+        sqlrun.run(con, "export/attributes_write", {"path": str(path)})
+    return pq.read_metadata(path).num_rows
+
+
 def export(
     paths: RunPaths, cfg: PipelineConfig, shards: int = 1, mapper: Mapper | None = None
 ) -> StageReport:
@@ -73,6 +93,7 @@ def export(
         emb = Embedding.load(paths.out)
         _, _, info = build_index(paths, emb, ex)
         count_rows = write_count_lists(paths, cfg)
+        attribute_rows = write_attributes(paths, ex)
         calls = export_shards.plan(paths, emb, ex, shards)
         parts = (mapper or inline(export_shards.export_shard))(calls)
         for kind, name in (("item", ITEM_RECS), ("user", USER_RECS)):
@@ -100,6 +121,7 @@ def export(
             **counts,
             "count channel": ex.count_channel,
             "count list rows": count_rows,
+            "attribute rows": attribute_rows,
             "item weights": ex.item_weights.model_dump(),
             "session weights": ex.session_weights.model_dump(),
             **{f"item rule {k} removed": v for k, v in item_rules.items()},

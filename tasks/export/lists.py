@@ -11,14 +11,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from recsys import sqlrun
 from recsys.config import ExportConfig
 from recsys.data.attributes import read_attributes
 from recsys.errors import UsageError
 from recsys.model.embedding import Embedding
-from recsys.model.scoring import Channels, CountLists, decay_weights, fuse, source_array
+from recsys.model.scoring import Channels, decay_weights, fuse, source_array
 from recsys.stage import Progress
 
 RULES = ("self", "seen", "blocklist", "allowlist", "same_attribute", "price_gap")
@@ -27,18 +26,6 @@ LIST_COLUMNS = {
     "item": {"list_id": "item_id", "item_id": "neighbor_id"},
     "user": {"list_id": "user_id", "item_id": "item_id"},
 }
-
-
-def channels_of(emb: Embedding, idx, scoring: str, counts: Path) -> Channels:
-    """The served model's channels: the serving index `idx` in the scoring space, the
-    count channel's lists (`counts`, layout.COUNT_LISTS), the training counts."""
-    queries, _ = emb.spaces(scoring)
-    lists = pq.read_table(counts, columns=["item_id", "neighbor_id", "score"])
-    src = emb.rows(lists.column("item_id").to_pylist())
-    dst = emb.rows(lists.column("neighbor_id").to_pylist())
-    keep = (src >= 0) & (dst >= 0)
-    score = lists.column("score").to_numpy()[keep]
-    return Channels(queries, idx, CountLists(src[keep], dst[keep], score, len(emb)), emb.counts)
 
 
 def kept_per_list(cfg: ExportConfig) -> int:

@@ -24,9 +24,9 @@ from recsys.config import ExportConfig
 from recsys.layout import COUNT_LISTS, EXPORT_SHARDS, ITEM_RECS, USER_RECS, VOCAB, RunPaths
 from recsys.model import index
 from recsys.model.embedding import Embedding
+from recsys.model.published import channels_of, item_depth
 from recsys.ops.scaleout import Range, ranges, worker_id
 from recsys.tasks.export.lists import (
-    channels_of,
     filter_and_write,
     item_neighbours,
     load_attributes,
@@ -38,7 +38,7 @@ EMPTY: Range = ("", "")  # no id is >= "" and < ""
 
 def plan(paths: RunPaths, emb: Embedding, cfg: ExportConfig, shards: int) -> list[dict]:
     """One call per shard: its item and user ranges, search depths and part paths."""
-    depth = min(cfg.overfetch * cfg.k, max(1, len(emb) - 1))
+    depth = item_depth(cfg.overfetch, cfg.k, len(emb))
     if shards <= 1:  # one shard sees every user: it finds the largest seen count itself
         item_ranges, user_ranges, max_seen = [(None, None)], [(None, None)], None
     else:

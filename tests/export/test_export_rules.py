@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import FAST, run_cli
+from helpers import FAST, planted_attributes, run_cli
 from recsys.data.synthetic import group_of
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_api")]
@@ -23,27 +22,9 @@ def number(item_id: str) -> int:
     return int(item_id.split("-i")[1]) if "-i" in item_id else -1
 
 
-def attributes(path: Path) -> Path:
-    """Category = item number mod 3 (unrelated to the planted groups, so the rule bites);
-    price = 10 + number. One catalogue item ('new-1') has no events at all."""
-    ids = [f"g{i % 8}-i{i}" for i in range(200)] + ["new-1"]
-    nums = [*range(200), 1]
-    pq.write_table(
-        pa.table(
-            {
-                "item_id": ids,
-                "category": [f"c{n % 3}" for n in nums],
-                "price": [10.0 + n for n in nums],
-            }
-        ),
-        path,
-    )
-    return path
-
-
 def test_rules_apply_to_item_and_user_lists(tmp_path, planted_events, capsys):
     data = tmp_path / "data"
-    attrs = attributes(tmp_path / "attrs.parquet")
+    attrs = planted_attributes(tmp_path / "attrs.parquet")
     blocked = ["g0-i8", "g1-i9"]
     rules = [
         f"export.item_attributes={attrs}",
@@ -114,7 +95,7 @@ def test_allowlist_and_plain_lists(tmp_path, planted_events):
 
 def test_attribute_file_errors_are_usage_errors(tmp_path, planted_events):
     data = tmp_path / "data"
-    attrs = attributes(tmp_path / "attrs.parquet")
+    attrs = planted_attributes(tmp_path / "attrs.parquet")
     bad = ["--set", f"export.item_attributes={attrs}", "--set", "export.same_attribute=colour"]
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *bad) == 2
     assert run_cli("run", "--set", "export.max_price_gap=0.2", "--data-dir", data) == 2

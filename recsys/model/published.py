@@ -1,0 +1,77 @@
+"""What the export and the server both build from a run folder: the model's channels over
+the serving index and the published count lists, and how deep an item list is searched.
+
+Export builds every list at once (the query vectors as whole arrays); `recsys serve` and
+`recsys similar` answer one list at a time from memory-mapped vectors, so the query rows of
+the scoring space are computed on demand (`QueryRows`) instead of copied at load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from recsys.model.embedding import Embedding
+from recsys.model.index import spaces
+from recsys.model.scoring import Channels, CountLists
+
+
+class QueryRows:
+    """The query side of a scoring space (`index.spaces`), row by row on demand.
+
+    `spaces` is row-wise (concatenation for `sym`, L2 normalisation for `in_in`), so the
+    rows computed from a subset equal the same rows of the whole space; nothing of the size
+    of the catalogue is copied (a 100k x 128 `sym` space is 51 MB that a server would copy
+    on every swap)."""
+
+    def __init__(self, vectors: np.ndarray, context: np.ndarray, scoring: str) -> None:
+        # Plain views of mapped files: np.memmap's subclass hooks cost more than the rows.
+        self.vectors, self.context = _plain(vectors), _plain(context)
+        self.scoring = scoring
+        width = spaces(vectors[:1], context[:1], scoring)[0].shape[1]
+        self.shape = (len(vectors), width)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return spaces(self.vectors[rows], self.context[rows], self.scoring)[0]
+
+    def indexed(self, rows) -> np.ndarray:
+        """The same rows on the indexed side (what a query is scored against)."""
+        return spaces(self.vectors[rows], self.context[rows], self.scoring)[1]
+
+
+def _plain(array: np.ndarray) -> np.ndarray:
+    return array.view(np.ndarray) if isinstance(array, np.memmap) else array
+
+
+def channels_of(
+    emb: Embedding, idx, scoring: str, counts: Path | None, lazy: bool = False
+) -> Channels:
+    """The served model's channels: the serving index `idx` in the scoring space, the
+    count channel's lists (`counts`, layout.COUNT_LISTS; None: a run without the channel),
+    the training counts. `lazy` (a server) computes query rows on demand (`QueryRows`)
+    instead of building the whole space, and reads on the calling thread only."""
+    queries = QueryRows(emb.vectors, emb.context, scoring) if lazy else emb.spaces(scoring)[0]
+    if counts is None:
+        return Channels(queries, idx, None, emb.counts)
+    # A server (lazy) decodes on its loader thread alone: Arrow's pool would take the core
+    # the event loop answers on while a new run is loaded beside the served one.
+    lists = pq.read_table(
+        counts, columns=["item_id", "neighbor_id", "score"], memory_map=True, use_threads=not lazy
+    )
+    src = emb.rows_of(lists.column("item_id"))
+    dst = emb.rows_of(lists.column("neighbor_id"))
+    keep = (src >= 0) & (dst >= 0)
+    score = lists.column("score").to_numpy()[keep]
+    return Channels(queries, idx, CountLists(src[keep], dst[keep], score, len(emb)), emb.counts)
+
+
+def item_depth(overfetch: int, k: int, n_items: int) -> int:
+    """How deep an item's fused list is searched for K kept items: `overfetch` x K, the
+    export's depth, so a served list is the top of the exported one (never more than the
+    other items of the catalogue)."""
+    return max(1, min(overfetch * k, n_items - 1))

@@ -1,0 +1,64 @@
+"""What one request may ask for, and the ASGI guard that refuses oversized bodies (413)
+before they are read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits of the server (safe defaults; `recsys serve` takes them as is)."""
+
+    max_k: int = 1000  # items per answer (also never more than the catalogue holds)
+    max_id_chars: int = 256  # an item or user id
+    max_ids: int = 1000  # ids in a session's `items`, and in `exclude`
+    max_body_bytes: int = 256 * 1024  # a POST body; larger is refused with 413 unread
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuse a request body over `max_bytes` with 413: by its Content-Length before any
+    of it is read, or (chunked, no length) as soon as the bytes received pass the limit."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._refuse(send)
+            return
+        seen = {"bytes": 0, "started": False}
+
+        async def receiving():
+            message = await receive()
+            if message["type"] == "http.request":
+                seen["bytes"] += len(message.get("body", b""))
+                if seen["bytes"] > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def sending(message) -> None:
+            seen["started"] = seen["started"] or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receiving if length is None else receive, sending)
+        except BodyTooLarge:
+            if not seen["started"]:
+                await self._refuse(send)
+
+    async def _refuse(self, send) -> None:
+        body = orjson.dumps({"detail": f"request body over {self.max_bytes} bytes", "run_id": None})
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

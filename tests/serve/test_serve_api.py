@@ -1,0 +1,323 @@
+"""The HTTP API in process (Starlette's TestClient) over a run the pipeline published with
+every business rule on: each route, the export's lists and rules, errors, metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from helpers import SERVED_BLOCKLIST
+from recsys.data.synthetic import group_of
+from recsys.layout import runs_dir
+from recsys.model.store import current_run
+from recsys.serve import recall
+from recsys.serve.app import create_app
+from recsys.serve.limits import Limits
+from recsys.serve.metrics import Metrics
+from recsys.serve.model import load_run
+from recsys.serve.swap import ModelHolder
+
+pytestmark = pytest.mark.prefect  # the published run comes from a pipeline run
+
+LIMITS = Limits(max_k=200, max_id_chars=64, max_ids=40, max_body_bytes=4096)
+
+
+def number(item_id: str) -> int:
+    return int(item_id.split("-i")[1]) if "-i" in item_id else 1  # 'new-1'
+
+
+def category(item_id: str) -> int:
+    return number(item_id) % 3
+
+
+def price(item_id: str) -> float:
+    return 10.0 + number(item_id)
+
+
+@pytest.fixture(scope="module")
+def api(served_data):
+    metrics = Metrics()
+    holder = ModelHolder(served_data, metrics)
+    assert holder.poll()  # what the watcher thread does first (the lifespan is not run here)
+    return TestClient(create_app(holder, metrics, LIMITS)), current_run(served_data)
+
+
+def by_key(path: Path, key: str) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for row in sorted(pq.read_table(path).to_pylist(), key=lambda r: (r[key], r["rank"])):
+        out.setdefault(row[key], []).append(row)
+    return out
+
+
+def test_similar_ranks_live_what_the_export_wrote(api):
+    """The live ranking (the export's channels, depth, fusion and rules, one query at a
+    time) gives every item the top of its item_recs.parquet list, scores and sources
+    included; GET /similar answers those lists (an item without a vector: its fallback)."""
+    client, run = api
+    live = load_run(run, lists=False)  # what `recsys similar` loads: nothing precomputed
+    assert live.items is None
+    exported = by_key(run / "item_recs.parquet", "item_id")
+    assert "new-1" in exported and len(exported) > 150
+    for item, rows in exported.items():
+        for k in (1, 10, 50):
+            want = rows[:k]
+            got = recall.similar(live, item, k)
+            assert [i["item_id"] for i in got] == [r["neighbor_id"] for r in want], item
+            assert [i["source"] for i in got] == [r["source"] for r in want]
+            assert [i["rank"] for i in got] == list(range(1, len(want) + 1))
+            assert [i["score"] for i in got] == pytest.approx([r["score"] for r in want], 1e-5)
+            if k == 10:
+                answer = client.get(f"/similar/{item}", params={"k": k})
+                assert answer.status_code == 200, answer.text
+                body = answer.json()
+                assert body["run_id"] == run.name and body["item_id"] == item
+                assert body["items"] == got
+
+
+def test_similar_applies_the_rules_and_exclude(api, served_data):
+    client, _ = api
+    item = "g6-i150"  # category 0, price 160: the rules keep items 70-199 of category 0
+    first = client.get(f"/similar/{item}", params={"k": 30}).json()["items"]
+    assert first and item not in {i["item_id"] for i in first}
+    for i in first:
+        assert i["item_id"] not in SERVED_BLOCKLIST
+        assert category(i["item_id"]) == category(item)
+        assert abs(price(i["item_id"]) - price(item)) <= 0.5 * price(item)
+    dropped = [first[0]["item_id"], first[2]["item_id"]]
+    params = [("k", "5"), *(("exclude", d) for d in dropped)]
+    again = client.get(f"/similar/{item}", params=params).json()["items"]
+    kept = [i["item_id"] for i in first if i["item_id"] not in dropped][:5]
+    assert [i["item_id"] for i in again] == kept
+    assert [i["rank"] for i in again] == [1, 2, 3, 4, 5]
+    live = recall.similar(load_run(current_run(served_data), lists=False), item, 5, dropped)
+    assert live == again
+
+
+def test_user_lists_and_the_unknown_user(api):
+    client, run = api
+    exported = by_key(run / "user_recs.parquet", "user_id")
+    for user in sorted(exported)[:20]:
+        body = client.get(f"/recommend/{user}", params={"k": 7}).json()
+        assert body["run_id"] == run.name and body["user_id"] == user
+        assert [i["item_id"] for i in body["items"]] == [r["item_id"] for r in exported[user][:7]]
+    user = sorted(exported)[0]
+    skipped = exported[user][0]["item_id"]
+    body = client.get(f"/recommend/{user}", params={"k": 3, "exclude": skipped}).json()
+    assert [i["item_id"] for i in body["items"]] == [r["item_id"] for r in exported[user][1:4]]
+    nobody = client.get("/recommend/nobody-at-all", params={"k": 5})
+    assert nobody.status_code == 200
+    items = nobody.json()["items"]
+    assert len(items) == 5 and {i["source"] for i in items} == {"popularity"}
+    assert not {i["item_id"] for i in items} & set(SERVED_BLOCKLIST)
+    counts = [i["score"] for i in items]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_session_recall_exclude_unknown_and_because(api):
+    """Two planted groups in one session (same category, so the rules keep both): each
+    recommendation is because of the given item of its own group; given items, `exclude`
+    and blocked items never come back; unknown ids are listed."""
+    client, run = api
+    given = ["g6-i150", "g3-i99"]  # both category 0; price 160 and 109 (the anchor's)
+    answer = client.post(
+        "/recommend", json={"items": ["zz-unknown", 42, *given], "k": 12, "exclude": ["g6-i126"]}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["run_id"] == run.name
+    assert body["unknown"] == ["zz-unknown", "42"]
+    items = body["items"]
+    assert len(items) == 12 and [i["rank"] for i in items] == list(range(1, 13))
+    returned = {i["item_id"] for i in items}
+    assert not returned & {*given, "g6-i126", *SERVED_BLOCKLIST}
+    anchor = given[-1]  # the latest item anchors the attribute rules
+    assert all(category(i) == category(anchor) for i in returned)
+    assert all(abs(price(i) - price(anchor)) <= 0.5 * price(anchor) for i in returned)
+    assert {i["because"] for i in items} == set(given)
+    for i in items:
+        if group_of(i["item_id"]) in (3, 6):
+            assert group_of(i["because"]) == group_of(i["item_id"]), i
+    assert {group_of(i["item_id"]) for i in items[:5]} == {3, 6}
+    scores = [i["score"] for i in items]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_sessions_the_model_cannot_place(api):
+    """No known item: the popularity fallback, within the anchor's category when the rule
+    is on ('new-1' has attributes but no vector); no anchor at all (an empty session):
+    plain popularity. An anchor without attributes keeps nothing, as in the export."""
+    client, _ = api
+    body = client.post("/recommend", json={"items": ["nope-1", "new-1"], "k": 4}).json()
+    assert body["unknown"] == ["nope-1", "new-1"]
+    # Category 1 within 50% of price 11: items 1 and 4 only.
+    assert [i["item_id"] for i in body["items"]] == ["g1-i1", "g4-i4"]
+    assert [i["source"] for i in body["items"]] == ["popularity:same_attribute"] * 2
+    assert all(i["because"] is None for i in body["items"])
+    empty = client.post("/recommend", json={"items": []}).json()
+    assert [i["source"] for i in empty["items"]] == ["popularity"] * 10
+    assert empty["unknown"] == []
+    bare = client.post("/recommend", json={"items": ["g6-i150", "nope-1"]}).json()
+    assert bare["items"] == [] and bare["unknown"] == ["nope-1"]
+
+
+def test_k_beyond_the_catalogue_and_at_the_bound(api):
+    client, _ = api
+    everything = client.get("/similar/g6-i6", params={"k": 200}).json()["items"]
+    assert 0 < len(everything) < 200 and "g6-i6" not in {i["item_id"] for i in everything}
+    session = client.post("/recommend", json={"items": ["g6-i6"], "k": 200}).json()["items"]
+    assert 0 < len(session) < 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "detail"),
+    [
+        ("get", "/similar/not-an-item", None, 404, "item 'not-an-item' is not in run"),
+        (
+            "get",
+            "/similar/g6-i6?k=0",
+            None,
+            422,
+            "query.k: Input should be greater than or equal to 1",
+        ),
+        (
+            "get",
+            "/similar/g6-i6?k=201",
+            None,
+            422,
+            "query.k: Input should be less than or equal to 200",
+        ),
+        ("get", "/similar/g6-i6?k=ten", None, 422, "query.k: Input should be a valid integer"),
+        ("get", "/similar/g6-i6?kk=3", None, 422, "unknown parameter(s) kk"),
+        ("get", "/similar/" + "x" * 65, None, 422, "path.item_id: String should have at most 64"),
+        (
+            "get",
+            "/recommend/u1?" + "&".join(["exclude=a"] * 41),
+            None,
+            422,
+            "query.exclude: List should have at most 40",
+        ),
+        ("post", "/recommend", b"{not json", 422, "body: Invalid JSON"),
+        ("post", "/recommend", b'{"k": 3}', 422, "body.items: Field required"),
+        (
+            "post",
+            "/recommend",
+            b'{"items": "g6-i6"}',
+            422,
+            "body.items: Input should be a valid array",
+        ),
+        (
+            "post",
+            "/recommend",
+            b'{"items": [], "k": -1}',
+            422,
+            "body.k: Input should be greater than or equal to 1",
+        ),
+        (
+            "post",
+            "/recommend",
+            b'{"items": [], "colour": 1}',
+            422,
+            "body.colour: Extra inputs are not permitted",
+        ),
+        (
+            "post",
+            "/recommend",
+            b'{"items": [null]}',
+            422,
+            "body.items.0: Input should be a valid string",
+        ),
+        (
+            "post",
+            "/recommend",
+            json.dumps({"items": ["a"] * 41}).encode(),
+            422,
+            "body.items: List should have at most 40",
+        ),
+        (
+            "post",
+            "/recommend",
+            json.dumps({"items": ["a" * 5000]}).encode(),
+            413,
+            "request body over 4096 bytes",
+        ),
+        ("get", "/nothing/here", None, 404, "Not Found"),
+        ("delete", "/recommend", None, 405, "Method Not Allowed"),
+    ],
+)
+def test_errors_are_json_with_a_clear_detail(api, method, path, body, status, detail):
+    client, run = api
+    kwargs = {"content": body, "headers": {"content-type": "application/json"}} if body else {}
+    answer = client.request(method.upper(), path, **kwargs)
+    assert answer.status_code == status, answer.text
+    problem = answer.json()
+    assert detail in problem["detail"]
+    if status != 413:
+        assert problem["run_id"] == run.name
+
+
+def test_health_ready_metrics(api):
+    client, run = api
+    assert client.get("/health").json() == {"status": "ok", "run_id": run.name}
+    assert client.get("/ready").json()["run_id"] == run.name
+    client.get("/similar/g6-i6")
+    client.get("/similar/not-an-item")
+    answer = client.get("/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(answer.text)}
+    requests = {
+        (s.labels["method"], s.labels["route"], s.labels["status"]): s.value
+        for s in families["recsys_serve_requests"].samples
+        if s.name.endswith("_total")
+    }
+    assert requests[("GET", "/similar/{item_id}", "200")] >= 1
+    assert requests[("GET", "/similar/{item_id}", "404")] >= 1
+    buckets = [
+        s
+        for s in families["recsys_serve_request_seconds"].samples
+        if s.name.endswith("_bucket") and s.labels["route"] == "/similar/{item_id}"
+    ]
+    assert buckets and buckets[-1].labels["le"] == "+Inf" and buckets[-1].value >= 2
+    info = families["recsys_serve_model_info"].samples
+    assert [(s.labels["run_id"], s.value) for s in info] == [(run.name, 1.0)]
+    assert families["recsys_serve_runs_refused"].samples[0].value == 0
+    assert families["recsys_serve_swaps"].samples[0].value == 1
+
+
+def test_docs_and_run_reports(api):
+    client, run = api
+    assert "swagger" in client.get("/docs").text.lower()
+    spec = client.get("/openapi.json").json()
+    assert {"/similar/{item_id}", "/recommend/{user_id}", "/recommend"} <= set(spec["paths"])
+    params = {p["name"] for p in spec["paths"]["/similar/{item_id}"]["get"]["parameters"]}
+    assert params == {"item_id", "k", "exclude"}
+    assert "requestBody" in spec["paths"]["/recommend"]["post"]
+    report = client.get(f"/runs/{run.name}/report")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert report.content == (run / "report.html").read_bytes()
+    image = client.get(f"/runs/{run.name}/report/embedding_map.png")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    for bad in (
+        f"/runs/{run.name}/report/manifest.json",  # not an image
+        f"/runs/{run.name}/report/..%2Fmanifest.json",
+        "/runs/..%2F..%2Fetc/report",
+        "/runs/no-such-run/report",
+    ):
+        assert client.get(bad).status_code == 404, bad
+    assert runs_dir(run.parent.parent) == run.parent
+
+
+def test_nothing_published_is_not_ready(tmp_path):
+    metrics = Metrics()
+    holder = ModelHolder(tmp_path, metrics)
+    assert not holder.poll()
+    client = TestClient(create_app(holder, metrics))
+    assert client.get("/health").json() == {"status": "ok", "run_id": None}
+    for path in ("/ready", "/similar/a", "/recommend/u"):
+        answer = client.get(path)
+        assert answer.status_code == 503 and answer.json()["run_id"] is None
+    assert client.post("/recommend", json={"items": ["a"]}).status_code == 503
