@@ -177,14 +177,11 @@ def decay_weights(recency: np.ndarray, decay: float) -> np.ndarray:
 def weighted_sum(
     vectors: np.ndarray, owner: np.ndarray, rows: np.ndarray, weights: np.ndarray, n: int
 ) -> np.ndarray:
-    """(n, dim): for each owner 0..n-1 the weighted sum of the vectors at its rows (one
-    sparse (n x items) product; np.add.at was 12x slower)."""
+    """(n, dim): for each owner 0..n-1 the weighted sum of the vectors at its rows, as one
+    sparse product (np.add.at was 12x slower); `vectors` may be serving's lazy QueryRows."""
     rows = np.asarray(rows)
-    picks = sp.csr_matrix(
-        (np.asarray(weights, np.float32), (np.asarray(owner), np.arange(len(rows)))),
-        shape=(n, len(rows)),
-    )
-    # vectors[rows]: `vectors` may compute its rows on demand (serving's QueryRows).
+    cells = (np.asarray(weights, np.float32), (np.asarray(owner), np.arange(len(rows))))
+    picks = sp.csr_matrix(cells, shape=(n, len(rows)))
     return np.ascontiguousarray(picks @ np.asarray(vectors[rows], np.float32), dtype=np.float32)
 
 
