@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from prefect import Task, flow
 
-from recsys.config import PipelineConfig, resolve_config
+from recsys.config import PipelineConfig, resolve_config, with_keys
 from recsys.layout import RunPaths
 from recsys.model.store import crash_point
 from recsys.ops.notify import notify_hook
@@ -77,6 +77,8 @@ def run_stages(
         stages.append(_at("quality", quality_task)(paths, cfg))
         stages.append(_at("model", model)(paths, cfg))
         stages.append(_at("evaluate", evaluate_task)(paths, cfg))
+        # The weights evaluate chose (when no config layer set them) serve from here on.
+        cfg = with_keys(cfg, stages[-1].decided) if stages[-1].decided else cfg
         if refit:
             stages.append(_at("refit", refit_task)(paths, cfg))
         stages.append(_at("export", export_task)(paths, cfg))

@@ -27,6 +27,9 @@ class StageReport(BaseModel):
     rows_in: int = 0
     rows_out: int = 0
     details: dict[str, Any] = Field(default_factory=dict)
+    # Config keys this stage decided for the stages after it (evaluate's chosen weights,
+    # `recsys.config.decided`); the flow applies them.
+    decided: dict[str, Any] = Field(default_factory=dict)
 
     def markdown(self) -> str:
         lines = [

@@ -204,7 +204,14 @@ def _champion_still_beaten(paths: RunPaths, cfg: PipelineConfig) -> None:
     if champion is None:
         return
     emb = load_evaluated(paths.out)  # the model evaluate scored (not a refit of it)
-    model = Scored(emb=emb, scoring=cfg.export.scoring, weights=cfg.export.item_weights)
+    ex = cfg.export
+    model = Scored(
+        emb=emb,
+        scoring=ex.scoring,
+        weights=ex.item_weights,
+        session_weights=ex.session_weights,
+        recency_decay=ex.recency_decay,
+    )
     again = compute_metrics(paths.stage_db, model, cfg, champion, work=paths.work_dir)
     rules = gate_verdicts(again, embedding_stats(emb.vectors, emb.context), cfg.gate)
     failed = [r for r in rules if "champion" in r["rule"] and not r["passed"]]

@@ -57,8 +57,13 @@ def served_data(tmp_path_factory, planted_events, prefect_api) -> Path:
 
     root = tmp_path_factory.mktemp("served")
     rules = served_rules(planted_attributes(root / "attributes.parquet"))
+    # The default weights, all three channels fused (a run choosing its weights may serve
+    # the count channel alone on this easy log: some tests count on the embedding's depth).
+    fixed = ["--set", "evaluate.select_weights=false"]
     data = root / "data"
-    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *rules) == 0
+    assert (
+        run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *rules, *fixed) == 0
+    )
     return data
 
 

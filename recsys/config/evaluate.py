@@ -160,6 +160,23 @@ class EvaluateConfig(Section):
         "task. Its baselines are per case, so this bounds the cost on big logs; 10,000 "
         "like evaluate.max_cases (the session task's cases are drawn from those).",
     )
+    select_weights: bool = Field(
+        True,
+        description="When no config layer sets export.item_weights, session_weights or "
+        "recency_decay (tuned.yaml does after `recsys tune`), choose them on half of the "
+        "held-out sessions from the tuner's grid (the embedding alone and mixed with the count "
+        "channel and popularity, and those alone) and gate the model on the other half. A "
+        "log where popularity or co-occurrence wins (small baskets) then gets lists that match "
+        "them instead of a refusal; the fixed defaults suit long, ordered sessions. Off: the "
+        "configured weights, every sampled case gated.",
+    )
+    select_min_cases: int = Field(
+        500,
+        ge=1,
+        description="Fewest next-item cases in the choosing half for evaluate.select_weights "
+        "to choose: below it, a choice among 18 weightings would follow noise (at HR 0.3, "
+        "500 cases have a standard error of 0.02), so the configured weights stay.",
+    )
     head_share: float = Field(
         0.2,
         gt=0,

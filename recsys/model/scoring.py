@@ -60,7 +60,7 @@ def fuse(
     if n == 1:
         return _fuse_one(used, k)
     ids = np.concatenate([u[1] for u in used], axis=1).astype(np.int64, copy=False)
-    score = np.concatenate([_minmax(u[1], u[2]) * np.float32(u[3]) for u in used], axis=1)
+    score = np.concatenate([minmax(u[1], u[2]) * np.float32(u[3]) for u in used], axis=1)
     bits = np.concatenate([np.where(u[1] >= 0, 1 << u[0], 0) for u in used], axis=1)
     order = np.argsort(ids, axis=1, kind="stable")
     ids = np.take_along_axis(ids, order, 1)
@@ -110,7 +110,7 @@ def _fuse_one(used: list, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     desc, then the smaller id), so the same lists; the general path spends most of a
     one-row call on per-call overhead of its 2-D gathers."""
     ids = np.concatenate([u[1][0] for u in used]).astype(np.int64, copy=False)
-    score = np.concatenate([_minmax(u[1][:1], u[2][:1])[0] * np.float32(u[3]) for u in used])
+    score = np.concatenate([minmax(u[1][:1], u[2][:1])[0] * np.float32(u[3]) for u in used])
     bits = np.concatenate([np.where(u[1][0] >= 0, 1 << u[0], 0) for u in used])
     order = np.argsort(ids, kind="stable")
     ids, score, bits = ids[order], score[order], bits[order]
@@ -137,7 +137,7 @@ def _empty(n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.full((n, k), -1, np.int64), np.zeros((n, k), np.float32), np.zeros((n, k), np.int64)
 
 
-def _minmax(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+def minmax(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Scores of each row scaled to [0, 1] over its listed ids; a row whose listed scores are
     all equal scales to 1 (the channel has no preference among them, but did list them)."""
     valid = ids >= 0

@@ -3,13 +3,17 @@
 -- items already seen in the session (removed from every list before scoring), and the
 -- session's length feeds the session slices. pair_id only needs to be unique (no global sort:
 -- it is the slowest step at 10M events). A shard keeps the cases whose query item is in
--- [$lo, $hi) (NULL = unbounded). Only the sessions drawn by evaluate/sample_share count
--- ($sample_ppm millionths of them, by a hash of the session number).
+-- [$lo, $hi) (NULL = unbounded). Only the sessions drawn by evaluate/sample_share count: a
+-- hash of the session number in [$sample_lo, $sample_ppm) millionths (a run that chooses its
+-- weights does so on one range and is gated on another, tasks/evaluate/choice.py).
 create or replace temp table test_pairs as
 with test_events as (
     select session, pos, item_id, session_length
     from events
-    where split = 'test' and hash(session) % 1000000 < $sample_ppm
+    where
+        split = 'test'
+        and hash(session) % 1000000 >= $sample_lo
+        and hash(session) % 1000000 < $sample_ppm
 ),
 
 final as (

@@ -1,7 +1,8 @@
 -- The session task's cases: the test pairs of a sample of whole held-out sessions, about
--- $max_cases of them (sessions are drawn by a hash of their number, so a rerun draws the
--- same). `query_id` names the case's own list: each case is scored from its whole recent
--- session, not from its last item.
+-- $max_cases of them (sessions are drawn by a salted hash of their number: a rerun draws the
+-- same, and the draw is uniform inside the hash range evaluate/pairs kept). `query_id` names
+-- the case's own list: each case is scored from its whole recent session, not from its last
+-- item.
 create or replace temp table session_cases as
 with pairs as (
     select pair_id, session, pos, target_id from test_pairs
@@ -19,7 +20,7 @@ sampled as (
     select s.session
     from sessions as s
     cross join total as t
-    where hash(s.session) % 1000000 < 1000000.0 * $max_cases / greatest(t.cases, 1)
+    where hash(s.session, 'session_cases') % 1000000 < 1000000.0 * $max_cases / greatest(t.cases, 1)
 ),
 
 final as (

@@ -1,10 +1,13 @@
--- Distinct items of the scored test sessions ($sample_ppm, see evaluate/sample_share) in
+-- Distinct items of the scored test sessions ([$sample_lo, $sample_ppm), evaluate/pairs) in
 -- [$lo, $hi), sorted: the rows searched with FAISS (a superset of the query items) and the
 -- ids the evaluate shards are cut from.
 with test_items as (
     select distinct item_id
     from events
-    where split = 'test' and hash(session) % 1000000 < $sample_ppm
+    where
+        split = 'test'
+        and hash(session) % 1000000 >= $sample_lo
+        and hash(session) % 1000000 < $sample_ppm
 ),
 
 final as (

@@ -20,6 +20,7 @@ final as (
         c.anchor_id,
         p.item_id,
         p.score,
+        case when $same_attribute then p.category_rank else p.global_rank end as pos,
         case when $same_attribute then 'popularity:same_attribute' else 'popularity' end
             as source
     from cold as c

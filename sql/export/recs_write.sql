@@ -9,7 +9,7 @@ copy (
     final as (
         select
             list_id as {{list_id}},
-            cast(row_number() over (partition by list_id order by score desc, item_id) as integer)
+            cast(row_number() over (partition by list_id order by score desc, pos, item_id) as integer)
                 as rank,
             item_id as {{item_id}},
             cast(score as double) as score,

@@ -51,6 +51,7 @@ from recsys.stage import (
 )
 from recsys.tasks.evaluate import baselines, history, report
 from recsys.tasks.evaluate import shards as shards_of
+from recsys.tasks.evaluate.choice import choose, selects_weights
 from recsys.tasks.evaluate.diagnostics import diagnose
 from recsys.tasks.evaluate.gate import embedding_stats, failures, gate_verdicts
 from recsys.tasks.evaluate.sessions import score_sessions
@@ -70,11 +71,7 @@ def load_champion(data_dir: Path) -> tuple[Scored, str] | None:
         return None
     try:
         config = PipelineConfig.model_validate(migrate_config(store.read_manifest(run)["config"]))
-        scored = Scored(
-            emb=load_evaluated(run),
-            scoring=config.export.scoring,
-            weights=config.export.item_weights,
-        )
+        scored = Scored.of(load_evaluated(run), config.export)
         return scored, run.name
     except Exception as exc:
         logger().warning("evaluate: champion %s unreadable (%s); rule skipped", run.name, exc)
@@ -94,7 +91,7 @@ def write_baseline_lists(
     shards and the session task read."""
     sources = dict.fromkeys([*ITEM_BASELINES, cfg.export.count_channel])
     with sqlrun.connect(stage_db, read_only=True) as con:
-        sqlrun.run(con, "evaluate/wanted_items", {"sample_ppm": sample_ppm})
+        sqlrun.run(con, "evaluate/wanted_items", {"sample_lo": 0, "sample_ppm": sample_ppm})
         baselines.item_lists(con, cfg.evaluate, list_depth(cfg.evaluate), sources=sources)
         sqlrun.run(con, "evaluate/lists_write", {"path": str(path)})
 
@@ -108,21 +105,32 @@ def compute_metrics(
     shards: int = 1,
     mapper: Mapper | None = None,
     work: Path | None = None,
+    select: bool = False,
 ) -> dict:
     """Both tasks' accuracy at every K for the model, the baselines and the champion; the
     next-item task's slices, coverage/popularity bias; the vocabulary coverage.
 
+    With `select`, the model's weights and session decay are chosen on half of the
+    held-out sessions and every metric is computed on the other half (`choice.choose`).
     The next-item cases are split into `shards` query-item ranges; `mapper` runs the shard
     calls (default: here, one after the other, with these in-memory vectors) and the
     counts they return are combined (see shards.py)."""
     ev, k_gate = cfg.evaluate, cfg.gate.k
     depth = list_depth(ev)
     champ = None if champion is None else champion[0]
-    # At most `evaluate.max_cases` cases: the cost of every list below follows them.
-    sample_ppm = shards_of.sample_share(stage_db, ev.max_cases)
+    # At most `evaluate.max_cases` cases: the cost of every list below follows them (twice
+    # that when half of them choose the weights).
+    bound = ev.max_cases * 2 if select and ev.max_cases else ev.max_cases
+    sample_ppm = shards_of.sample_share(stage_db, bound)
+    selection = None
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         lists_path = Path(tmp) / BASELINE_LISTS
         write_baseline_lists(stage_db, cfg, lists_path, sample_ppm)
+        if select:
+            selection = choose(stage_db, model, cfg, lists_path, sample_ppm)
+        if selection is not None:
+            model = selection.pop("model")
+            sample_ppm = selection["sample"][0]  # the gate scores the other half
         calls = [
             {
                 "stage_db": stage_db,
@@ -146,6 +154,8 @@ def compute_metrics(
         ]
         if mapper is None:
             mapper = inline(partial(shards_of.score_shard, model=model, champion=champ))
+        else:  # shards elsewhere load the vectors themselves; the weights may be chosen
+            calls = [c | {"weights": model.weights} for c in calls]
         parts = mapper(calls)
         combined = shards_of.combine(stage_db, parts, f"{tmp}/shown-*.parquet", ev.ks, k_gate)
         sessions = score_sessions(stage_db, model, champ, lists_path, cfg, depth, sample_ppm)
@@ -160,8 +170,11 @@ def compute_metrics(
         "scoring": model.scoring,
         "weights": {
             "item": model.weights.model_dump(),
-            "session": cfg.export.session_weights.model_dump(),
+            "session": model.session_weights.model_dump(),
         },
+        "recency_decay": model.recency_decay,
+        # How the weights were chosen (None: as configured, every sampled case gated).
+        "selection": selection,
         "count_channel": cfg.export.count_channel,
         "ks": ev.ks,
         "test_pairs": combined["pairs"],
@@ -197,7 +210,7 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
     with timed(stage):
         # A refresh adopts the champion's evaluated model beside its served one.
         emb = load_evaluated(paths.out)
-        model = Scored(emb=emb, scoring=scoring, weights=cfg.export.item_weights)
+        model = Scored.of(emb, cfg.export)
         champion = load_champion(paths.data_dir)
         shards = shard_count(ops)
         mapper, workers = None, {worker_id()}
@@ -211,6 +224,7 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
             shards=shards,
             mapper=mapper,
             work=paths.work_dir,
+            select=selects_weights(cfg),
         )
         if metrics["test_pairs"] == 0:
             raise GateRefused("evaluate: the test split has no next-item pairs to score")
@@ -237,6 +251,20 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
             )
             for source, values in models.items()
         }
+        if metrics["selection"] is not None:
+            chosen = metrics["selection"]["export"]
+            stage.decided = {"export": chosen}
+            stage.details["weights chosen on"] = f"{metrics['selection']['cases']:,} cases"
+            if all(w["embedding"] == 0 for k, w in chosen.items() if k.endswith("_weights")):
+                # Lists as good as the best count or popularity baseline are still worth
+                # publishing, but a user should know the embedding is not in them.
+                stage.details["embedding in the lists"] = "no"
+                logger().warning(
+                    "evaluate: on this log the embedding adds nothing the count channel or "
+                    "popularity does not: the chosen lists leave it out (%s); `recsys tune` "
+                    "searches its training knobs",
+                    chosen,
+                )
         stage.details["gate"] = "passed" if passed else "REFUSED"
         stage.details["shards"] = shards
         stage.details["shard workers"] = ", ".join(sorted(workers))
@@ -280,7 +308,6 @@ def _shard_mapper(
     where = {
         "model_dir": paths.out,
         "scoring": cfg.export.scoring,
-        "weights": cfg.export.item_weights,
         "champion_dir": None if champion is None else runs_dir(paths.data_dir) / champion[1],
         "champion_scoring": None if champion is None else champion[0].scoring,
         "champion_weights": None if champion is None else champion[0].weights,

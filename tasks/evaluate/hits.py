@@ -18,11 +18,15 @@ from recsys.tasks.evaluate.sessions import LIST_TABLES as SESSION_LISTS
 from recsys.tasks.evaluate.shards import ALL_SESSIONS, HIT_TABLES, LIST_TABLES, rates
 
 
-def open_cases(stage_db: Path, session_cases: int) -> duckdb.DuckDBPyConnection:
+def open_cases(
+    stage_db: Path, session_cases: int, sample: tuple[int, int] | None = None
+) -> duckdb.DuckDBPyConnection:
     """A read-only connection holding both tasks' cases (`test_pairs`, `session_cases`,
-    `session_prefix`) and empty list tables; the caller closes it."""
+    `session_prefix`) of the held-out sessions whose hash is in `sample` (millionths [lo,
+    hi), see evaluate/pairs; None: all) and empty list tables; the caller closes it."""
+    lo, hi = sample or (0, ALL_SESSIONS)
     con = sqlrun.connect(stage_db, read_only=True)
-    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": ALL_SESSIONS})
+    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_lo": lo, "sample_ppm": hi})
     sqlrun.run(con, "evaluate/session_cases", {"max_cases": session_cases})
     sqlrun.run(con, "evaluate/session_prefix")
     sqlrun.run(con, "evaluate/candidates")

@@ -66,15 +66,19 @@ class Cases:
 
     def rates(self, ids: np.ndarray, ks: list[int], exclude_seen: bool = True) -> dict:
         """HR/MRR/NDCG@K of the list set `ids` (lists x depth, -1 padding)."""
-        ranks = self.hit_ranks(ids, exclude_seen)
-        n = max(len(ranks), 1)
-        out: dict[str, float] = {}
-        for k in ks:
-            got = ranks[(ranks > 0) & (ranks <= k)].astype(np.float64)
-            out[f"hr@{k}"] = len(got) / n
-            out[f"mrr@{k}"] = float((1.0 / got).sum()) / n
-            out[f"ndcg@{k}"] = float((1.0 / np.log2(got + 1)).sum()) / n
-        return out
+        return rank_rates(self.hit_ranks(ids, exclude_seen), ks)
+
+
+def rank_rates(ranks: np.ndarray, ks: list[int]) -> dict:
+    """HR/MRR/NDCG@K of the cases' hit ranks (0: a miss)."""
+    n = max(len(ranks), 1)
+    out: dict[str, float] = {}
+    for k in ks:
+        got = ranks[(ranks > 0) & (ranks <= k)].astype(np.float64)
+        out[f"hr@{k}"] = len(got) / n
+        out[f"mrr@{k}"] = float((1.0 / got).sum()) / n
+        out[f"ndcg@{k}"] = float((1.0 / np.log2(got + 1)).sum()) / n
+    return out
 
 
 def item_cases(con: duckdb.DuckDBPyConnection, emb: Embedding) -> tuple[Cases, np.ndarray]:

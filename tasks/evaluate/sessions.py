@@ -41,7 +41,11 @@ def score_sessions(
     if ev.session_cases == 0:
         return {}
     with sqlrun.connect(stage_db, read_only=True) as con:
-        sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": sample_ppm})
+        sqlrun.run(
+            con,
+            "evaluate/pairs",
+            {"lo": None, "hi": None, "sample_lo": 0, "sample_ppm": sample_ppm},
+        )
         sqlrun.run(con, "evaluate/session_cases", {"max_cases": ev.session_cases})
         cases = con.execute("select count(*) from session_cases").fetchone()[0]
         if cases == 0:
@@ -56,7 +60,13 @@ def score_sessions(
         for source, m in scored:
             channels = channels_of(m.emb, m.scoring, counts, m.emb.counts)
             made = session_lists(
-                channels, m.emb, prefix, ex.user_history, ex.recency_decay, depth, m.weights
+                channels,
+                m.emb,
+                prefix,
+                ex.user_history,
+                m.recency_decay,
+                depth,
+                m.session_weights,
             )
             names = {"item2vec": source, "embedding": EMBEDDING if source == MODEL else None}
             for kind, name in names.items():

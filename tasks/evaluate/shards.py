@@ -20,7 +20,7 @@ from prefect.cache_policies import NONE
 from pydantic import BaseModel
 
 from recsys import sqlrun
-from recsys.config import ChannelWeights
+from recsys.config import ChannelWeights, ExportConfig
 from recsys.layout import EVALUATED_PREFIX, VECTORS
 from recsys.model import index
 from recsys.model.embedding import Embedding
@@ -61,20 +61,34 @@ def plan(stage_db: Path, shards: int, batch: int, sample_ppm: int = ALL_SESSIONS
     if shards <= 1:
         return [(None, None)]
     with sqlrun.connect(stage_db, read_only=True) as con:
-        params = {"lo": None, "hi": None, "sample_ppm": sample_ppm}
+        params = {"lo": None, "hi": None, "sample_lo": 0, "sample_ppm": sample_ppm}
         rows = sqlrun.run(con, "evaluate/test_items", params).fetchall()
     return ranges([r[0] for r in rows], batch, shards)
 
 
 class Scored(BaseModel):
-    """A model to score: its vectors, scoring space and channel weights (how the evaluated
-    model and the champion are both described to a shard)."""
+    """A model to score: its vectors, scoring space, the channel weights of its item lists
+    and how its session lists are made (how the evaluated model and the champion are both
+    described to a shard; shards score item lists only)."""
 
     model_config = {"arbitrary_types_allowed": True}
 
     emb: Embedding
     scoring: str
     weights: ChannelWeights
+    session_weights: ChannelWeights = ExportConfig.model_fields["session_weights"].default
+    recency_decay: float = ExportConfig.model_fields["recency_decay"].default
+
+    @classmethod
+    def of(cls, emb: Embedding, export: ExportConfig) -> Scored:
+        """The model as a run's export section serves it."""
+        return cls(
+            emb=emb,
+            scoring=export.scoring,
+            weights=export.item_weights,
+            session_weights=export.session_weights,
+            recency_decay=export.recency_decay,
+        )
 
 
 def score_shard(
@@ -100,7 +114,7 @@ def score_shard(
     with `threads` FAISS threads (see `index.search_threads`), `depth` deep, on the held-out
     sessions drawn by `sample_ppm` (see `sample_share`)."""
     index.search_threads(threads)
-    bounds = {"lo": lo, "hi": hi, "sample_ppm": sample_ppm}
+    bounds = {"lo": lo, "hi": hi, "sample_lo": 0, "sample_ppm": sample_ppm}
     with sqlrun.connect(stage_db, read_only=True) as con:
         sqlrun.run(con, "evaluate/pairs", bounds)
         sqlrun.run(con, "evaluate/shard_lists", {"path": str(lists_path)})

@@ -91,7 +91,7 @@ def _empty_item_table() -> pa.Table:
 def user_candidates(
     channels: Channels, con, seen: dict[str, int], cfg: ExportConfig, users: tuple = (None, None)
 ) -> pa.Table:
-    """(user_id, item_row, score, source): the fused lists of each user in the id range
+    """(user_id, item_row, score, pos, source): the fused lists of each user in the id range
     `users`, queried with the user's `user_history` most recent items (decay-weighted).
 
     A user's channels are searched `overfetch * K` deep plus the number of items the user
@@ -106,6 +106,7 @@ def user_candidates(
         "user_id": pa.string(),
         "item_row": pa.int64(),
         "score": pa.float32(),
+        "pos": pa.int64(),
         "source": pa.string(),
     }
     if history.num_rows == 0:
@@ -140,12 +141,14 @@ def user_candidates(
         ids, scores, mask = fuse(lists, cfg.session_weights.of(), width)
         keep = (ids >= 0) & (np.arange(width)[None, :] < kept[start:stop, None])
         who = np.broadcast_to(np.arange(start, stop)[:, None], ids.shape)[keep]
+        pos = np.broadcast_to(np.arange(1, width + 1)[None, :], ids.shape)[keep]
         parts.append(
             pa.table(
                 {
                     "user_id": user_ids.take(pa.array(who)),
                     "item_row": pa.array(ids[keep], pa.int64()),
                     "score": pa.array(scores[keep], pa.float32()),
+                    "pos": pa.array(pos, pa.int64()),
                     "source": source_array(mask[keep], names),
                 }
             )

@@ -40,7 +40,7 @@ def tune_baselines(
     """Choose every baseline's parameters on `con`'s cases (see hits.open_cases), write the
     chosen item baselines' lists of every test item to `lists_path`, and return the chosen
     `Baselines`, the count channel and both tasks' baseline metrics."""
-    sqlrun.run(con, "evaluate/wanted_items", {"sample_ppm": ALL_SESSIONS})
+    sqlrun.run(con, "evaluate/wanted_items", {"sample_lo": 0, "sample_ppm": ALL_SESSIONS})
     sqlrun.run(
         con, "evaluate/pair_counts", {"steps": max(SR_STEPS + COOC_WINDOWS), "splits": ["train"]}
     )

@@ -16,30 +16,17 @@ import time
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from gensim.models.callbacks import CallbackAny2Vec
 
-from recsys import sqlrun
-from recsys.config import ChannelWeights, PipelineConfig
+from recsys.config import PipelineConfig
 from recsys.model.embedding import Embedding
-from recsys.model.scoring import decay_weights, fuse
 from recsys.tasks.evaluate import list_depth
+from recsys.tasks.evaluate.choice import WEIGHT_GRID, Grid, best_point, serving_grid, weights_of
 from recsys.tasks.evaluate.hits import open_cases
 from recsys.tasks.evaluate.lists import channels_of
-from recsys.tasks.evaluate.ranks import item_cases, session_cases
+from recsys.tasks.evaluate.ranks import item_cases
 from recsys.tasks.train import fit
 from recsys.tasks.tune.validation import TuneSetup
-
-# (embedding, count, popularity): the embedding alone and with the others mixed in, and the
-# count channel or popularity alone (so a search can never end below those baselines).
-WEIGHT_GRID = [
-    *((1.0, count, pop) for count in (0.0, 0.25, 0.5, 1.0, 2.0) for pop in (0.0, 0.1, 0.3)),
-    (0.0, 1.0, 0.0),
-    (0.0, 1.0, 0.1),
-    (0.0, 0.0, 1.0),
-]
-DECAYS = (0.5, 0.7, 0.85, 1.0)
-
 
 CHECKPOINTS = (5, 10, 20, 40, 80)
 
@@ -161,76 +148,42 @@ def choose_serving(
     emb: Embedding, setup: TuneSetup, cfg: PipelineConfig, scoring: str
 ) -> dict[str, Any]:
     """The best item and session channel weights and session decay for these vectors in
-    the `scoring` space on the validation cases, with their metrics."""
-    metric, depth = cfg.tune.metric, list_depth(cfg.evaluate)
-    ks, exclude = setup.ks, cfg.evaluate.exclude_session_items
-    with open_cases(setup.stage_db, setup.session_cases) as con:
-        sqlrun.run(con, "evaluate/all_lists", {"path": str(setup.lists_path)})
-        counts = sqlrun.arrow(con, "evaluate/channel_lists", {"source": setup.count_channel})
-        items, queries = item_cases(con, emb)
-        prefix = con.sql("select pair_id, item_id, recency from session_prefix").to_arrow_table()
-        recent = _SessionQueries(emb, prefix, cfg.export.user_history)
-        sessions = session_cases(con, emb, recent.cases)
-    channels = channels_of(emb, scoring, counts, emb.counts)
-    parts = channels.for_items(queries, depth)
-    item = [items.rates(fuse(parts, w, depth)[0], ks, exclude) for w in WEIGHT_GRID]
-    default = cfg.export.session_weights.of()
-    by_decay = [
-        sessions.rates(fuse(recent.channels(channels, d, depth), default, depth)[0], ks, exclude)
-        for d in DECAYS
-    ]
-    decay = DECAYS[_argmax([m[metric] for m in by_decay])]
-    parts = recent.channels(channels, decay, depth)
-    session = [sessions.rates(fuse(parts, w, depth)[0], ks, exclude) for w in WEIGHT_GRID]
-    return _pick(item, session if len(sessions) else [], decay, setup, cfg)
+    the `scoring` space on the validation cases (tasks/evaluate/choice.py), with their
+    metrics."""
+    grid = serving_grid(
+        setup.stage_db,
+        emb,
+        scoring,
+        cfg,
+        setup.lists_path,
+        setup.count_channel,
+        setup.session_cases,
+        cfg.tune.metric,
+    )
+    return _pick(grid, setup, cfg)
 
 
-def _argmax(values: list[float]) -> int:
-    """Index of the largest value (the first of ties: grids list the simpler option first)."""
-    return max(range(len(values)), key=lambda i: (values[i], -i))
-
-
-def _pick(item: list, session: list, decay: float, setup: TuneSetup, cfg) -> dict[str, Any]:
+def _pick(grid: Grid, setup: TuneSetup, cfg) -> dict[str, Any]:
     metric, objective = cfg.tune.metric, cfg.tune.objective
     best_item = max((m[metric] for m in setup.item_baselines.values()), default=0.0)
     best_session = max((m[metric] for m in setup.session_baselines.values()), default=0.0)
-    i = _argmax([m[metric] for m in item])
-    ratios = {"item": item[i][metric] / best_item if best_item else 0.0}
+    i = best_point([m[metric] for m in grid.item], grid.item_gains)
+    ratios = {"item": grid.item[i][metric] / best_item if best_item else 0.0}
     s = None
-    if session:
-        s = _argmax([m[metric] for m in session])
-        ratios["session"] = session[s][metric] / best_session if best_session else 0.0
+    if grid.session:
+        s = best_point([m[metric] for m in grid.session], grid.session_gains)
+        ratios["session"] = grid.session[s][metric] / best_session if best_session else 0.0
     if objective == "both":
         value = sum(ratios.values()) / len(ratios)
     else:
         value = ratios.get(objective, 0.0)
-    names = list(ChannelWeights.model_fields)
     return {
-        "item_weights": dict(zip(names, WEIGHT_GRID[i], strict=True)),
+        "item_weights": weights_of(WEIGHT_GRID[i]),
         "session_weights": (
-            dict(zip(names, WEIGHT_GRID[s], strict=True))
-            if s is not None
-            else cfg.export.session_weights.model_dump()
+            weights_of(WEIGHT_GRID[s]) if s is not None else cfg.export.session_weights.model_dump()
         ),
-        "recency_decay": decay,
+        "recency_decay": grid.decay,
         "value": value,
         "ratios": ratios,
-        "metrics": {"item": item[i], "session": session[s] if s is not None else {}},
+        "metrics": {"item": grid.item[i], "session": grid.session[s] if s is not None else {}},
     }
-
-
-class _SessionQueries:
-    """The validation session cases as (owner, row, recency) of their known recent items;
-    `cases` are the pair ids that have at least one, in list order."""
-
-    def __init__(self, emb: Embedding, prefix: pa.Table, history: int) -> None:
-        pair = prefix.column("pair_id").to_numpy()
-        rows = emb.rows(prefix.column("item_id").to_pylist())
-        recency = prefix.column("recency").to_numpy()
-        keep = (rows >= 0) & (recency < history)
-        self.cases, self.owner = np.unique(pair[keep], return_inverse=True)
-        self.rows, self.recency = rows[keep], recency[keep]
-
-    def channels(self, channels, decay: float, depth: int):
-        weights = decay_weights(self.recency, decay)
-        return channels.for_sessions(self.owner, self.rows, weights, len(self.cases), depth)

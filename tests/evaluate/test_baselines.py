@@ -53,7 +53,7 @@ def _events(con) -> None:
 def con():
     con = sqlrun.connect()
     _events(con)
-    sqlrun.run(con, "evaluate/wanted_items", {"sample_ppm": ALL_SESSIONS})
+    sqlrun.run(con, "evaluate/wanted_items", {"sample_lo": 0, "sample_ppm": ALL_SESSIONS})
     return con
 
 
@@ -128,7 +128,9 @@ def test_session_baselines_by_hand(con):
         {"baselines": {"session_items": 2, "session_decay": 0.5, "vsknn_neighbours": 2}}
     )
     baselines.item_lists(con, cfg, 5)
-    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": ALL_SESSIONS})
+    sqlrun.run(
+        con, "evaluate/pairs", {"lo": None, "hi": None, "sample_lo": 0, "sample_ppm": ALL_SESSIONS}
+    )
     sqlrun.run(con, "evaluate/session_cases", {"max_cases": 100})
     sqlrun.run(con, "evaluate/session_prefix")
     sqlrun.run(con, "evaluate/session_lists")
@@ -161,7 +163,9 @@ def test_session_baselines_by_hand(con):
 
 def test_the_sessions_items_are_removed_before_ranking(con):
     # One case, a c -> b: a list for c of [a, x, b] ranks b 2nd once a (seen) is removed.
-    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": ALL_SESSIONS})
+    sqlrun.run(
+        con, "evaluate/pairs", {"lo": None, "hi": None, "sample_lo": 0, "sample_ppm": ALL_SESSIONS}
+    )
     sqlrun.run(con, "evaluate/candidates")
     con.execute(
         "insert into candidates values ('m', 'c', 1, 'a', 3.0), ('m', 'c', 2, 'x', 2.0), "

@@ -23,7 +23,9 @@ from recsys.tasks.evaluate import evaluate
 from recsys.tasks.extract import extract
 from recsys.tasks.train import train
 
-FAST_EVAL = EvaluateConfig(diagnostics=False)
+# The gate's rules against the configured weights: a run that chooses its weights would
+# mix a broken embedding out of its lists (tests/evaluate/test_choice.py).
+FAST_EVAL = EvaluateConfig(diagnostics=False, select_weights=False)
 
 
 def _eval(gate: GateConfig, scoring: str = "sym") -> PipelineConfig:

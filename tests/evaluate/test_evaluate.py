@@ -157,18 +157,18 @@ def test_max_cases_draws_whole_sessions_repeatably():
     assert share(None) == share(8000) == shards.ALL_SESSIONS
     ppm = share(800)
     assert ppm == 100_000
-    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": ppm})
+    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_lo": 0, "sample_ppm": ppm})
     pairs = con.execute("select count(*), count(distinct session) from test_pairs").fetchone()
     assert 600 < pairs[0] < 1000 and pairs[0] == 4 * pairs[1]  # whole sessions only
     sessions = con.execute("select list(distinct session order by session) from test_pairs")
     drawn = sessions.fetchone()[0]
-    sqlrun.run(con, "evaluate/wanted_items", {"sample_ppm": ppm})
+    sqlrun.run(con, "evaluate/wanted_items", {"sample_lo": 0, "sample_ppm": ppm})
     wanted = {r[0] for r in con.execute("select item_id from wanted_items").fetchall()}
     in_drawn = con.execute(
         "select distinct item_id from events where split = 'test' and list_contains(?, session)",
         [drawn],
     ).fetchall()
     assert wanted == {r[0] for r in in_drawn}
-    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_ppm": ppm})
+    sqlrun.run(con, "evaluate/pairs", {"lo": None, "hi": None, "sample_lo": 0, "sample_ppm": ppm})
     again = con.execute("select list(distinct session order by session) from test_pairs")
     assert again.fetchone()[0] == drawn

@@ -71,6 +71,9 @@ def test_planted_groups_come_first(tmp_path, planted_events, capsys):
     assert "gate PASSED" in html and "data:image/png;base64," in html
     rules = {r["rule"]: r for r in manifest["gate"]["rules"]}
     assert rules["not_worse_than_champion_hr@20"]["note"] == "skipped: no published champion"
+    # No config layer set the weights: evaluate chose them, and they are what is served.
+    chosen = json.loads((run / "metrics.json").read_text())["selection"]["export"]
+    assert {k: manifest["config"]["export"][k] for k in chosen} == chosen
     link, table = _artifact("recsys-run-report"), _artifact("recsys-metrics")
     assert f"(file://{run}/report.html)" in link.data  # prefect stores links as markdown
     assert table.type == "table" and "item2vec" in json.dumps(table.data)
@@ -148,7 +151,8 @@ def test_movielens_beats_popularity(tmp_path, ml100k):
     diagnostics = json.loads((current(data) / "diagnostics.json").read_text())
     assert diagnostics["neighbours"][0]["title"]  # MovieLens titles found by default
     assert "nmi_vs_category" in diagnostics["clustering"]
-    assert metrics["test_pairs"] > 5_000
+    # Held-out cases: half chose the weights (evaluate.select_weights), half were gated.
+    assert metrics["test_pairs"] + metrics["selection"]["cases"] > 5_000
     users = duckdb.sql(
         f"select count(distinct user_id) from '{current(data) / 'user_recs.parquet'}'"
     ).fetchall()[0][0]

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import SERVED_BLOCKLIST
+from helpers import FAST, SERVED_BLOCKLIST, run_cli
 from recsys.data.synthetic import group_of
 from recsys.layout import runs_dir
 from recsys.model.store import current_run
@@ -163,6 +163,27 @@ def test_sessions_the_model_cannot_place(api):
     assert empty["unknown"] == []
     bare = client.post("/recommend", json={"items": ["g6-i150", "nope-1"]}).json()
     assert bare["items"] == [] and bare["unknown"] == ["nope-1"]
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_ties_rank_the_same_exported_and_live(tmp_path, planted_events):
+    """The count channel alone (what a run may choose, evaluate.select_weights) scores many
+    neighbours equal: the export keeps fusion's order among them (the smaller vocabulary
+    row first), as the live ranking does, not the order of their ids."""
+    data = tmp_path / "data"
+    alone = ["export.item_weights.embedding=0", "export.item_weights.count=1"]
+    sets = [a for kv in alone for a in ("--set", kv)]
+    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *sets) == 0
+    run = current_run(data)
+    live = load_run(run, lists=False)
+    exported = by_key(run / "item_recs.parquet", "item_id")
+    tied = 0
+    for item, rows in exported.items():
+        scores = [r["score"] for r in rows]
+        tied += len(scores) - len(set(scores))
+        got = recall.similar(live, item, len(rows))
+        assert [i["item_id"] for i in got] == [r["neighbor_id"] for r in rows], item
+    assert tied > 100  # the case this test is about
 
 
 def test_k_beyond_the_catalogue_and_at_the_bound(api):

@@ -1,0 +1,245 @@
+"""Choosing how trained vectors are served: the channel weights of the item lists and of the
+session lists, and the session decay, each the best of a small grid on held-out cases.
+
+Serving choices cost no retraining, so they are searched exhaustively (Caselles-Dupré et al.
+2018: how vectors are scored matters as much as how they are trained). Two callers:
+
+- `recsys tune`, per trial, on its validation tail (tasks/tune/trial.py);
+- the evaluate stage of a run whose weights no config layer sets (`evaluate.select_weights`):
+  on one half of the held-out sessions, drawn by hash, while the gate scores the other half,
+  so the lists it judges were not chosen on the cases it judges them by.
+
+The grid holds the embedding alone, mixed with the count channel and popularity, and the
+count channel or popularity alone: what is chosen is never below those on the cases it was
+chosen on (a basket log where popularity wins gets popularity-heavy lists, not a refusal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from recsys import sqlrun
+from recsys.config import ChannelWeights, PipelineConfig
+from recsys.model.embedding import Embedding
+from recsys.model.scoring import decay_weights
+from recsys.tasks.evaluate.hits import open_cases
+from recsys.tasks.evaluate.lists import channels_of
+from recsys.tasks.evaluate.pooled import Pooled
+from recsys.tasks.evaluate.ranks import Cases, item_cases, rank_rates, session_cases
+from recsys.tasks.evaluate.shards import Scored
+
+SERVING_KEYS = {"item_weights", "session_weights", "recency_decay"}
+
+# (embedding, count, popularity): the embedding alone and with the others mixed in, and the
+# count channel or popularity alone (so a search can never end below those baselines).
+WEIGHT_GRID = [
+    *((1.0, count, pop) for count in (0.0, 0.25, 0.5, 1.0, 2.0) for pop in (0.0, 0.1, 0.3)),
+    (0.0, 1.0, 0.0),
+    (0.0, 1.0, 0.1),
+    (0.0, 0.0, 1.0),
+]
+DECAYS = (0.5, 0.7, 0.85, 1.0)
+
+
+# The points that list what a baseline lists: the count channel alone (the `sr` item lists,
+# about `sr_prefix` for sessions) and popularity alone.
+BASELINE_POINTS = ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+
+
+@dataclass
+class Grid:
+    """Each grid point's metrics: `item[i]` and `session[i]` for WEIGHT_GRID[i] (session
+    lists with `decay`), and each case's share of the ranking metric (`item_gains[i]`:
+    1/0 for HR, 1/rank for MRR); `session` is empty when there are no session cases."""
+
+    item: list[dict]
+    session: list[dict]
+    decay: float
+    item_gains: list[np.ndarray]
+    session_gains: list[np.ndarray]
+
+    @property
+    def item_cases(self) -> int:
+        return len(self.item_gains[0]) if self.item_gains else 0
+
+    @property
+    def session_cases(self) -> int:
+        return len(self.session_gains[0]) if self.session_gains else 0
+
+
+def argmax(values: list[float]) -> int:
+    """Index of the largest value (the first of ties: grids list the simpler option first)."""
+    return max(range(len(values)), key=lambda i: (values[i], -i))
+
+
+def best_point(values: list[float], gains: list[np.ndarray] | None = None) -> int:
+    """The WEIGHT_GRID index to serve: the largest value, of tied points the one that mixes
+    the fewest channels (a tie says the extra channel adds nothing these cases can see: on a
+    basket log popularity alone tied with a three-channel mix on one half of the sessions
+    and won by 0.018 on the other), then the first.
+
+    With the cases' `gains`, the one-standard-error rule (Breiman et al. 1984): a point
+    that mixes in the embedding must beat the best baseline point (BASELINE_POINTS) by
+    more than one standard error of their paired difference, else that baseline point is
+    served. The choice is made on one half of the cases and judged on the other: a mix
+    ahead by noise alone lost to `sr_prefix` on the other half of a movie-rating log."""
+    used = [sum(w > 0 for w in point) for point in WEIGHT_GRID]
+    best = max(range(len(values)), key=lambda i: (values[i], -used[i], -i))
+    if gains is None or WEIGHT_GRID[best] in BASELINE_POINTS:
+        return best
+    base = max((WEIGHT_GRID.index(p) for p in BASELINE_POINTS), key=lambda i: (values[i], -i))
+    diff = gains[best] - gains[base]
+    error = float(diff.std() / np.sqrt(len(diff))) if len(diff) else 0.0
+    return best if values[best] - values[base] > error else base
+
+
+def metric_gains(ranks: np.ndarray, metric: str) -> np.ndarray:
+    """Each case's share of `metric` (e.g. "hr@20") given its hit rank (0: a miss); their
+    mean is the metric."""
+    name, k = metric.split("@")
+    hit = (ranks > 0) & (ranks <= int(k))
+    safe = np.maximum(ranks, 1).astype(np.float64)
+    share = {"hr": np.ones_like(safe), "mrr": 1.0 / safe, "ndcg": 1.0 / np.log2(safe + 1)}
+    return np.where(hit, share[name], 0.0)
+
+
+def weights_of(point: tuple[float, float, float]) -> dict[str, float]:
+    return dict(zip(ChannelWeights.model_fields, point, strict=True))
+
+
+def serving_grid(
+    stage_db: Path,
+    emb: Embedding,
+    scoring: str,
+    cfg: PipelineConfig,
+    lists_path: Path,
+    count_channel: str,
+    session_cases_max: int,
+    metric: str,
+    sample: tuple[int, int] | None = None,
+    decays: tuple[float, ...] = DECAYS,
+) -> Grid:
+    """Score the grid on the held-out cases of `stage_db` (the sessions whose hash falls in
+    `sample`, millionths [lo, hi); None: all), with the count channel's lists read from
+    `lists_path`, ranked by `metric` (e.g. "hr@20"). The decay is chosen among `decays`
+    with the configured session weights (each decay is one more FAISS search of every
+    session), then the session weights with that decay. Each weighting is scored from the
+    pooled channels (pooled.py), not by fusing its lists."""
+    depth = max(cfg.evaluate.ks) + cfg.evaluate.list_depth
+    ks = sorted({*cfg.evaluate.ks, int(metric.split("@")[1])})
+    exclude = cfg.evaluate.exclude_session_items
+    with open_cases(stage_db, session_cases_max, sample) as con:
+        sqlrun.run(con, "evaluate/all_lists", {"path": str(lists_path)})
+        counts = sqlrun.arrow(con, "evaluate/channel_lists", {"source": count_channel})
+        items, queries = item_cases(con, emb)
+        prefix = con.sql("select pair_id, item_id, recency from session_prefix").to_arrow_table()
+        recent = SessionQueries(emb, prefix, cfg.export.user_history)
+        sessions = session_cases(con, emb, recent.cases)
+    channels = channels_of(emb, scoring, counts, emb.counts)
+
+    def scored(cases: Cases, pooled: Pooled, points: list) -> tuple[list, list]:
+        ranks = [pooled.ranks(cases, w, depth, exclude) for w in points]
+        return [rank_rates(r, ks) for r in ranks], [metric_gains(r, metric) for r in ranks]
+
+    item, item_gains = scored(items, Pooled(channels.for_items(queries, depth)), WEIGHT_GRID)
+    if not len(sessions):
+        return Grid(item, [], cfg.export.recency_decay, item_gains, [])
+    by_decay = {d: Pooled(recent.channels(channels, d, depth)) for d in decays}
+    decay = decays[0]
+    if len(decays) > 1:
+        default = [cfg.export.session_weights.of()]
+        decay = decays[
+            argmax([scored(sessions, by_decay[d], default)[0][0][metric] for d in decays])
+        ]
+    session, session_gains = scored(sessions, by_decay[decay], WEIGHT_GRID)
+    return Grid(item, session, decay, item_gains, session_gains)
+
+
+def best_choice(grid: Grid, metric: str, cfg: PipelineConfig) -> dict:
+    """The export keys of the grid's best item and session points under `metric` (session
+    weights and decay stay as configured when there were no session cases), and what they
+    scored on the cases they were chosen on."""
+    i = best_point([m[metric] for m in grid.item], grid.item_gains)
+    chosen = {"item_weights": weights_of(WEIGHT_GRID[i])}
+    scored = {"item": grid.item[i][metric]}
+    if grid.session:
+        s = best_point([m[metric] for m in grid.session], grid.session_gains)
+        chosen |= {"session_weights": weights_of(WEIGHT_GRID[s]), "recency_decay": grid.decay}
+        scored["session"] = grid.session[s][metric]
+    return {"export": chosen, "scored": scored}
+
+
+class SessionQueries:
+    """The session cases as (owner, row, recency) of their known recent items; `cases` are
+    the pair ids that have at least one, in list order."""
+
+    def __init__(self, emb: Embedding, prefix: pa.Table, history: int) -> None:
+        pair = prefix.column("pair_id").to_numpy()
+        rows = emb.rows(prefix.column("item_id").to_pylist())
+        recency = prefix.column("recency").to_numpy()
+        keep = (rows >= 0) & (recency < history)
+        self.cases, self.owner = np.unique(pair[keep], return_inverse=True)
+        self.rows, self.recency = rows[keep], recency[keep]
+
+    def channels(self, channels, decay: float, depth: int):
+        weights = decay_weights(self.recency, decay)
+        return channels.for_sessions(self.owner, self.rows, weights, len(self.cases), depth)
+
+
+def selects_weights(cfg: PipelineConfig) -> bool:
+    """Whether a run chooses its serving weights: `evaluate.select_weights` is on and no
+    config layer (tuned.yaml, a config file, --set, the UI form) sets any of them; what a
+    user or the tuner chose is kept."""
+    return cfg.evaluate.select_weights and not (cfg.export.model_fields_set & SERVING_KEYS)
+
+
+def choose(
+    stage_db: Path, model: Scored, cfg: PipelineConfig, lists_path: Path, sample_ppm: int
+) -> dict | None:
+    """Choose the model's serving weights on the upper half of the sampled held-out sessions
+    (hash in [sample_ppm/2, sample_ppm)), by the gate's metric; None (keep the configured
+    ones, gate every sampled case) when that half has fewer than
+    `evaluate.select_min_cases` next-item cases. The result holds the chosen `model`, the
+    `export` keys to serve it with and the hash range it was chosen on (`sample`)."""
+    half = sample_ppm // 2
+    if half < 1:
+        return None
+    metric = f"hr@{cfg.gate.k}"
+    grid = serving_grid(
+        stage_db,
+        model.emb,
+        model.scoring,
+        cfg,
+        lists_path,
+        cfg.export.count_channel,
+        cfg.evaluate.session_cases,
+        metric,
+        (half, sample_ppm),
+        # The configured decay: each decay tried is one more search of every session (the
+        # tuner tries DECAYS).
+        (cfg.export.recency_decay,),
+    )
+    if grid.item_cases < cfg.evaluate.select_min_cases:
+        return None
+    best = best_choice(grid, metric, cfg)
+    export = best["export"]
+    chosen = Scored(
+        emb=model.emb,
+        scoring=model.scoring,
+        weights=ChannelWeights(**export["item_weights"]),
+        session_weights=export.get("session_weights", model.session_weights),
+        recency_decay=export.get("recency_decay", model.recency_decay),
+    )
+    return {
+        "model": chosen,
+        "sample": [half, sample_ppm],
+        "metric": metric,
+        "cases": grid.item_cases,
+        "session_cases": grid.session_cases,
+        "scored": best["scored"],
+        "export": export,
+    }

@@ -1,0 +1,185 @@
+"""A run that chooses its serving weights (evaluate.select_weights): on one half of the held-out
+sessions, gated on the other, never over weights a config layer set; on a log without
+sequential signal it serves popularity instead of being refused; a broken embedding is mixed
+out of the lists and said so.
+
+Stages run as plain functions (no Prefect) on planted data whose right answer is known.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import events_csv
+from recsys.config import (
+    ChannelWeights,
+    EvaluateConfig,
+    ExportConfig,
+    PipelineConfig,
+    TrainConfig,
+    resolve_config,
+)
+from recsys.layout import METRICS, VOCAB, RunPaths
+from recsys.model.scoring import fuse
+from recsys.tasks.evaluate import evaluate
+from recsys.tasks.evaluate.choice import WEIGHT_GRID, best_point, selects_weights
+from recsys.tasks.evaluate.pooled import Pooled
+from recsys.tasks.evaluate.ranks import Cases
+from recsys.tasks.extract import extract
+from recsys.tasks.train import train
+
+FAST_TRAIN = TrainConfig(epochs=5, vector_size=32, workers=1)
+
+
+def _cfg(**evaluate) -> PipelineConfig:
+    return PipelineConfig(evaluate=EvaluateConfig(diagnostics=False, **evaluate))
+
+
+def _trained(tmp_path, events) -> RunPaths:
+    paths = RunPaths.new(tmp_path / "data", str(events))
+    extract(paths, PipelineConfig())
+    train(paths, PipelineConfig(train=FAST_TRAIN))
+    return paths
+
+
+def _metrics(paths: RunPaths) -> dict:
+    return json.loads((paths.out / METRICS).read_text())
+
+
+def test_chosen_on_one_half_gated_on_the_other(tmp_path, planted_events):
+    paths = _trained(tmp_path, planted_events)
+    evaluate(paths, _cfg(select_weights=False))
+    every_case = _metrics(paths)["test_pairs"]
+    assert _metrics(paths)["selection"] is None
+
+    report = evaluate(paths, _cfg())
+    metrics = _metrics(paths)
+    chosen = metrics["selection"]
+    assert chosen["sample"] == [500_000, 1_000_000]
+    # The two halves split the held-out sessions: no case both chooses and is gated.
+    assert 0 < metrics["test_pairs"] < every_case
+    assert metrics["test_pairs"] + chosen["cases"] == every_case
+    assert report.decided == {"export": chosen["export"]}
+    assert metrics["weights"]["item"] == chosen["export"]["item_weights"]
+    assert metrics["weights"]["session"] == chosen["export"]["session_weights"]
+    assert metrics["recency_decay"] == chosen["export"]["recency_decay"]
+    assert tuple(chosen["export"]["item_weights"].values()) in WEIGHT_GRID
+    assert report.details["gate"] == "passed"
+
+
+def test_weights_a_config_layer_sets_are_kept(tmp_path, planted_events):
+    given = ChannelWeights(embedding=1.0, count=2.0, popularity=0.0)
+    cfg = PipelineConfig(
+        evaluate=EvaluateConfig(diagnostics=False), export=ExportConfig(item_weights=given)
+    )
+    assert not selects_weights(cfg)
+    assert not selects_weights(resolve_config({"export": {"recency_decay": 0.5}}))
+    assert selects_weights(resolve_config({"train": {"epochs": 3}}))
+    paths = _trained(tmp_path, planted_events)
+    report = evaluate(paths, cfg)
+    assert _metrics(paths)["selection"] is None and report.decided == {}
+    assert _metrics(paths)["weights"]["item"] == given.model_dump()
+
+
+def test_a_log_without_sequence_serves_popularity(tmp_path):
+    # Every event an independent draw from a skewed popularity: nothing to learn from order
+    # or co-occurrence, so popularity is the best list there is.
+    rng = np.random.default_rng(3)
+    p = 1.0 / np.arange(1, 61) ** 1.2
+    rows = []
+    for u in range(2400):
+        items = rng.choice(60, size=6, p=p / p.sum())
+        rows += [(f"u{u}", f"i{i}", 1_700_000_000 + u * 600 + 30 * k) for k, i in enumerate(items)]
+    paths = _trained(tmp_path, events_csv(tmp_path / "events.csv", rows))
+    report = evaluate(paths, _cfg(select_min_cases=100))
+    chosen = _metrics(paths)["selection"]["export"]
+    assert chosen["item_weights"]["popularity"] > 0
+    assert chosen["session_weights"]["popularity"] > 0
+    assert report.details["gate"] == "passed"
+
+
+def test_a_broken_embedding_is_mixed_out_and_said_so(tmp_path, planted_events):
+    paths = _trained(tmp_path, planted_events)
+    vocab = pq.read_table(paths.out / VOCAB)
+    ids = np.array(vocab.column("item_id").to_pylist(), dtype=object)
+    shuffled = np.random.default_rng(0).permutation(ids)
+    pq.write_table(vocab.set_column(1, "item_id", pa.array(shuffled.tolist())), paths.out / VOCAB)
+    report = evaluate(paths, _cfg())
+    chosen = _metrics(paths)["selection"]["export"]
+    assert chosen["item_weights"]["embedding"] == 0
+    assert chosen["session_weights"]["embedding"] == 0
+    assert report.details["embedding in the lists"] == "no"
+    assert report.details["gate"] == "passed"  # the count channel's lists are sound
+
+
+def _values(at: dict[tuple, float]) -> list[float]:
+    return [at.get(point, 0.0) for point in WEIGHT_GRID]
+
+
+MIX, POPULARITY = (1.0, 0.5, 0.3), (0.0, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # Popularity alone tied with a three-channel mix (the basket log): popularity.
+        (_values({MIX: 0.5, POPULARITY: 0.5}), POPULARITY),
+        # A mix better by any margin wins.
+        (_values({MIX: 0.51, POPULARITY: 0.5}), MIX),
+        # Everything tied: of the one-channel points, the first (the embedding alone).
+        ([0.5] * len(WEIGHT_GRID), (1.0, 0.0, 0.0)),
+    ],
+)
+def test_ties_go_to_the_fewest_channels(values, expected):
+    assert WEIGHT_GRID[best_point(values)] == expected
+
+
+COUNT = (0.0, 1.0, 0.0)
+
+
+@pytest.mark.parametrize(("wins", "served"), [(35, COUNT), (60, MIX)])
+def test_a_mix_must_beat_the_best_baseline_point_by_a_standard_error(wins, served):
+    # 1,000 cases: the count channel alone hits 300; the mix loses 30 of those and hits
+    # `wins` others. Ahead by 0.005 with a paired standard error of 0.008: noise, the count
+    # channel is served; ahead by 0.03 (error 0.009): the mix.
+    count = np.zeros(1000)
+    count[:300] = 1
+    mix = count.copy()
+    mix[:30] = 0
+    mix[300 : 300 + wins] = 1
+    gains = [count * 0 for _ in WEIGHT_GRID]
+    gains[WEIGHT_GRID.index(COUNT)], gains[WEIGHT_GRID.index(MIX)] = count, mix
+    values = [float(g.mean()) for g in gains]
+    assert WEIGHT_GRID[best_point(values)] == MIX  # without the cases: the largest value
+    assert WEIGHT_GRID[best_point(values, gains)] == served
+
+
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_pooled_ranks_are_the_fused_lists_ranks(exclude_seen):
+    # Random lists with ties (scores on a coarse grid), padding, short and empty rows;
+    # cases sharing lists, targets and session items inside and outside them, repeats.
+    rng = np.random.default_rng(11)
+    n, items, depth = 80, 50, 12
+    channels = []
+    for width in (15, 15, 10):
+        ids = np.array([rng.choice(items, width, replace=False) for _ in range(n)])
+        ids[:, width - rng.integers(0, 4) :] = -1
+        ids[rng.random(n) < 0.05] = -1
+        channels.append((ids, rng.integers(0, 4, (n, width)).astype(np.float32)))
+    cases = 300
+    seen_case = np.repeat(np.arange(cases), 3)
+    seen_item = rng.integers(-1, items, len(seen_case))
+    target = rng.integers(-1, items, cases)
+    target[:20] = seen_item[: 3 * 20 : 3]  # repeats: the target seen earlier in the session
+    lists = rng.integers(-1, n, cases)
+    held_out = Cases(lists, target, seen_case, seen_item)
+    pooled = Pooled(channels)
+    for weights in [*WEIGHT_GRID, (0.0, 0.0, 0.0), (2.0, 0.0, 0.5)]:
+        fused = fuse(channels, weights, depth)[0]
+        expected = held_out.hit_ranks(fused, exclude_seen)
+        assert pooled.ranks(held_out, weights, depth, exclude_seen).tolist() == expected.tolist()
