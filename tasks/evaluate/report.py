@@ -116,6 +116,26 @@ def _diagnostics_html(diag: dict | None, folder: Path) -> str:
     return "".join(parts)
 
 
+def _weights_html(metrics: dict) -> str:
+    """How the published lists mix the channels, and who chose that."""
+    weights = metrics.get("weights") or {}
+
+    def mix(kind: str) -> str:
+        return ", ".join(f"{c} {w:g}" for c, w in (weights.get(kind) or {}).items())
+
+    chosen = metrics.get("selection")
+    who = (
+        f"chosen by this run on {chosen['cases']:,} other held-out cases (by "
+        f"{escape(chosen['metric'])}; the numbers below are from the cases it did not see)"
+        if chosen
+        else "as configured"
+    )
+    return (
+        f"<p>Channel weights, {who}: item lists {escape(mix('item'))}; session lists "
+        f"{escape(mix('session'))}, decay {metrics.get('recency_decay', '')}.</p>"
+    )
+
+
 def write_report(paths: RunPaths, metrics: dict, diag: dict | None) -> Path:
     """Write `report.html` into the run folder and return its path."""
     k = gate_k(metrics)
@@ -133,6 +153,7 @@ def write_report(paths: RunPaths, metrics: dict, diag: dict | None) -> Path:
         f"champion: {escape(metrics.get('champion', {}).get('run_id', 'none'))}. "
         f"<i>{MODEL}</i> is the published lists (channels fused), <i>{EMBEDDING}</i> the "
         "embedding alone.</p>",
+        _weights_html(metrics),
         "<h2>Gate</h2>",
         _table(_gate_rows(metrics)),
         "<h2>Item lists: next item from the last one (item_recs)</h2>",

@@ -70,6 +70,7 @@ def test_chosen_on_one_half_gated_on_the_other(tmp_path, planted_events):
     assert metrics["recency_decay"] == chosen["export"]["recency_decay"]
     assert tuple(chosen["export"]["item_weights"].values()) in WEIGHT_GRID
     assert report.details["gate"] == "passed"
+    assert "Channel weights, chosen by this run on" in (paths.out / "report.html").read_text()
 
 
 def test_weights_a_config_layer_sets_are_kept(tmp_path, planted_events):
@@ -84,6 +85,10 @@ def test_weights_a_config_layer_sets_are_kept(tmp_path, planted_events):
     report = evaluate(paths, cfg)
     assert _metrics(paths)["selection"] is None and report.decided == {}
     assert _metrics(paths)["weights"]["item"] == given.model_dump()
+    assert (
+        "Channel weights, as configured: item lists embedding 1, count 2, popularity 0"
+        in (paths.out / "report.html").read_text()
+    )
 
 
 def test_a_log_without_sequence_serves_popularity(tmp_path):
