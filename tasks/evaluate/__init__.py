@@ -51,7 +51,7 @@ from recsys.stage import (
 )
 from recsys.tasks.evaluate import baselines, history, report
 from recsys.tasks.evaluate import shards as shards_of
-from recsys.tasks.evaluate.choice import choose, selects_weights
+from recsys.tasks.evaluate.choice import choose, selects_weights, split_sample
 from recsys.tasks.evaluate.diagnostics import diagnose
 from recsys.tasks.evaluate.gate import embedding_stats, failures, gate_verdicts
 from recsys.tasks.evaluate.sessions import score_sessions
@@ -110,27 +110,28 @@ def compute_metrics(
     """Both tasks' accuracy at every K for the model, the baselines and the champion; the
     next-item task's slices, coverage/popularity bias; the vocabulary coverage.
 
-    With `select`, the model's weights and session decay are chosen on half of the
-    held-out sessions and every metric is computed on the other half (`choice.choose`).
+    With `select`, the model's weights are chosen on some of the held-out sessions and
+    every metric is computed on others (`choice.split_sample`, `choice.choose`).
     The next-item cases are split into `shards` query-item ranges; `mapper` runs the shard
     calls (default: here, one after the other, with these in-memory vectors) and the
     counts they return are combined (see shards.py)."""
     ev, k_gate = cfg.evaluate, cfg.gate.k
     depth = list_depth(ev)
     champ = None if champion is None else champion[0]
-    # At most `evaluate.max_cases` cases: the cost of every list below follows them (twice
-    # that when half of them choose the weights).
-    bound = ev.max_cases * 2 if select and ev.max_cases else ev.max_cases
-    sample_ppm = shards_of.sample_share(stage_db, bound)
-    selection = None
+    # At most `evaluate.max_cases` cases: the cost of every list below follows them.
+    sample_ppm = shards_of.sample_share(stage_db, ev.max_cases)
+    selection, lists_ppm, chooser = None, sample_ppm, None
+    if select:
+        gate_ppm, chooser = split_sample(stage_db, ev)
+        lists_ppm = chooser[1]
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         lists_path = Path(tmp) / BASELINE_LISTS
-        write_baseline_lists(stage_db, cfg, lists_path, sample_ppm)
-        if select:
-            selection = choose(stage_db, model, cfg, lists_path, sample_ppm)
+        write_baseline_lists(stage_db, cfg, lists_path, lists_ppm)
+        if chooser is not None:
+            selection = choose(stage_db, model, cfg, lists_path, chooser)
         if selection is not None:
             model = selection.pop("model")
-            sample_ppm = selection["sample"][0]  # the gate scores the other half
+            sample_ppm = gate_ppm  # the gate scores sessions the choice did not see
         calls = [
             {
                 "stage_db": stage_db,

@@ -23,14 +23,14 @@ import numpy as np
 import pyarrow as pa
 
 from recsys import sqlrun
-from recsys.config import ChannelWeights, PipelineConfig
+from recsys.config import ChannelWeights, EvaluateConfig, PipelineConfig
 from recsys.model.embedding import Embedding
 from recsys.model.scoring import decay_weights
 from recsys.tasks.evaluate.hits import open_cases
 from recsys.tasks.evaluate.lists import channels_of
 from recsys.tasks.evaluate.pooled import Pooled
 from recsys.tasks.evaluate.ranks import Cases, item_cases, rank_rates, session_cases
-from recsys.tasks.evaluate.shards import Scored
+from recsys.tasks.evaluate.shards import ALL_SESSIONS, Scored, sample_share
 
 SERVING_KEYS = {"item_weights", "session_weights", "recency_decay"}
 
@@ -197,17 +197,27 @@ def selects_weights(cfg: PipelineConfig) -> bool:
     return cfg.evaluate.select_weights and not (cfg.export.model_fields_set & SERVING_KEYS)
 
 
+def split_sample(stage_db: Path, ev: EvaluateConfig) -> tuple[int, tuple[int, int]]:
+    """(the gate's hash bound, the choosing hash range), in millionths of the held-out
+    sessions (evaluate/pairs): on a log with more held-out cases than `evaluate.max_cases`
+    plus `evaluate.select_cases`, the gate keeps its sample [0, g) and the choice draws
+    about `select_cases` from the rest; a smaller log is cut in two halves."""
+    gate = sample_share(stage_db, ev.max_cases)
+    pick = sample_share(stage_db, ev.select_cases)
+    if gate + pick <= ALL_SESSIONS:
+        return gate, (gate, gate + pick)
+    half = ALL_SESSIONS // 2
+    return half, (half, ALL_SESSIONS)
+
+
 def choose(
-    stage_db: Path, model: Scored, cfg: PipelineConfig, lists_path: Path, sample_ppm: int
+    stage_db: Path, model: Scored, cfg: PipelineConfig, lists_path: Path, sample: tuple[int, int]
 ) -> dict | None:
-    """Choose the model's serving weights on the upper half of the sampled held-out sessions
-    (hash in [sample_ppm/2, sample_ppm)), by the gate's metric; None (keep the configured
-    ones, gate every sampled case) when that half has fewer than
-    `evaluate.select_min_cases` next-item cases. The result holds the chosen `model`, the
-    `export` keys to serve it with and the hash range it was chosen on (`sample`)."""
-    half = sample_ppm // 2
-    if half < 1:
-        return None
+    """Choose the model's serving weights on the held-out sessions whose hash is in
+    `sample` (see `split_sample`), by the gate's metric; None (keep the configured ones,
+    gate every sampled case) when they hold fewer than `evaluate.select_min_cases`
+    next-item cases. The result holds the chosen `model`, the `export` keys to serve it
+    with and the hash range it was chosen on (`sample`)."""
     metric = f"hr@{cfg.gate.k}"
     grid = serving_grid(
         stage_db,
@@ -218,7 +228,7 @@ def choose(
         cfg.export.count_channel,
         cfg.evaluate.session_cases,
         metric,
-        (half, sample_ppm),
+        sample,
         # The configured decay: each decay tried is one more search of every session (the
         # tuner tries DECAYS).
         (cfg.export.recency_decay,),
@@ -236,7 +246,7 @@ def choose(
     )
     return {
         "model": chosen,
-        "sample": [half, sample_ppm],
+        "sample": list(sample),
         "metric": metric,
         "cases": grid.item_cases,
         "session_cases": grid.session_cases,

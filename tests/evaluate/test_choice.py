@@ -20,6 +20,7 @@ from recsys.config import (
     ChannelWeights,
     EvaluateConfig,
     ExportConfig,
+    GateConfig,
     PipelineConfig,
     TrainConfig,
     resolve_config,
@@ -71,6 +72,19 @@ def test_chosen_on_one_half_gated_on_the_other(tmp_path, planted_events):
     assert tuple(chosen["export"]["item_weights"].values()) in WEIGHT_GRID
     assert report.details["gate"] == "passed"
     assert "Channel weights, chosen by this run on" in (paths.out / "report.html").read_text()
+
+
+def test_a_big_log_gates_its_sample_and_chooses_on_another(tmp_path, planted_events):
+    # The planted log's ~1,700 held-out cases play a big log: a gate sample of ~300 cases
+    # and ~200 to choose on, drawn from different sessions (whole sessions: about).
+    paths = _trained(tmp_path, planted_events)
+    small = EvaluateConfig(diagnostics=False, max_cases=300, select_cases=200, select_min_cases=10)
+    evaluate(paths, PipelineConfig(evaluate=small, gate=GateConfig(enforce=False)))
+    metrics = _metrics(paths)
+    lo, hi = metrics["selection"]["sample"]
+    assert 0 < lo < hi < 1_000_000 and metrics["sampled_share"] == lo / 1_000_000
+    assert 100 <= metrics["test_pairs"] <= 600
+    assert 60 <= metrics["selection"]["cases"] <= 450
 
 
 def test_weights_a_config_layer_sets_are_kept(tmp_path, planted_events):
