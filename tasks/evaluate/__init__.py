@@ -51,7 +51,7 @@ from recsys.stage import (
 )
 from recsys.tasks.evaluate import baselines, history, report
 from recsys.tasks.evaluate import shards as shards_of
-from recsys.tasks.evaluate.choice import choose, selects_weights, split_sample
+from recsys.tasks.evaluate.choice import choice_notes, choose, selects_weights, split_sample
 from recsys.tasks.evaluate.diagnostics import diagnose
 from recsys.tasks.evaluate.gate import embedding_stats, failures, gate_verdicts
 from recsys.tasks.evaluate.sessions import score_sessions
@@ -253,19 +253,11 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
             for source, values in models.items()
         }
         if metrics["selection"] is not None:
-            chosen = metrics["selection"]["export"]
-            stage.decided = {"export": chosen}
-            stage.details["weights chosen on"] = f"{metrics['selection']['cases']:,} cases"
-            if all(w["embedding"] == 0 for k, w in chosen.items() if k.endswith("_weights")):
-                # Lists as good as the best count or popularity baseline are still worth
-                # publishing, but a user should know the embedding is not in them.
-                stage.details["embedding in the lists"] = "no"
-                logger().warning(
-                    "evaluate: on this log the embedding adds nothing the count channel or "
-                    "popularity does not: the chosen lists leave it out (%s); `recsys tune` "
-                    "searches its training knobs",
-                    chosen,
-                )
+            stage.decided = {"export": metrics["selection"]["export"]}
+            details, warnings = choice_notes(metrics["selection"])
+            stage.details |= details
+            for warning in warnings:
+                logger().warning("evaluate: %s", warning)
         stage.details["gate"] = "passed" if passed else "REFUSED"
         stage.details["shards"] = shards
         stage.details["shard workers"] = ", ".join(sorted(workers))

@@ -16,7 +16,7 @@ chosen on (a basket log where popularity wins gets popularity-heavy lists, not a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,15 +52,18 @@ BASELINE_POINTS = ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
 @dataclass
 class Grid:
-    """Each grid point's metrics: `item[i]` and `session[i]` for WEIGHT_GRID[i] (session
-    lists with `decay`), and each case's share of the ranking metric (`item_gains[i]`:
-    1/0 for HR, 1/rank for MRR); `session` is empty when there are no session cases."""
+    """Each point's metrics: `item[i]` for `item_points[i]`, `session[i]` for
+    `session_points[i]` (session lists with `decay`), and each case's share of the ranking
+    metric (`item_gains[i]`: 1/0 for HR, 1/rank for MRR); `session` is empty when there are
+    no session cases."""
 
     item: list[dict]
     session: list[dict]
     decay: float
     item_gains: list[np.ndarray]
     session_gains: list[np.ndarray]
+    item_points: list[tuple] = field(default_factory=lambda: list(WEIGHT_GRID))
+    session_points: list[tuple] = field(default_factory=lambda: list(WEIGHT_GRID))
 
     @property
     def item_cases(self) -> int:
@@ -76,22 +79,27 @@ def argmax(values: list[float]) -> int:
     return max(range(len(values)), key=lambda i: (values[i], -i))
 
 
-def best_point(values: list[float], gains: list[np.ndarray] | None = None) -> int:
-    """The WEIGHT_GRID index to serve: the largest value, of tied points the one that mixes
-    the fewest channels (a tie says the extra channel adds nothing these cases can see: on a
-    basket log popularity alone tied with a three-channel mix on one half of the sessions
-    and won by 0.018 on the other), then the first.
+def best_point(
+    values: list[float], gains: list[np.ndarray] | None = None, points: list | None = None
+) -> int:
+    """The index of the point of `points` (default WEIGHT_GRID) to serve: the largest
+    value, of tied points the one that mixes the fewest channels (a tie says the extra
+    channel adds nothing these cases can see: on a basket log popularity alone tied with a
+    three-channel mix on one half of the sessions and won by 0.018 on the other), then the
+    first.
 
     With the cases' `gains`, the one-standard-error rule (Breiman et al. 1984): a point
     that mixes in the embedding must beat the best baseline point (BASELINE_POINTS) by
     more than one standard error of their paired difference, else that baseline point is
     served. The choice is made on one half of the cases and judged on the other: a mix
     ahead by noise alone lost to `sr_prefix` on the other half of a movie-rating log."""
-    used = [sum(w > 0 for w in point) for point in WEIGHT_GRID]
+    points = WEIGHT_GRID if points is None else points
+    used = [sum(w > 0 for w in point) for point in points]
     best = max(range(len(values)), key=lambda i: (values[i], -used[i], -i))
-    if gains is None or WEIGHT_GRID[best] in BASELINE_POINTS:
+    bases = [i for i, p in enumerate(points) if p in BASELINE_POINTS]
+    if gains is None or points[best] in BASELINE_POINTS or not bases:
         return best
-    base = max((WEIGHT_GRID.index(p) for p in BASELINE_POINTS), key=lambda i: (values[i], -i))
+    base = max(bases, key=lambda i: (values[i], -i))
     diff = gains[best] - gains[base]
     error = float(diff.std() / np.sqrt(len(diff))) if len(diff) else 0.0
     return best if values[best] - values[base] > error else base
@@ -122,13 +130,16 @@ def serving_grid(
     metric: str,
     sample: tuple[int, int] | None = None,
     decays: tuple[float, ...] = DECAYS,
+    points: tuple[list, list] | None = None,
 ) -> Grid:
     """Score the grid on the held-out cases of `stage_db` (the sessions whose hash falls in
     `sample`, millionths [lo, hi); None: all), with the count channel's lists read from
     `lists_path`, ranked by `metric` (e.g. "hr@20"). The decay is chosen among `decays`
     with the configured session weights (each decay is one more FAISS search of every
-    session), then the session weights with that decay. Each weighting is scored from the
+    session), then the session weights with that decay. `points` are the (item, session)
+    weightings to score (default: WEIGHT_GRID for both). Each weighting is scored from the
     pooled channels (pooled.py), not by fusing its lists."""
+    item_points, session_points = points or (list(WEIGHT_GRID), list(WEIGHT_GRID))
     depth = max(cfg.evaluate.ks) + cfg.evaluate.list_depth
     ks = sorted({*cfg.evaluate.ks, int(metric.split("@")[1])})
     exclude = cfg.evaluate.exclude_session_items
@@ -145,9 +156,9 @@ def serving_grid(
         ranks = [pooled.ranks(cases, w, depth, exclude) for w in points]
         return [rank_rates(r, ks) for r in ranks], [metric_gains(r, metric) for r in ranks]
 
-    item, item_gains = scored(items, Pooled(channels.for_items(queries, depth)), WEIGHT_GRID)
+    item, item_gains = scored(items, Pooled(channels.for_items(queries, depth)), item_points)
     if not len(sessions):
-        return Grid(item, [], cfg.export.recency_decay, item_gains, [])
+        return Grid(item, [], cfg.export.recency_decay, item_gains, [], item_points, [])
     by_decay = {d: Pooled(recent.channels(channels, d, depth)) for d in decays}
     decay = decays[0]
     if len(decays) > 1:
@@ -155,20 +166,23 @@ def serving_grid(
         decay = decays[
             argmax([scored(sessions, by_decay[d], default)[0][0][metric] for d in decays])
         ]
-    session, session_gains = scored(sessions, by_decay[decay], WEIGHT_GRID)
-    return Grid(item, session, decay, item_gains, session_gains)
+    session, session_gains = scored(sessions, by_decay[decay], session_points)
+    return Grid(item, session, decay, item_gains, session_gains, item_points, session_points)
 
 
 def best_choice(grid: Grid, metric: str, cfg: PipelineConfig) -> dict:
     """The export keys of the grid's best item and session points under `metric` (session
     weights and decay stay as configured when there were no session cases), and what they
     scored on the cases they were chosen on."""
-    i = best_point([m[metric] for m in grid.item], grid.item_gains)
-    chosen = {"item_weights": weights_of(WEIGHT_GRID[i])}
+    i = best_point([m[metric] for m in grid.item], grid.item_gains, grid.item_points)
+    chosen = {"item_weights": weights_of(grid.item_points[i])}
     scored = {"item": grid.item[i][metric]}
     if grid.session:
-        s = best_point([m[metric] for m in grid.session], grid.session_gains)
-        chosen |= {"session_weights": weights_of(WEIGHT_GRID[s]), "recency_decay": grid.decay}
+        s = best_point([m[metric] for m in grid.session], grid.session_gains, grid.session_points)
+        chosen |= {
+            "session_weights": weights_of(grid.session_points[s]),
+            "recency_decay": grid.decay,
+        }
         scored["session"] = grid.session[s][metric]
     return {"export": chosen, "scored": scored}
 
@@ -191,10 +205,21 @@ class SessionQueries:
 
 
 def selects_weights(cfg: PipelineConfig) -> bool:
-    """Whether a run chooses its serving weights: `evaluate.select_weights` is on and no
-    config layer (tuned.yaml, a config file, --set, the UI form) sets any of them; what a
-    user or the tuner chose is kept."""
-    return cfg.evaluate.select_weights and not (cfg.export.model_fields_set & SERVING_KEYS)
+    """Whether a run checks or chooses its serving weights (`evaluate.select_weights`)."""
+    return cfg.evaluate.select_weights
+
+
+def candidate_points(cfg: PipelineConfig) -> tuple[list, list] | None:
+    """The (item, session) weightings a run chooses among: the whole grid when no config
+    layer sets the weights; when one does (tuned.yaml, a config file, --set, the UI form),
+    the configured weights against the baseline points only, so a mix chosen on older
+    validation data or by hand is kept unless it no longer beats the count channel or
+    popularity alone by a standard error (a tuned mix that won on a basket log's
+    validation split lost to popularity on its newer sessions, and the run was refused)."""
+    if not cfg.export.model_fields_set & SERVING_KEYS:
+        return None
+    configured = [cfg.export.item_weights.of(), cfg.export.session_weights.of()]
+    return tuple([point, *(b for b in BASELINE_POINTS if b != point)] for point in configured)
 
 
 def split_sample(stage_db: Path, ev: EvaluateConfig) -> tuple[int, tuple[int, int]]:
@@ -213,11 +238,11 @@ def split_sample(stage_db: Path, ev: EvaluateConfig) -> tuple[int, tuple[int, in
 def choose(
     stage_db: Path, model: Scored, cfg: PipelineConfig, lists_path: Path, sample: tuple[int, int]
 ) -> dict | None:
-    """Choose the model's serving weights on the held-out sessions whose hash is in
-    `sample` (see `split_sample`), by the gate's metric; None (keep the configured ones,
-    gate every sampled case) when they hold fewer than `evaluate.select_min_cases`
-    next-item cases. The result holds the chosen `model`, the `export` keys to serve it
-    with and the hash range it was chosen on (`sample`)."""
+    """Choose the model's serving weights among `candidate_points` on the held-out
+    sessions whose hash is in `sample` (see `split_sample`), by the gate's metric; None
+    (keep the configured ones, gate every sampled case) when they hold fewer than
+    `evaluate.select_min_cases` next-item cases. The result holds the chosen `model`, the
+    `export` keys to serve it with and the hash range it was chosen on (`sample`)."""
     metric = f"hr@{cfg.gate.k}"
     grid = serving_grid(
         stage_db,
@@ -232,6 +257,7 @@ def choose(
         # The configured decay: each decay tried is one more search of every session (the
         # tuner tries DECAYS).
         (cfg.export.recency_decay,),
+        candidate_points(cfg),
     )
     if grid.item_cases < cfg.evaluate.select_min_cases:
         return None
@@ -252,4 +278,39 @@ def choose(
         "session_cases": grid.session_cases,
         "scored": best["scored"],
         "export": export,
+        # What a config layer set (None: nothing, the whole grid was searched).
+        "configured": None
+        if candidate_points(cfg) is None
+        else {
+            "item_weights": cfg.export.item_weights.model_dump(),
+            "session_weights": cfg.export.session_weights.model_dump(),
+        },
     }
+
+
+def choice_notes(selection: dict) -> tuple[dict, list[str]]:
+    """(stage details, warnings) about a choice: the cases it was made on; a configured
+    weighting that was replaced by a baseline point; lists that leave the embedding out
+    (still as good as the best count or popularity baseline, worth publishing, but a user
+    should know the embedding is not in them)."""
+    chosen, configured = selection["export"], selection["configured"]
+    details = {"weights chosen on": f"{selection['cases']:,} cases"}
+    warnings = []
+    kinds = [k for k in ("item_weights", "session_weights") if k in chosen]
+    replaced = [k for k in kinds if configured and chosen[k] != configured[k]]
+    if replaced:
+        details["configured weights replaced"] = ", ".join(replaced)
+        warnings.append(
+            f"the configured {' and '.join(replaced)} no longer beat the count channel or "
+            f"popularity alone on this run's newer sessions; serving "
+            f"{ {k: chosen[k] for k in replaced} } (rerun `recsys tune`, or set "
+            "evaluate.select_weights=false to keep them)"
+        )
+    if all(chosen[k]["embedding"] == 0 for k in kinds):
+        details["embedding in the lists"] = "no"
+        warnings.append(
+            "on this log the embedding adds nothing the count channel or popularity does "
+            f"not: the chosen lists leave it out ({chosen}); `recsys tune` searches its "
+            "training knobs"
+        )
+    return details, warnings

@@ -28,13 +28,14 @@ from recsys.config import (
 from recsys.layout import METRICS, VOCAB, RunPaths
 from recsys.model.scoring import fuse
 from recsys.tasks.evaluate import evaluate
-from recsys.tasks.evaluate.choice import WEIGHT_GRID, best_point, selects_weights
+from recsys.tasks.evaluate.choice import WEIGHT_GRID, best_point, candidate_points, choice_notes
 from recsys.tasks.evaluate.pooled import Pooled
 from recsys.tasks.evaluate.ranks import Cases
 from recsys.tasks.extract import extract
 from recsys.tasks.train import train
 
 FAST_TRAIN = TrainConfig(epochs=5, vector_size=32, workers=1)
+MIX, COUNT, POPULARITY = (1.0, 0.5, 0.3), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)
 
 
 def _cfg(**evaluate) -> PipelineConfig:
@@ -87,16 +88,24 @@ def test_a_big_log_gates_its_sample_and_chooses_on_another(tmp_path, planted_eve
     assert 60 <= metrics["selection"]["cases"] <= 450
 
 
-def test_weights_a_config_layer_sets_are_kept(tmp_path, planted_events):
+def test_configured_weights_only_meet_the_baseline_points(tmp_path, planted_events):
     given = ChannelWeights(embedding=1.0, count=2.0, popularity=0.0)
-    cfg = PipelineConfig(
-        evaluate=EvaluateConfig(diagnostics=False), export=ExportConfig(item_weights=given)
-    )
-    assert not selects_weights(cfg)
-    assert not selects_weights(resolve_config({"export": {"recency_decay": 0.5}}))
-    assert selects_weights(resolve_config({"train": {"epochs": 3}}))
+    assert candidate_points(resolve_config({"train": {"epochs": 3}})) is None  # whole grid
+    tuned = resolve_config({"export": {"item_weights": given.model_dump()}})
+    items, sessions = candidate_points(tuned)
+    assert items == [(1.0, 2.0, 0.0), COUNT, POPULARITY]
+    assert sessions == [(1.0, 0.5, 0.0), COUNT, POPULARITY]  # the configured default
     paths = _trained(tmp_path, planted_events)
-    report = evaluate(paths, cfg)
+    evaluate(paths, tuned.model_copy(update={"evaluate": _cfg().evaluate}))
+    chosen = _metrics(paths)["selection"]
+    assert chosen["configured"]["item_weights"] == given.model_dump()
+    assert tuple(chosen["export"]["item_weights"].values()) in items
+
+    fixed = PipelineConfig(
+        evaluate=EvaluateConfig(diagnostics=False, select_weights=False),
+        export=ExportConfig(item_weights=given),
+    )
+    report = evaluate(paths, fixed)
     assert _metrics(paths)["selection"] is None and report.decided == {}
     assert _metrics(paths)["weights"]["item"] == given.model_dump()
     assert (
@@ -140,9 +149,6 @@ def _values(at: dict[tuple, float]) -> list[float]:
     return [at.get(point, 0.0) for point in WEIGHT_GRID]
 
 
-MIX, POPULARITY = (1.0, 0.5, 0.3), (0.0, 0.0, 1.0)
-
-
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
@@ -156,9 +162,6 @@ MIX, POPULARITY = (1.0, 0.5, 0.3), (0.0, 0.0, 1.0)
 )
 def test_ties_go_to_the_fewest_channels(values, expected):
     assert WEIGHT_GRID[best_point(values)] == expected
-
-
-COUNT = (0.0, 1.0, 0.0)
 
 
 @pytest.mark.parametrize(("wins", "served"), [(35, COUNT), (60, MIX)])
@@ -202,3 +205,27 @@ def test_pooled_ranks_are_the_fused_lists_ranks(exclude_seen):
         fused = fuse(channels, weights, depth)[0]
         expected = held_out.hit_ranks(fused, exclude_seen)
         assert pooled.ranks(held_out, weights, depth, exclude_seen).tolist() == expected.tolist()
+
+
+def test_notes_name_a_replaced_configuration_and_a_missing_embedding():
+    def w(embedding, count, popularity):
+        return {"embedding": embedding, "count": count, "popularity": popularity}
+
+    selection = {
+        "cases": 1234,
+        "export": {"item_weights": w(0, 0, 1), "session_weights": w(1, 0.5, 0)},
+        "configured": {"item_weights": w(1, 2, 0), "session_weights": w(1, 0.5, 0)},
+    }
+    details, warnings = choice_notes(selection)
+    assert details == {
+        "weights chosen on": "1,234 cases",
+        "configured weights replaced": "item_weights",
+    }
+    assert len(warnings) == 1 and "configured item_weights no longer beat" in warnings[0]
+    selection["export"]["session_weights"] = w(0, 1, 0)
+    details, warnings = choice_notes(selection)
+    assert details["embedding in the lists"] == "no" and len(warnings) == 2
+    assert choice_notes(selection | {"configured": None})[0] == {
+        "weights chosen on": "1,234 cases",
+        "embedding in the lists": "no",
+    }
