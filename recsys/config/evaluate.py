@@ -162,13 +162,15 @@ class EvaluateConfig(Section):
     )
     select_weights: bool = Field(
         True,
-        description="When no config layer sets export.item_weights, session_weights or "
-        "recency_decay (tuned.yaml does after `recsys tune`), choose them on half of the "
-        "held-out sessions from the tuner's grid (the embedding alone and mixed with the count "
-        "channel and popularity, and those alone) and gate the model on the other half. A "
-        "log where popularity or co-occurrence wins (small baskets) then gets lists that match "
-        "them instead of a refusal; the fixed defaults suit long, ordered sessions. Off: the "
-        "configured weights, every sampled case gated.",
+        description="Choose the channel weights on half of the held-out sessions and gate "
+        "the model on the other half: from the tuner's grid (the embedding alone and mixed "
+        "with the count channel and popularity, and those alone) when no config layer sets "
+        "export.item_weights, session_weights or recency_decay; else the configured weights "
+        "against the count channel alone and popularity alone (tuned weights that no longer "
+        "win on newer sessions are replaced, with a warning). A mix with the embedding must "
+        "beat the better of those two by a standard error. A log where popularity or "
+        "co-occurrence wins (small baskets) then gets lists that match them instead of a "
+        "refusal. Off: the configured weights, every sampled case gated.",
     )
     select_cases: int = Field(
         5_000,
