@@ -34,6 +34,8 @@ def test_rules_apply_to_item_and_user_lists(tmp_path, planted_events, capsys):
         f"export.blocklist=[{', '.join(blocked)}]",
         "export.item_weights.count=1.0",
         "export.index_type=hnsw",
+        # The fusion as configured (a run would check it against SR alone, which wins here).
+        "evaluate.select_weights=false",
     ]
     args = [a for r in rules for a in ("--set", r)]
     assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *args) == 0
