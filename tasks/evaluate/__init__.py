@@ -51,7 +51,7 @@ from recsys.stage import (
 )
 from recsys.tasks.evaluate import baselines, history, report
 from recsys.tasks.evaluate import shards as shards_of
-from recsys.tasks.evaluate.choice import choice_notes, choose, selects_weights, split_sample
+from recsys.tasks.evaluate.choice import choice_notes, choose, split_sample
 from recsys.tasks.evaluate.diagnostics import diagnose
 from recsys.tasks.evaluate.gate import embedding_stats, failures, gate_verdicts
 from recsys.tasks.evaluate.sessions import score_sessions
@@ -225,7 +225,7 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
             shards=shards,
             mapper=mapper,
             work=paths.work_dir,
-            select=selects_weights(cfg),
+            select=cfg.evaluate.select_weights,
         )
         if metrics["test_pairs"] == 0:
             raise GateRefused("evaluate: the test split has no next-item pairs to score")

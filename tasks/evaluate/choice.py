@@ -173,18 +173,19 @@ def serving_grid(
 def best_choice(grid: Grid, metric: str, cfg: PipelineConfig) -> dict:
     """The export keys of the grid's best item and session points under `metric` (session
     weights and decay stay as configured when there were no session cases), and what they
-    scored on the cases they were chosen on."""
+    scored on the cases they were chosen on (`scored`: the metric, `metrics`: every one)."""
     i = best_point([m[metric] for m in grid.item], grid.item_gains, grid.item_points)
     chosen = {"item_weights": weights_of(grid.item_points[i])}
-    scored = {"item": grid.item[i][metric]}
+    metrics = {"item": grid.item[i]}
     if grid.session:
         s = best_point([m[metric] for m in grid.session], grid.session_gains, grid.session_points)
         chosen |= {
             "session_weights": weights_of(grid.session_points[s]),
             "recency_decay": grid.decay,
         }
-        scored["session"] = grid.session[s][metric]
-    return {"export": chosen, "scored": scored}
+        metrics["session"] = grid.session[s]
+    scored = {kind: m[metric] for kind, m in metrics.items()}
+    return {"export": chosen, "scored": scored, "metrics": metrics}
 
 
 class SessionQueries:
@@ -202,11 +203,6 @@ class SessionQueries:
     def channels(self, channels, decay: float, depth: int):
         weights = decay_weights(self.recency, decay)
         return channels.for_sessions(self.owner, self.rows, weights, len(self.cases), depth)
-
-
-def selects_weights(cfg: PipelineConfig) -> bool:
-    """Whether a run checks or chooses its serving weights (`evaluate.select_weights`)."""
-    return cfg.evaluate.select_weights
 
 
 def candidate_points(cfg: PipelineConfig) -> tuple[list, list] | None:
@@ -244,6 +240,7 @@ def choose(
     `evaluate.select_min_cases` next-item cases. The result holds the chosen `model`, the
     `export` keys to serve it with and the hash range it was chosen on (`sample`)."""
     metric = f"hr@{cfg.gate.k}"
+    points = candidate_points(cfg)
     grid = serving_grid(
         stage_db,
         model.emb,
@@ -257,7 +254,7 @@ def choose(
         # The configured decay: each decay tried is one more search of every session (the
         # tuner tries DECAYS).
         (cfg.export.recency_decay,),
-        candidate_points(cfg),
+        points,
     )
     if grid.item_cases < cfg.evaluate.select_min_cases:
         return None
@@ -280,7 +277,7 @@ def choose(
         "export": export,
         # What a config layer set (None: nothing, the whole grid was searched).
         "configured": None
-        if candidate_points(cfg) is None
+        if points is None
         else {
             "item_weights": cfg.export.item_weights.model_dump(),
             "session_weights": cfg.export.session_weights.model_dump(),

@@ -21,7 +21,7 @@ from gensim.models.callbacks import CallbackAny2Vec
 from recsys.config import PipelineConfig
 from recsys.model.embedding import Embedding
 from recsys.tasks.evaluate import list_depth
-from recsys.tasks.evaluate.choice import Grid, best_point, serving_grid, weights_of
+from recsys.tasks.evaluate.choice import Grid, best_choice, serving_grid
 from recsys.tasks.evaluate.hits import open_cases
 from recsys.tasks.evaluate.lists import channels_of
 from recsys.tasks.evaluate.ranks import item_cases
@@ -167,25 +167,20 @@ def _pick(grid: Grid, setup: TuneSetup, cfg) -> dict[str, Any]:
     metric, objective = cfg.tune.metric, cfg.tune.objective
     best_item = max((m[metric] for m in setup.item_baselines.values()), default=0.0)
     best_session = max((m[metric] for m in setup.session_baselines.values()), default=0.0)
-    i = best_point([m[metric] for m in grid.item], grid.item_gains, grid.item_points)
-    ratios = {"item": grid.item[i][metric] / best_item if best_item else 0.0}
-    s = None
-    if grid.session:
-        s = best_point([m[metric] for m in grid.session], grid.session_gains, grid.session_points)
-        ratios["session"] = grid.session[s][metric] / best_session if best_session else 0.0
+    best = best_choice(grid, metric, cfg)
+    scored, chosen = best["scored"], best["export"]
+    ratios = {"item": scored["item"] / best_item if best_item else 0.0}
+    if "session" in scored:
+        ratios["session"] = scored["session"] / best_session if best_session else 0.0
     if objective == "both":
         value = sum(ratios.values()) / len(ratios)
     else:
         value = ratios.get(objective, 0.0)
     return {
-        "item_weights": weights_of(grid.item_points[i]),
-        "session_weights": (
-            weights_of(grid.session_points[s])
-            if s is not None
-            else cfg.export.session_weights.model_dump()
-        ),
+        "item_weights": chosen["item_weights"],
+        "session_weights": chosen.get("session_weights", cfg.export.session_weights.model_dump()),
         "recency_decay": grid.decay,
         "value": value,
         "ratios": ratios,
-        "metrics": {"item": grid.item[i], "session": grid.session[s] if s is not None else {}},
+        "metrics": {"item": best["metrics"]["item"], "session": best["metrics"].get("session", {})},
     }
