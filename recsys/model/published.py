@@ -37,11 +37,20 @@ class QueryRows:
         return self.shape[0]
 
     def __getitem__(self, rows) -> np.ndarray:
+        if self.scoring == "sym":  # only the side asked for (a served answer's hot path)
+            return _side_by_side(self.vectors[rows], self.context[rows])
         return spaces(self.vectors[rows], self.context[rows], self.scoring)[0]
 
     def indexed(self, rows) -> np.ndarray:
         """The same rows on the indexed side (what a query is scored against)."""
+        if self.scoring == "sym":
+            return _side_by_side(self.context[rows], self.vectors[rows])
         return spaces(self.vectors[rows], self.context[rows], self.scoring)[1]
+
+
+def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`spaces`' `sym` rows: [left | right] as one contiguous float32 array."""
+    return np.concatenate([left, right], axis=1, dtype=np.float32)
 
 
 def _plain(array: np.ndarray) -> np.ndarray:

@@ -180,9 +180,21 @@ def weighted_sum(
     """(n, dim): for each owner 0..n-1 the weighted sum of the vectors at its rows, as one
     sparse product (np.add.at was 12x slower); `vectors` may be serving's lazy QueryRows."""
     rows = np.asarray(rows)
+    if n == 1:
+        return _one_sum(np.asarray(vectors[rows], np.float32), np.asarray(weights, np.float32))
     cells = (np.asarray(weights, np.float32), (np.asarray(owner), np.arange(len(rows))))
     picks = sp.csr_matrix(cells, shape=(n, len(rows)))
     return np.ascontiguousarray(picks @ np.asarray(vectors[rows], np.float32), dtype=np.float32)
+
+
+def _one_sum(picked: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`weighted_sum` for one owner without building a sparse matrix (~0.5 ms of a served
+    answer): the float32 products added one row at a time in the given order, as scipy's
+    CSR product does, so the vector - and the list searched with it - is the same."""
+    total = np.zeros((1, picked.shape[1]), np.float32)
+    for w, vector in zip(weights.tolist(), picked, strict=True):
+        total[0] += np.float32(w) * vector
+    return total
 
 
 class CountLists:

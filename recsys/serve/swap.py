@@ -19,6 +19,7 @@ complete and `current` still points at it). The served model is not touched.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -105,12 +106,21 @@ class ModelHolder:
             return False
         self.metrics.load_seconds.observe(time.perf_counter() - start)
         old = self.model
+        if old is None:
+            gc.collect()  # the start-up garbage, before it is frozen below
         self.model = model  # the switch: one reference assignment
         self._target = target
         self.refused.pop(target, None)
         self.metrics.served(model.run_id, old.run_id if old else None, model.n_items)
         if old is not None:
             self.retired.append(old)
+        # Everything alive now (the imports, the app, the loaded model) lives as long as the
+        # process: move it out of the collector's sight. A full collection walked ~120k
+        # such objects and stopped every request for ~90 ms, a few times a minute at
+        # 1,000 req/s (measured p99 45-111 ms for GET /similar; the model itself is numpy
+        # arrays the collector does not walk). Garbage of the old run is freed by reference
+        # counts, which freezing does not stop.
+        gc.freeze()
         log.info(
             "recsys serve: serving run %s (%d items, loaded in %.2f s)",
             model.run_id,

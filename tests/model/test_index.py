@@ -7,6 +7,7 @@ import pytest
 
 from recsys.config import ExportConfig
 from recsys.model import index
+from recsys.model.published import QueryRows
 from recsys.model.scoring import decay_weights, weighted_sum
 
 
@@ -71,6 +72,36 @@ def test_user_vector_is_recency_weighted():
     np.testing.assert_allclose(vectors[1], [0, 0, 1])
     plain = weighted_sum(queries, owner, rows, decay_weights(recency, 1.0), 2)
     np.testing.assert_allclose(plain[0], [1, 1, 1], rtol=1e-6)
+
+
+def test_one_session_vector_is_the_batch_vector_bit_for_bit():
+    # A served session (one owner) skips the sparse product; the export's batch path must
+    # give the very same float32 vector, or a user's list and the same session's live
+    # answer could rank ties differently.
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        vectors = (rng.normal(size=(300, 32)) * rng.choice([1e-3, 1, 1e3])).astype(np.float32)
+        length = int(rng.integers(1, 40))
+        rows = rng.integers(0, 300, length)
+        weights = decay_weights(np.arange(length), float(rng.random()))
+        owner = np.zeros(length, np.int64)
+        one = weighted_sum(vectors, owner, rows, weights, 1)
+        # The same owner's rows inside a batch of two (the sparse path).
+        batch = weighted_sum(
+            vectors, np.r_[owner, 1], np.r_[rows, 0], np.r_[weights, np.float32(1)], 2
+        )
+        assert one.shape == (1, 32) and one.dtype == np.float32
+        assert np.array_equal(one[0], batch[0])
+
+
+def test_query_rows_equal_the_whole_space():
+    vectors, context = clustered(500)
+    for scoring in index.SCORINGS:
+        queries, indexed = index.spaces(vectors, context, scoring)
+        lazy = QueryRows(vectors, context, scoring)
+        for rows in (np.array([3, 1, 3]), slice(2, 9)):
+            assert np.array_equal(lazy[rows], queries[rows])
+            assert np.array_equal(lazy.indexed(rows), indexed[rows])
 
 
 def test_tuning_raises_the_beam_until_recall_is_reached():

@@ -3,6 +3,7 @@ every business rule on: each route, the export's lists and rules, errors, metric
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -342,3 +343,13 @@ def test_nothing_published_is_not_ready(tmp_path):
         answer = client.get(path)
         assert answer.status_code == 503 and answer.json()["run_id"] is None
     assert client.post("/recommend", json={"items": ["a"]}).status_code == 503
+
+
+def test_a_loaded_model_is_kept_out_of_the_collectors_sight(served_data):
+    # A full collection walking the long-lived heap stalled every request for ~90 ms; the
+    # holder freezes what is alive once a run is loaded (docs/serving.md, Latency).
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    holder = ModelHolder(served_data, Metrics())
+    assert holder.poll()
+    assert gc.get_freeze_count() > 10_000
