@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from prefect import Task, flow
 
 from recsys.config import PipelineConfig, resolve_config, with_keys
+from recsys.expectations import process as gx_process
 from recsys.layout import RunPaths
 from recsys.model.store import crash_point
 from recsys.ops.notify import notify_hook
@@ -72,6 +73,7 @@ def run_stages(
     stage that finally fails rolls the run back (tasks/rundir.py): its half-written folder
     goes, its reports stay under work/<id>/reports/, `current` never moves."""
     created_at = datetime.now(UTC)
+    gx_process.start()  # GX imports on the other core while extract runs
     with run_transaction(paths):
         stages = [_at("extract", extract_task)(paths, cfg)]
         stages.append(_at("quality", quality_task)(paths, cfg))

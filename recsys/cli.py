@@ -98,6 +98,9 @@ def run(
     folder = data_dir_of(data_dir)
     explicit = load_config([config], _runner_set(set_, task_runner))
     cfg = resolve_config(explicit, data_dir=folder)  # a bad tuned.yaml fails here, exit 2
+    from recsys.expectations import process as gx_process
+
+    gx_process.start()  # first: GX imports in its own process while Prefect starts here
     _prepare_environment(folder, events, cfg)
     from recsys.flows.pipeline import pipeline
 

@@ -180,21 +180,12 @@ def weighted_sum(
     """(n, dim): for each owner 0..n-1 the weighted sum of the vectors at its rows, as one
     sparse product (np.add.at was 12x slower); `vectors` may be serving's lazy QueryRows."""
     rows = np.asarray(rows)
-    if n == 1:
-        return _one_sum(np.asarray(vectors[rows], np.float32), np.asarray(weights, np.float32))
+    if n == 1:  # a served session, no sparse matrix: numpy adds rows in order like scipy
+        picked = np.asarray(vectors[rows], np.float32)
+        return (np.asarray(weights, np.float32)[:, None] * picked).sum(axis=0, keepdims=True)
     cells = (np.asarray(weights, np.float32), (np.asarray(owner), np.arange(len(rows))))
     picks = sp.csr_matrix(cells, shape=(n, len(rows)))
     return np.ascontiguousarray(picks @ np.asarray(vectors[rows], np.float32), dtype=np.float32)
-
-
-def _one_sum(picked: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """`weighted_sum` for one owner without building a sparse matrix (~0.5 ms of a served
-    answer): the float32 products added one row at a time in the given order, as scipy's
-    CSR product does, so the vector - and the list searched with it - is the same."""
-    total = np.zeros((1, picked.shape[1]), np.float32)
-    for w, vector in zip(weights.tolist(), picked, strict=True):
-        total[0] += np.float32(w) * vector
-    return total
 
 
 class CountLists:
@@ -308,9 +299,8 @@ def popularity_lists(
     counts: np.ndarray, n_queries: int, depth: int, order: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The popularity channel for `n_queries` queries: the `depth` most frequent rows (ties
-    by the smaller row), scored by log(1 + count). `order` is `popularity_order(counts)`
-    when the caller keeps it (a server answering one query at a time must not sort the
-    catalogue per request)."""
+    by the smaller row), scored by log(1 + count). `order`: `popularity_order(counts)`
+    kept by the caller (a server must not sort the catalogue per request)."""
     counts = np.asarray(counts)
     top = (popularity_order(counts) if order is None else order)[:depth]
     ids = np.broadcast_to(top[None, :], (n_queries, len(top)))
@@ -325,9 +315,8 @@ class Channels:
     Parameters
     ----------
     queries
-        Query vectors in the scoring space (`index.spaces`), one row per vocabulary row: an
-        array, or anything with `shape` whose rows can be taken by an index array
-        (`recsys.model.published.QueryRows` computes them on demand for serving).
+        Query vectors in the scoring space (`index.spaces`), one row per vocabulary row (an
+        array, or `recsys.model.published.QueryRows` computing rows on demand for serving).
     index
         A FAISS inner-product index over the matching indexed vectors (exact in evaluation,
         the serving index in export and serving).
@@ -387,8 +376,7 @@ class Channels:
 
 
 def take_rows(a: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """`np.take_along_axis(a, order, 1)` for 2-D arrays without its per-call set-up (a
-    third of a one-query answer's time went to it)."""
+    """`np.take_along_axis(a, order, 1)` for 2-D arrays, without its per-call set-up."""
     return a[np.arange(len(a))[:, None], order]
 
 

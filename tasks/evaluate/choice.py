@@ -194,7 +194,7 @@ class SessionQueries:
 
     def __init__(self, emb: Embedding, prefix: pa.Table, history: int) -> None:
         pair = prefix.column("pair_id").to_numpy()
-        rows = emb.rows(prefix.column("item_id").to_pylist())
+        rows = emb.rows_of(prefix.column("item_id"))
         recency = prefix.column("recency").to_numpy()
         keep = (rows >= 0) & (recency < history)
         self.cases, self.owner = np.unique(pair[keep], return_inverse=True)

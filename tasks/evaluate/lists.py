@@ -25,8 +25,8 @@ def channels_of(
     queries, indexed = emb.spaces(scoring)
     count_lists = None
     if counts is not None and counts.num_rows:
-        src = emb.rows(counts.column("query_id").to_pylist())
-        dst = emb.rows(counts.column("item_id").to_pylist())
+        src = emb.rows_of(counts.column("query_id"))
+        dst = emb.rows_of(counts.column("item_id"))
         keep = (src >= 0) & (dst >= 0)
         score = counts.column("score").to_numpy()[keep]
         count_lists = CountLists(src[keep], dst[keep], score, len(emb))
@@ -79,7 +79,7 @@ def session_lists(
     (pair_id, item_id, recency): the case's `history` most recent known items, the item i
     steps back weighted decay**i."""
     pair = prefix.column("pair_id").to_numpy()
-    rows = emb.rows(prefix.column("item_id").to_pylist())
+    rows = emb.rows_of(prefix.column("item_id"))
     recency = prefix.column("recency").to_numpy()
     keep = (rows >= 0) & (recency < history)
     cases, owner = np.unique(pair[keep], return_inverse=True)

@@ -7,7 +7,8 @@ million rows, so each checkpoint validates one row of exact aggregates computed 
 (`warn` annotates the run, `fail` stops it, see `quality.severity`). The stage writes
 `quality.md` (every expectation, observed value, verdict), `quality_profile.json` (what the
 next run's drift checks compare to) and GX Data Docs into the run folder, then raises
-DataQualityError (exit 3) naming the first failed rule. The task retries I/O errors (a
+DataQualityError (exit 3) naming the first failed rule. GX itself runs in a process of its
+own, started with the run (recsys/expectations/process.py). The task retries I/O errors (a
 stage file briefly unreadable) but never a quality verdict: those are deterministic.
 
     report.py          verdicts, quality.md, offending rows, artifacts
@@ -24,39 +25,13 @@ from prefect.cache_policies import NONE
 
 from recsys import sqlrun
 from recsys.config import PipelineConfig
-from recsys.errors import DataQualityError, UsageError
-from recsys.expectations import corpus as corpus_suite
-from recsys.expectations import drift as drift_suite
-from recsys.expectations import events as events_suite
-from recsys.expectations import sessions as sessions_suite
-from recsys.expectations.checkpoint import Checkpoints
+from recsys.errors import DataQualityError
+from recsys.expectations import CORPUS, DRIFT, RAW_EVENTS, SESSIONS
+from recsys.expectations import process as gx_process
 from recsys.layout import DATA_DOCS, QUALITY_PROFILE, QUALITY_REPORT, RunPaths
 from recsys.stage import StageReport, logger, retry_unless_deterministic, timed
 from recsys.tasks.quality import drift_metrics
 from recsys.tasks.quality.report import artifacts, examples, markdown, shown, verdict
-
-
-def suites(cfg: PipelineConfig) -> dict[str, list]:
-    """Every checkpoint's expectations by checkpoint name (drift runs only with a baseline)."""
-    return {
-        events_suite.NAME: events_suite.suite(cfg.quality, cfg.extract),
-        sessions_suite.NAME: sessions_suite.suite(cfg.quality, cfg.extract),
-        corpus_suite.NAME: corpus_suite.suite(cfg.quality),
-        drift_suite.NAME: drift_suite.suite(cfg.quality),
-    }
-
-
-def check_severity(cfg: PipelineConfig) -> None:
-    """UsageError for a `quality.severity` key that names no rule (a typo would otherwise
-    silently keep the default)."""
-    ids = {(name, e.meta["id"]) for name, exps in suites(cfg).items() for e in exps}
-    known = {i for _, i in ids} | {f"{name}.{i}" for name, i in ids}
-    unknown = sorted(set(cfg.quality.severity) - known)
-    if unknown:
-        raise UsageError(
-            f"quality.severity: unknown rule id(s) {', '.join(unknown)}; known: "
-            + ", ".join(sorted({i for _, i in ids}))
-        )
 
 
 def _apply_severity(results: list[dict], overrides: dict[str, str]) -> None:
@@ -107,21 +82,18 @@ def quality(paths: RunPaths, cfg: PipelineConfig, now: datetime | None = None) -
     now = now or datetime.now(UTC)
     report = StageReport(name="quality")
     with timed(report):
-        check_severity(cfg)
+        gx_process.start()  # no-op when the flow started it; GX imports while DuckDB counts
         p = _profiles(paths, cfg, now)
-        checks = Checkpoints(paths.out / DATA_DOCS if cfg.quality.data_docs else None)
-        expectations = suites(cfg)
-        results = []
-        for name, frame in (("raw_events", "raw"), ("sessions", "sessions"), ("corpus", "corpus")):
-            results += checks.run(name, expectations[name], p[frame])
+        frames = {RAW_EVENTS: p["raw"], SESSIONS: p["sessions"], CORPUS: p["corpus"]}
         notes = []
         if p["previous"] is None:
             notes.append("drift: skipped, no previous successful run with a quality profile")
         else:
             prev_id, prev = p["previous"]
             notes.append(f"drift: compared with published run {prev_id}")
-            row = drift_metrics.compare(prev, p["drift"], cfg.quality.drift.top_k)
-            results += checks.run(drift_suite.NAME, expectations[drift_suite.NAME], row)
+            frames[DRIFT] = drift_metrics.compare(prev, p["drift"], cfg.quality.drift.top_k)
+        docs_dir = paths.out / DATA_DOCS if cfg.quality.data_docs else None
+        results, docs = gx_process.validate(cfg, frames, docs_dir)
         _apply_severity(results, cfg.quality.severity)
         counts = {v: sum(verdict(r) == v for r in results) for v in ("pass", "warn", "fail")}
         profile = {k: v for k, v in p["drift"].items() if k != "previous_top_counts"}
@@ -141,7 +113,6 @@ def quality(paths: RunPaths, cfg: PipelineConfig, now: datetime | None = None) -
     text = f"# Data quality, run {paths.run_id}\n\n{markdown(results, notes)}\n"
     text += examples(paths, cfg, results, now)
     (paths.out / QUALITY_REPORT).write_text(text)
-    docs = checks.build_docs()
     if docs is not None and not [r for r in results if verdict(r) == "fail"]:
         # A passing run's folder is renamed to runs/<id> when published: link there.
         docs = paths.final_dir / docs.relative_to(paths.out)

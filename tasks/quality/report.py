@@ -8,7 +8,7 @@ from pathlib import Path
 
 from recsys import sqlrun
 from recsys.config import PipelineConfig
-from recsys.expectations import events as events_suite
+from recsys.expectations import RAW_EVENTS
 from recsys.layout import RunPaths
 from recsys.stage import StageReport, in_prefect_run, report_artifact
 
@@ -53,7 +53,7 @@ def examples(paths: RunPaths, cfg: PipelineConfig, results: list[dict], now: dat
     rules = [
         r["id"]
         for r in results
-        if r["checkpoint"] == events_suite.NAME and not r["passed"] and r["id"] in EXAMPLE_RULES
+        if r["checkpoint"] == RAW_EVENTS and not r["passed"] and r["id"] in EXAMPLE_RULES
     ]
     if not rules or cfg.quality.example_rows == 0:
         return ""
