@@ -347,7 +347,7 @@ def test_nothing_published_is_not_ready(tmp_path):
 
 def test_a_loaded_model_is_kept_out_of_the_collectors_sight(served_data):
     # A full collection walking the long-lived heap stalled every request for ~90 ms; the
-    # holder freezes what is alive once a run is loaded (docs/serving.md, Latency).
+    # holder freezes what is alive once a run is loaded (docs/serving.md, Measured).
     gc.unfreeze()
     assert gc.get_freeze_count() == 0
     holder = ModelHolder(served_data, Metrics())
