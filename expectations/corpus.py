@@ -6,10 +6,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from recsys.config import QualityConfig
-from recsys.expectations import CORPUS
 from recsys.expectations.rules import at_least
-
-NAME = CORPUS
 
 
 def suite(cfg: QualityConfig) -> list[gxe.Expectation]:

@@ -10,10 +10,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from recsys.config import QualityConfig
-from recsys.expectations import DRIFT
 from recsys.expectations.rules import at_least, at_most
-
-NAME = DRIFT
 
 
 def suite(cfg: QualityConfig) -> list[gxe.Expectation]:

@@ -10,10 +10,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from recsys.config import ExtractConfig, QualityConfig
-from recsys.expectations import RAW_EVENTS
 from recsys.expectations.rules import at_least, at_most
-
-NAME = RAW_EVENTS
 
 
 def suite(cfg: QualityConfig, extract: ExtractConfig) -> list[gxe.Expectation]:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from recsys.config import ExtractConfig, QualityConfig
-from recsys.expectations import SESSIONS
 from recsys.expectations.rules import at_least, at_most
-
-NAME = SESSIONS
 
 
 def suite(cfg: QualityConfig, extract: ExtractConfig) -> list[gxe.Expectation]:

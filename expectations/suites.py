@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from recsys.config import PipelineConfig
 from recsys.errors import UsageError
-from recsys.expectations import corpus, drift, events, sessions
+from recsys.expectations import CORPUS, DRIFT, RAW_EVENTS, SESSIONS, corpus, drift, events, sessions
 
 
 def suites(cfg: PipelineConfig) -> dict[str, list]:
     """Every checkpoint's expectations by checkpoint name (drift runs only with a baseline)."""
     return {
-        events.NAME: events.suite(cfg.quality, cfg.extract),
-        sessions.NAME: sessions.suite(cfg.quality, cfg.extract),
-        corpus.NAME: corpus.suite(cfg.quality),
-        drift.NAME: drift.suite(cfg.quality),
+        RAW_EVENTS: events.suite(cfg.quality, cfg.extract),
+        SESSIONS: sessions.suite(cfg.quality, cfg.extract),
+        CORPUS: corpus.suite(cfg.quality),
+        DRIFT: drift.suite(cfg.quality),
     }
 
 

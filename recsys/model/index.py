@@ -48,15 +48,22 @@ def spaces(vectors: np.ndarray, context: np.ndarray, scoring: str) -> tuple[np.n
     if scoring == "in_in":
         unit = normalize(vectors)
         return unit, unit
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    context = np.ascontiguousarray(context, dtype=np.float32)
+    return side(vectors, context, scoring), side(vectors, context, scoring, indexed=True)
+
+
+def side(
+    vectors: np.ndarray, context: np.ndarray, scoring: str, indexed: bool = False
+) -> np.ndarray:
+    """One side of `spaces` (the query side, or the `indexed` one) as a contiguous float32
+    array: row-wise, so the rows of a subset are those rows of the whole space (a server
+    computes only the side and rows an answer needs)."""
+    if scoring == "in_in":
+        return normalize(vectors)
+    first, second = (context, vectors) if indexed else (vectors, context)
     if scoring == "in_out":
-        return vectors, context
+        return np.ascontiguousarray(first, dtype=np.float32)
     if scoring == "sym":
-        return (
-            np.ascontiguousarray(np.hstack([vectors, context])),
-            np.ascontiguousarray(np.hstack([context, vectors])),
-        )
+        return np.concatenate([first, second], axis=1, dtype=np.float32)
     raise ValueError(f"unknown scoring '{scoring}' (use one of {SCORINGS})")
 
 

@@ -14,14 +14,14 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from recsys.model.embedding import Embedding
-from recsys.model.index import spaces
+from recsys.model.index import side
 from recsys.model.scoring import Channels, CountLists
 
 
 class QueryRows:
     """The query side of a scoring space (`index.spaces`), row by row on demand.
 
-    `spaces` is row-wise (concatenation for `sym`, L2 normalisation for `in_in`), so the
+    `index.side` is row-wise (concatenation for `sym`, L2 normalisation for `in_in`), so the
     rows computed from a subset equal the same rows of the whole space; nothing of the size
     of the catalogue is copied (a 100k x 128 `sym` space is 51 MB that a server would copy
     on every swap)."""
@@ -30,27 +30,18 @@ class QueryRows:
         # Plain views of mapped files: np.memmap's subclass hooks cost more than the rows.
         self.vectors, self.context = _plain(vectors), _plain(context)
         self.scoring = scoring
-        width = spaces(vectors[:1], context[:1], scoring)[0].shape[1]
+        width = side(vectors[:1], context[:1], scoring).shape[1]
         self.shape = (len(vectors), width)
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, rows) -> np.ndarray:
-        if self.scoring == "sym":  # only the side asked for (a served answer's hot path)
-            return _side_by_side(self.vectors[rows], self.context[rows])
-        return spaces(self.vectors[rows], self.context[rows], self.scoring)[0]
+        return side(self.vectors[rows], self.context[rows], self.scoring)
 
     def indexed(self, rows) -> np.ndarray:
         """The same rows on the indexed side (what a query is scored against)."""
-        if self.scoring == "sym":
-            return _side_by_side(self.context[rows], self.vectors[rows])
-        return spaces(self.vectors[rows], self.context[rows], self.scoring)[1]
-
-
-def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """`spaces`' `sym` rows: [left | right] as one contiguous float32 array."""
-    return np.concatenate([left, right], axis=1, dtype=np.float32)
+        return side(self.vectors[rows], self.context[rows], self.scoring, indexed=True)
 
 
 def _plain(array: np.ndarray) -> np.ndarray:

@@ -82,7 +82,6 @@ def quality(paths: RunPaths, cfg: PipelineConfig, now: datetime | None = None) -
     now = now or datetime.now(UTC)
     report = StageReport(name="quality")
     with timed(report):
-        gx_process.start()  # no-op when the flow started it; GX imports while DuckDB counts
         p = _profiles(paths, cfg, now)
         frames = {RAW_EVENTS: p["raw"], SESSIONS: p["sessions"], CORPUS: p["corpus"]}
         notes = []
