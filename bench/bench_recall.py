@@ -85,8 +85,9 @@ def _published_session_lists(run: Path, log, future_cases, depth: int = 80) -> l
     """What live session recall answers: the served model's channels, fused."""
     from recsys.config import PipelineConfig, migrate_config
     from recsys.model import index
+    from recsys.model.counts import CountLists
     from recsys.model.embedding import Embedding
-    from recsys.model.scoring import Channels, CountLists, decay_weights, fuse
+    from recsys.model.scoring import Channels, decay_weights, fuse
 
     cfg = PipelineConfig.model_validate(
         migrate_config(json.loads((run / "manifest.json").read_text())["config"])

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from recsys.model.counts import CountLists
 from recsys.model.embedding import Embedding
 from recsys.model.index import side
-from recsys.model.scoring import Channels, CountLists
+from recsys.model.scoring import Channels
 
 
 class QueryRows:

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
+from recsys.model.counts import CountLists
 from recsys.model.index import neighbours_without_self, search
 
 EMBEDDING, COUNT, POPULARITY = 0, 1, 2  # channel positions (bit c of a `sources` mask)
@@ -109,13 +110,12 @@ def _fuse_one(used: list, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     in the same order (entries grouped by id, channel order kept), the same ranking (score
     desc, then the smaller id), so the same lists; the general path spends most of a
     one-row call on per-call overhead of its 2-D gathers."""
-    ids = np.concatenate([u[1][0] for u in used]).astype(np.int64, copy=False)
-    score = np.concatenate([minmax(u[1][:1], u[2][:1])[0] * np.float32(u[3]) for u in used])
-    bits = np.concatenate([np.where(u[1][0] >= 0, 1 << u[0], 0) for u in used])
+    listed = [(c, i[0][i[0] >= 0], s[0][i[0] >= 0], w) for c, i, s, w in used]
+    ids = np.concatenate([i for _, i, _, _ in listed]).astype(np.int64, copy=False)
+    score = np.concatenate([_minmax_listed(s) * np.float32(w) for _, _, s, w in listed])
+    bits = np.repeat([1 << c for c, *_ in listed], [len(i) for _, i, _, _ in listed])
     order = np.argsort(ids, kind="stable")
     ids, score, bits = ids[order], score[order], bits[order]
-    valid = ids >= 0
-    ids, score, bits = ids[valid], score[valid], bits[valid]
     first = np.ones(len(ids), dtype=bool)
     first[1:] = ids[1:] != ids[:-1]
     group = np.cumsum(first) - 1
@@ -148,6 +148,18 @@ def minmax(ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
     flat = ~np.isfinite(span) | (span <= 0)
     scaled = np.where(flat, np.float32(1), (s - lo) / np.where(flat, np.float32(1), span))
     return np.where(valid, scaled, 0).astype(np.float32)
+
+
+def _minmax_listed(scores: np.ndarray) -> np.ndarray:
+    """`minmax` of one row's listed scores (no padding), in the same float32 operations."""
+    s = scores.astype(np.float32, copy=False)
+    if len(s) == 0:
+        return s
+    lo, hi = s.min(), s.max()
+    span = hi - lo
+    if not np.isfinite(span) or span <= 0:
+        return np.ones(len(s), np.float32)
+    return ((s - lo) / span).astype(np.float32, copy=False)
 
 
 def source_labels(mask: np.ndarray, names: tuple[str, str, str]) -> np.ndarray:
@@ -186,107 +198,6 @@ def weighted_sum(
     cells = (np.asarray(weights, np.float32), (np.asarray(owner), np.arange(len(rows))))
     picks = sp.csr_matrix(cells, shape=(n, len(rows)))
     return np.ascontiguousarray(picks @ np.asarray(vectors[rows], np.float32), dtype=np.float32)
-
-
-class CountLists:
-    """A count channel: each item row's top neighbours with scores normalised by the row's
-    best (so every item's list peaks at 1 and a session's sum is not dominated by one
-    popular item), kept as a sparse (items x items) matrix."""
-
-    def __init__(self, src: np.ndarray, dst: np.ndarray, score: np.ndarray, n: int) -> None:
-        matrix = sp.csr_matrix(
-            (np.asarray(score, np.float32), (np.asarray(src), np.asarray(dst))), shape=(n, n)
-        )
-        matrix.sum_duplicates()
-        best = matrix.max(axis=1).toarray().ravel()
-        best[best <= 0] = 1.0
-        self.matrix = sp.csr_matrix(sp.diags(1.0 / best).astype(np.float32) @ matrix)
-        self.n = n
-
-    def query(
-        self, owner: np.ndarray, rows: np.ndarray, weights: np.ndarray, n_queries: int, depth: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores), (n_queries, depth): for each query the top `depth` items of the
-        weighted sum of its items' lists (a query of one item is that item's list)."""
-        rows = np.asarray(rows)
-        if n_queries == 1 and len(np.unique(rows)) == len(rows):
-            return self._one(rows, np.asarray(weights, np.float32), depth)
-        w = sp.csr_matrix(
-            (np.asarray(weights, np.float32), (np.asarray(owner), np.asarray(rows))),
-            shape=(n_queries, self.n),
-        )
-        return top_of_sparse(sp.csr_matrix(w @ self.matrix), depth)
-
-    def _one(self, rows: np.ndarray, weights: np.ndarray, depth: int):
-        """`query` for one query of distinct rows, without building sparse matrices (a
-        server answers one list per request, and the sparse path costs ~1 ms of overhead):
-        the same float32 products added in the same order as the sparse product (rows
-        ascending), so the same scores, ranked the same way as `top_of_sparse`."""
-        order = np.argsort(rows, kind="stable")
-        indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
-        spans = [(indptr[r], indptr[r + 1]) for r in rows[order].tolist()]
-        cols = np.concatenate([indices[a:b] for a, b in spans]).astype(np.int64)
-        pairs = zip(spans, weights[order], strict=True)
-        vals = np.concatenate([data[a:b] * w for (a, b), w in pairs])
-        if len(spans) > 1:
-            cols, at = np.unique(cols, return_inverse=True)
-            total = np.zeros(len(cols), np.float32)
-            np.add.at(total, at, vals)  # in order, as the sparse product accumulates
-            vals = total
-        listed = vals != 0  # the sparse product stores no zero sums
-        cols, vals = cols[listed], vals[listed].astype(np.float32)
-        top = np.lexsort((cols, -vals))[:depth]
-        ids = np.full((1, depth), -1, np.int64)
-        scores = np.zeros((1, depth), np.float32)
-        ids[0, : len(top)], scores[0, : len(top)] = cols[top], vals[top]
-        return ids, scores
-
-
-# Entries of a dense block `top_of_sparse` works on at once (ids + scores: ~50 MB), so a few
-# very long rows (session-kNN's candidate sessions) do not make every row that wide.
-TOP_BLOCK = 4_000_000
-
-
-def top_of_sparse(matrix: sp.csr_matrix, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's `depth` largest entries (ids -1 where a row has fewer), best first, ties
-    by the smaller column; rows are taken in blocks of about TOP_BLOCK entries."""
-    lengths = np.diff(matrix.indptr)
-    width = max(int(lengths.max(initial=0)), 1)
-    step = max(1, TOP_BLOCK // width)
-    if matrix.shape[0] <= step:
-        return _top_block(matrix, depth)
-    parts = [_top_block(matrix[i : i + step], depth) for i in range(0, matrix.shape[0], step)]
-    return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
-
-
-def _top_block(matrix: sp.csr_matrix, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    n = matrix.shape[0]
-    lengths = np.diff(matrix.indptr)
-    width = max(int(lengths.max(initial=0)), 1)
-    ids = np.full((n, width), -1, np.int64)
-    vals = np.full((n, width), -np.inf, np.float32)
-    row = np.repeat(np.arange(n), lengths)
-    col = np.arange(len(matrix.indices)) - np.repeat(matrix.indptr[:-1], lengths)
-    ids[row, col] = matrix.indices
-    vals[row, col] = matrix.data
-    if width > depth:
-        # Keep every entry at least as good as the depth-th best, so ties at the cut are
-        # settled by column below rather than by the partition's order.
-        cut = -np.partition(-vals, depth - 1, axis=1)[:, depth - 1 : depth]
-        keep = vals >= cut
-        width = max(int(keep.sum(axis=1).max()), 1)
-        order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
-        ids = np.take_along_axis(ids, order, 1)
-        vals = np.take_along_axis(vals, order, 1)
-    order = np.lexsort((np.where(ids >= 0, ids, np.iinfo(np.int64).max), -vals), axis=1)
-    order = order[:, :depth]
-    ids = np.take_along_axis(ids, order, 1)
-    vals = np.take_along_axis(vals, order, 1)
-    vals[ids < 0] = 0.0
-    if ids.shape[1] < depth:
-        pad = ((0, 0), (0, depth - ids.shape[1]))
-        ids, vals = np.pad(ids, pad, constant_values=-1), np.pad(vals, pad)
-    return ids, vals
 
 
 def popularity_order(counts: np.ndarray) -> np.ndarray:

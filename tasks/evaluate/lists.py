@@ -13,8 +13,9 @@ import pyarrow as pa
 
 from recsys.config import ChannelWeights
 from recsys.model import index
+from recsys.model.counts import CountLists
 from recsys.model.embedding import Embedding
-from recsys.model.scoring import Channels, CountLists, decay_weights, fuse
+from recsys.model.scoring import Channels, decay_weights, fuse
 
 
 def channels_of(

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from recsys import sqlrun
 from recsys.config import EvaluateConfig
-from recsys.model.scoring import top_of_sparse
+from recsys.model.counts import top_of_sparse
 
 
 def vsknn_lists(con: duckdb.DuckDBPyConnection, cfg: EvaluateConfig, depth: int) -> pa.Table:

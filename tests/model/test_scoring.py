@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 
 from recsys.model import index
-from recsys.model.scoring import (
-    Channels,
-    CountLists,
-    fuse,
-    popularity_lists,
-    source_labels,
-    top_of_sparse,
-)
+from recsys.model.counts import CountLists, top_of_sparse
+from recsys.model.scoring import Channels, fuse, popularity_lists, source_labels
 
 
 def _reference(channels, weights, row, k):
@@ -121,12 +115,50 @@ def test_a_session_query_scores_as_the_sum_of_its_items(scoring):
 def test_top_of_sparse_in_blocks_equals_one_block(monkeypatch):
     import scipy.sparse as sp
 
-    from recsys.model import scoring
+    from recsys.model import counts
 
     rng = np.random.default_rng(3)
     dense = rng.integers(0, 4, size=(300, 80)).astype(np.float32) * (rng.random((300, 80)) < 0.3)
     matrix = sp.csr_matrix(dense)
-    whole = scoring.top_of_sparse(matrix, 10)
-    monkeypatch.setattr(scoring, "TOP_BLOCK", 100)  # blocks of a few rows
-    blocks = scoring.top_of_sparse(matrix, 10)
+    whole = counts.top_of_sparse(matrix, 10)
+    monkeypatch.setattr(counts, "TOP_BLOCK", 100)  # blocks of a few rows
+    blocks = counts.top_of_sparse(matrix, 10)
     assert np.array_equal(whole[0], blocks[0]) and np.array_equal(whole[1], blocks[1])
+
+
+def test_one_query_paths_equal_the_batch_paths_bit_for_bit():
+    """A server answers one query with 1-D shortcuts (`CountLists._one`, `fuse` of one row);
+    they must give the export's batch answers exactly: same ids, same float32 bits, ties
+    (planted with repeated scores) ranked alike."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(7)
+    for trial in range(120):
+        n, m = int(rng.integers(5, 300)), int(rng.integers(1, 3000))
+        scores = rng.choice([0.5, 1.0, 2.0], m) if trial % 2 else rng.random(m) * 10
+        counts = CountLists(rng.integers(0, n, m), rng.integers(0, n, m), scores, n)
+        size = int(rng.integers(1, min(n, 12) + 1))
+        rows = rng.choice(n, size, replace=False)
+        weights = (np.float32(0.8) ** np.arange(size)).astype(np.float32)
+        depth = int(rng.integers(1, 50))
+        one = counts.query(np.zeros(size, np.int64), rows, weights, 1, depth)
+        picks = sp.csr_matrix((weights, (np.zeros(size, np.int64), rows)), shape=(1, n))
+        batch = top_of_sparse(sp.csr_matrix(picks @ counts.matrix), depth)
+        assert np.array_equal(one[0], batch[0])
+        assert np.array_equal(one[1].view(np.int32), batch[1].view(np.int32))
+
+        channels = []
+        for _ in range(3):
+            width = int(rng.integers(0, 20))
+            ids = np.full((2, width), -1, np.int64)
+            for q in range(2):
+                listed = int(rng.integers(0, width + 1))
+                ids[q, :listed] = rng.choice(40, listed, replace=False)
+            values = rng.choice([1.0, 2.0], (2, width)) if trial % 2 else rng.random((2, width))
+            channels.append((ids, values.astype(np.float32)))
+        weights3 = tuple(float(w) for w in rng.choice([0.0, 0.5, 1.0, 2.0], 3))
+        k = int(rng.integers(1, 25))
+        pair = fuse(channels, weights3, k)
+        single = fuse([(i[:1], s[:1]) for i, s in channels], weights3, k)
+        for both, alone in zip(pair, single, strict=True):
+            assert np.array_equal(both[:1].view(np.int32), alone.view(np.int32))
