@@ -296,14 +296,18 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """Every run kept: id, created, metrics, gate verdict, which one is current."""
-    from recsys.model.store import list_runs
+    from recsys.model.store import current_link, current_run, list_runs
 
     folder = data_dir_of(data_dir)
+    if folder.exists() and not folder.is_dir():  # missing: nothing has run yet (no runs)
+        raise UsageError(f"--data-dir {folder} is not a directory")
     rows = list_runs(folder)
     if not rows:
         typer.echo(f"no runs in {folder / 'runs'} (`recsys run` publishes the first)")
-        return
-    _echo(runs_table(rows, as_json))
+    else:
+        _echo(runs_table(rows, as_json))
+    if current_link(folder).is_symlink():
+        current_run(folder)  # a `current` that points nowhere is an error (exit 1), not hidden
 
 
 @app.command()

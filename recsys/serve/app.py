@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from recsys.serve import recall
 from recsys.serve.limits import BodyLimit, Limits
@@ -30,6 +31,9 @@ from recsys.serve.metrics import Metrics, MetricsMiddleware
 from recsys.serve.reports import report_routes
 from recsys.serve.requests import Malformed, Requests, explain
 from recsys.serve.swap import ModelHolder
+
+# nginx's "client closed request": what /metrics counts for a body the client abandoned.
+CLIENT_CLOSED = 499
 
 
 def json_answer(content: dict, status: int = 200) -> Response:
@@ -140,7 +144,11 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
     async def recommend_session(request: Request) -> Response:
         """Live recall for a session (items oldest first): never one of its items or of
         `exclude`; `because` names the given item behind each recommendation."""
-        asked = checks.session(await request.body())
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the client left mid-body: not a server error
+            return Response(status_code=CLIENT_CLOSED)
+        asked = checks.session(body)
         model = holder.model
         if model is None:
             return unavailable()
@@ -179,6 +187,6 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
     async def http_error(request: Request, exc: HTTPException) -> Response:
         return json_answer({"detail": str(exc.detail), "run_id": served_id()}, exc.status_code)
 
-    app.add_middleware(BodyLimit, max_bytes=checks.limits.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=checks.limits.max_body_bytes, run_id=served_id)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

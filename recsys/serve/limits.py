@@ -3,6 +3,7 @@ before they are read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -26,8 +27,8 @@ class BodyLimit:
     """Refuse a request body over `max_bytes` with 413: by its Content-Length before any
     of it is read, or (chunked, no length) as soon as the bytes received pass the limit."""
 
-    def __init__(self, app, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app, max_bytes: int, run_id: Callable[[], str | None] = lambda: None):
+        self.app, self.max_bytes, self.run_id = app, max_bytes, run_id
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -58,7 +59,8 @@ class BodyLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send) -> None:
-        body = orjson.dumps({"detail": f"request body over {self.max_bytes} bytes", "run_id": None})
+        detail = f"request body over {self.max_bytes} bytes"
+        body = orjson.dumps({"detail": detail, "run_id": self.run_id()})
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

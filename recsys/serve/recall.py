@@ -55,7 +55,9 @@ def similar(model: ServedModel, item_id: str, k: int, exclude: Sequence[str] = (
     excluded = known_rows(model, exclude)
     if k <= cfg.k and model.items is not None:
         listed = model.items.top(row, k, excluded)
-        if listed is not None:
+        # `exclude` can leave fewer than k of the stored export.k: then rank live, whose
+        # list is deeper and whose top is the stored one.
+        if listed is not None and len(listed[0]) == k:
             rows, scores, sources = listed
             return _items(model, rows, scores, labels=sources)
     depth = item_depth(cfg.overfetch, max(k, cfg.k), model.n_items)

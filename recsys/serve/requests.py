@@ -68,7 +68,8 @@ class Requests:
             items: list[Id] = Field(
                 max_length=limits.max_ids, description="the session's items, oldest first"
             )
-            k: int = Field(10, ge=1, le=limits.max_k, description="how many items")
+            # strict: a JSON body says what it means (true, "7" or 3.0 is not a count)
+            k: int = Field(10, ge=1, le=limits.max_k, strict=True, description="how many items")
             exclude: list[Id] = Field(
                 [], max_length=limits.max_ids, description="ids never returned"
             )

@@ -94,3 +94,19 @@ def test_similar_never_returns_the_item_itself(tmp_path, capsys, k):
 def test_runs_explains_an_empty_data_dir(tmp_path, capsys):
     assert main(["runs", "--data-dir", str(tmp_path / "empty")]) == 0
     assert capsys.readouterr().out.startswith("no runs in ")
+
+
+def test_runs_refuses_a_file_and_reports_a_current_that_points_nowhere(tmp_path, capsys):
+    events = tmp_path / "events.csv"
+    events.write_text("user_id,item_id,timestamp\n")
+    assert main(["runs", "--data-dir", str(events)]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    data = fake_champion(tmp_path / "data")
+    current = data / "published" / "current"
+    current.unlink()
+    current.symlink_to("../runs/GONE")
+    capsys.readouterr()
+    assert main(["runs", "--data-dir", str(data)]) == 1
+    out, err = capsys.readouterr()
+    assert out.strip()  # the kept runs are still listed
+    assert len(err.strip().splitlines()) == 1 and "GONE" in err and "manifest.json" in err

@@ -7,6 +7,7 @@ import gc
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
@@ -97,6 +98,25 @@ def test_similar_applies_the_rules_and_exclude(api, served_data):
     assert [i["rank"] for i in again] == [1, 2, 3, 4, 5]
     live = recall.similar(load_run(current_run(served_data), lists=False), item, 5, dropped)
     assert live == again
+
+
+def test_exclude_never_shortens_a_list_the_catalogue_can_fill(served_data):
+    """A stored list of exactly k entries (here the run's lists cut to 5, k 5): excluding
+    one of them still answers k items - ranked live at the export's depth - never the
+    item itself or the excluded one."""
+    model = load_run(current_run(served_data))
+    start, stop = model.items.start, model.items.stop
+    long = [i for i in model.emb.item_ids.tolist() if stop[model.row(i)] - start[model.row(i)] > 6]
+    assert len(long) >= 10
+    listed = start >= 0
+    stop[listed] = np.minimum(stop, start + 5)[listed]
+    for item in long[:20]:
+        full = recall.similar(model, item, 5)
+        assert len(full) == 5
+        dropped = full[0]["item_id"]
+        answer = recall.similar(model, item, 5, [dropped])
+        assert len(answer) == 5, (item, answer)
+        assert {item, dropped}.isdisjoint(i["item_id"] for i in answer)
 
 
 def test_user_lists_and_the_unknown_user(api):
@@ -239,6 +259,14 @@ def test_k_beyond_the_catalogue_and_at_the_bound(api):
             422,
             "body.k: Input should be greater than or equal to 1",
         ),
+        *(
+            ("post", "/recommend", b'{"items": ["g1-i1"], "k": %s}' % k, 422, detail)
+            for k, detail in (
+                (b"true", "body.k: Input should be a valid integer"),
+                (b'"7"', "body.k: Input should be a valid integer"),
+                (b"3.0", "body.k: Input should be a valid integer"),
+            )
+        ),
         (
             "post",
             "/recommend",
@@ -278,8 +306,7 @@ def test_errors_are_json_with_a_clear_detail(api, method, path, body, status, de
     assert answer.status_code == status, answer.text
     problem = answer.json()
     assert detail in problem["detail"]
-    if status != 413:
-        assert problem["run_id"] == run.name
+    assert problem["run_id"] == run.name  # also on a 413 refused before the body is read
 
 
 def test_health_ready_metrics(api):

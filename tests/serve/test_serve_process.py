@@ -219,3 +219,18 @@ def test_the_command_checks_its_arguments_first(tmp_path, served_data):
         taken.listen()
         port = taken.getsockname()[1]
         assert run_cli("serve", "--data-dir", served_data, "--port", port) == 1
+
+
+def test_a_client_leaving_mid_body_is_not_a_server_error(served_data, server):
+    srv = server(served_data)
+    wait_for(lambda: srv.ready() is not None, what="the model")
+    host, port = srv.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        head = "POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(f"{head}Content-Length: 100\r\n\r\n{{".encode())
+    closed = r'recsys_serve_requests_total\{method="POST",route="/recommend",status="499"\}'
+    wait_for(lambda: re.search(closed, srv.client.get("/metrics").text), what="a 499")
+    text = srv.client.get("/metrics").text
+    assert 'status="500"' not in text
+    assert srv.client.post("/recommend", json={"items": ["g6-i6"]}).status_code == 200
+    assert "Traceback" not in srv.log.read_text() and "ERROR" not in srv.log.read_text()
