@@ -146,6 +146,7 @@ class Progress:
 
     def __init__(self, label: str, total: int, *, every_seconds: float = 5.0) -> None:
         self.label, self.total, self.every = label, max(int(total), 1), every_seconds
+        self.done = 0
         self.start = self.last = time.perf_counter()
         self.artifact_id: UUID | None = None
         if in_prefect_run():
@@ -156,6 +157,7 @@ class Progress:
             )
 
     def update(self, done: int, *, force: bool = False) -> None:
+        self.done = done
         now = time.perf_counter()
         if not force and now - self.last < self.every and done < self.total:
             return

@@ -89,7 +89,12 @@ def _empty_item_table() -> pa.Table:
 
 
 def user_candidates(
-    channels: Channels, con, seen: dict[str, int], cfg: ExportConfig, users: tuple = (None, None)
+    channels: Channels,
+    con,
+    seen: dict[str, int],
+    cfg: ExportConfig,
+    users: tuple = (None, None),
+    progress: Progress | None = None,
 ) -> pa.Table:
     """(user_id, item_row, score, pos, source): the fused lists of each user in the id range
     `users`, queried with the user's `user_history` most recent items (decay-weighted).
@@ -98,7 +103,8 @@ def user_candidates(
     has seen, and `kept_per_list` plus that number are kept, so K items survive the
     already-seen filter and the rules; a batch is fused as deep as its deepest user and
     each user's list is cut to that user's depth (at 10M events the batch maximum alone
-    doubled the rows the rules then had to sort)."""
+    doubled the rows the rules then had to sort). `progress` counts on from where an earlier
+    part left it."""
     lo, hi = users
     params = {"history": cfg.user_history, "lo": lo, "hi": hi}
     history = sqlrun.arrow(con, "export/user_history", params)
@@ -122,7 +128,8 @@ def user_candidates(
         kept += seen_n
     names = ("item2vec", cfg.count_channel, "popularity")
     parts = [pa.schema(empty).empty_table()]
-    progress = Progress("export-users", len(user_ids))
+    progress = progress or Progress("export-users", len(user_ids))
+    done = progress.done
     starts = np.searchsorted(owner, np.arange(0, len(user_ids), cfg.batch_size))
     bounds = [*starts.tolist(), len(owner)]
     for b, start in enumerate(range(0, len(user_ids), cfg.batch_size)):
@@ -153,7 +160,7 @@ def user_candidates(
                 }
             )
         )
-        progress.update(stop)
+        progress.update(done + stop)
     return pa.concat_tables(parts)
 
 

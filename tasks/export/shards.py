@@ -10,6 +10,7 @@ users (the popularity fallback's depth) is computed once, in `plan`.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from recsys.model import index
 from recsys.model.embedding import Embedding
 from recsys.model.published import channels_of, item_depth
 from recsys.ops.scaleout import Range, ranges, worker_id
+from recsys.stage import Progress
 from recsys.tasks.export.lists import (
+    RULES,
     filter_and_write,
     item_neighbours,
     load_attributes,
@@ -34,6 +37,9 @@ from recsys.tasks.export.lists import (
 )
 
 EMPTY: Range = ("", "")  # no id is >= "" and < ""
+# Users whose lists are built at once: ~15 KB of candidates each at export.k 50 (the
+# depth grows with the items a user has seen), so ~1.5 GB a part.
+USERS_PER_PART = 100_000
 
 
 def plan(paths: RunPaths, emb: Embedding, cfg: ExportConfig, shards: int) -> list[dict]:
@@ -111,16 +117,46 @@ def export_shard(
         item_rules = filter_and_write(con, "item", cfg, item_path)
         bounds = {"lo": users[0], "hi": users[1]}
         seen = dict(sqlrun.run(con, "export/seen_counts", bounds).fetchall())
-        con.register("user_candidates", user_candidates(channels, con, seen, cfg, users))
         if max_seen is None:
             max_seen = max(seen.values(), default=0)
-        sqlrun.run(con, "export/user_anchors", bounds)
-        sqlrun.run(con, "export/user_candidates")
-        sqlrun.run(con, "export/user_cold")
         fallback = {"depth": depth + max_seen, "same_attribute": same}
-        sqlrun.run(con, "export/fallback", fallback)
-        user_rules = filter_and_write(con, "user", cfg, user_path)
+        parts = user_parts(con, users, cfg.batch_size, user_path, stage_db.parent / EXPORT_SHARDS)
+        progress = Progress("export-users", len(seen))
+        user_rules = dict.fromkeys(RULES, 0)
+        for part, path in parts:
+            candidates = user_candidates(channels, con, seen, cfg, part, progress)
+            con.register("user_candidates", candidates)
+            sqlrun.run(con, "export/user_anchors", {"lo": part[0], "hi": part[1]})
+            sqlrun.run(con, "export/user_candidates")
+            sqlrun.run(con, "export/user_cold")
+            sqlrun.run(con, "export/fallback", fallback)
+            for rule, removed in filter_and_write(con, "user", cfg, path).items():
+                user_rules[rule] += removed
+            con.unregister("user_candidates")
+            del candidates
+        concat([path for _, path in parts], user_path)
     return {"item": item_rules, "user": user_rules, "worker": worker_id()}
+
+
+def user_parts(
+    con, users: Range, batch: int, path: Path, scratch: Path
+) -> list[tuple[Range, Path]]:
+    """The shard's user range cut at whole FAISS batches into parts of about
+    USERS_PER_PART users, each with the Parquet path its lists go to: `path` itself when
+    there is one part, else files in `scratch`, outside the run folder. A part's
+    candidates are built, ruled and written before the next one's, so the export's memory
+    follows the part, not the log (at 30M events, 919k users in one part peaked at 19 GB)."""
+    lo, hi = users
+    starts = [u for u, _ in sqlrun.run(con, "export/user_starts", {"batch": batch}).fetchall()]
+    inside = [u for u in starts if (lo is None or u > lo) and (hi is None or u < hi)]
+    inside = inside[1:] if lo is None else inside  # the first batch starts the range
+    every = max(1, USERS_PER_PART // batch)
+    cuts = inside[every - 1 :: every] if len(inside) >= every else []
+    bounds = list(itertools.pairwise([lo, *cuts, hi]))
+    if len(bounds) == 1:
+        return [(users, path)]
+    scratch.mkdir(parents=True, exist_ok=True)
+    return [(b, scratch / f"{path.stem}-part{i:04d}.parquet") for i, b in enumerate(bounds)]
 
 
 # The same function as a Prefect task: what a Dask worker runs.

@@ -19,6 +19,7 @@ from recsys.ops.scaleout import ranges, worker_id
 from recsys.tasks.evaluate import compute_metrics
 from recsys.tasks.evaluate.shards import Scored
 from recsys.tasks.export import export
+from recsys.tasks.export import shards as export_shards
 from recsys.tasks.extract import extract
 from recsys.tasks.train import train
 
@@ -72,22 +73,39 @@ def test_sharded_metrics_equal_unsharded(trained):
     assert one["test_pairs"] > 1000 and one["models"]["item2vec"]["hr@20"] > 0.5
 
 
-def test_sharded_export_files_equal_unsharded(trained):
+def test_sharded_export_files_equal_unsharded(trained, monkeypatch):
+    """Shards (item and user ranges) and, inside a shard, user parts built one after the
+    other (a memory bound) write the unsharded files row for row."""
     paths, cfg = trained
-    files = {}
-    for shards in (1, 4):
+    files, parts = {}, []
+    cut = export_shards.user_parts
+
+    def counted(*args):
+        found = cut(*args)
+        parts.append(len(found))
+        return found
+
+    monkeypatch.setattr(export_shards, "user_parts", counted)
+    for shards, users_per_part in ((1, None), (4, None), (1, 32), (4, 32)):
+        if users_per_part:  # 2 batches of 16 users a part: several parts per shard
+            monkeypatch.setattr(export_shards, "USERS_PER_PART", users_per_part)
+            parts.clear()
         report = export(paths, cfg, shards=shards)
         assert report.details["shards"] == shards
-        files[shards] = [
+        files[shards, users_per_part] = [
             pq.read_table(paths.out / name) for name in ("item_recs.parquet", "user_recs.parquet")
         ]
         rules = {k: v for k, v in report.details.items() if "removed" in k or "rows" in k}
-        files[shards].append(rules)
-    assert files[1][0].num_rows > 1000 and files[1][1].num_rows > 1000
-    assert files[4][0].equals(files[1][0]) and files[4][1].equals(files[1][1])
-    assert files[4][2] == files[1][2]
-    assert files[1][2]["item rule blocklist removed"] > 0
-    assert not (paths.work_dir / "export-shards").exists()
+        files[shards, users_per_part].append(rules)
+        assert not (paths.work_dir / "export-shards").exists()
+        if users_per_part:
+            assert max(parts) > 1, parts  # a shard's users were built in several parts
+    one = files[1, None]
+    assert one[0].num_rows > 1000 and one[1].num_rows > 1000
+    assert one[2]["item rule blocklist removed"] > 0
+    for key, other in files.items():
+        assert other[0].equals(one[0]) and other[1].equals(one[1]), key
+        assert other[2] == one[2], key
 
 
 def _workers(stage: str) -> set[str]:
