@@ -93,8 +93,8 @@ def user_candidates(
     con,
     seen: dict[str, int],
     cfg: ExportConfig,
-    users: tuple = (None, None),
-    progress: Progress | None = None,
+    users: tuple,
+    progress: Progress,
 ) -> pa.Table:
     """(user_id, item_row, score, pos, source): the fused lists of each user in the id range
     `users`, queried with the user's `user_history` most recent items (decay-weighted).
@@ -104,7 +104,7 @@ def user_candidates(
     already-seen filter and the rules; a batch is fused as deep as its deepest user and
     each user's list is cut to that user's depth (at 10M events the batch maximum alone
     doubled the rows the rules then had to sort). `progress` counts on from where an earlier
-    part left it."""
+    part of the users left it."""
     lo, hi = users
     params = {"history": cfg.user_history, "lo": lo, "hi": hi}
     history = sqlrun.arrow(con, "export/user_history", params)
@@ -128,7 +128,6 @@ def user_candidates(
         kept += seen_n
     names = ("item2vec", cfg.count_channel, "popularity")
     parts = [pa.schema(empty).empty_table()]
-    progress = progress or Progress("export-users", len(user_ids))
     done = progress.done
     starts = np.searchsorted(owner, np.arange(0, len(user_ids), cfg.batch_size))
     bounds = [*starts.tolist(), len(owner)]

@@ -43,40 +43,70 @@ USERS_PER_PART = 100_000
 
 
 def plan(paths: RunPaths, emb: Embedding, cfg: ExportConfig, shards: int) -> list[dict]:
-    """One call per shard: its item and user ranges, search depths and part paths."""
+    """One call per shard: its item range, its user range cut into parts (`user_parts`),
+    search depths and part paths."""
     depth = item_depth(cfg.overfetch, cfg.k, len(emb))
-    if shards <= 1:  # one shard sees every user: it finds the largest seen count itself
-        item_ranges, user_ranges, max_seen = [(None, None)], [(None, None)], None
+    with sqlrun.connect(paths.stage_db, read_only=True) as con:
+        con.register("vocab", con.read_parquet(str(paths.out / VOCAB)))
+        starts = sqlrun.run(con, "export/user_starts", {"batch": cfg.batch_size}).fetchall()
+    max_seen = starts[0][1] if starts else 0
+    batch_starts = [u for u, _ in starts]
+    if shards <= 1:
+        item_ranges, user_ranges = [(None, None)], [(None, None)]
     else:
         item_ranges = ranges(sorted(emb.item_ids.tolist()), cfg.batch_size, shards)
-        with sqlrun.connect(paths.stage_db, read_only=True) as con:
-            con.register("vocab", con.read_parquet(str(paths.out / VOCAB)))
-            params = {"batch": cfg.batch_size}
-            starts = sqlrun.run(con, "export/user_starts", params).fetchall()
-        max_seen = starts[0][1] if starts else 0
-        user_ranges = ranges([u for u, _ in starts], 1, shards)  # starts are whole batches
+        user_ranges = ranges(batch_starts, 1, shards)  # starts are whole batches
     n = max(len(item_ranges), len(user_ranges))
     item_ranges += [EMPTY] * (n - len(item_ranges))
     user_ranges += [EMPTY] * (n - len(user_ranges))
-    parts = paths.work_dir / EXPORT_SHARDS
+    scratch = paths.work_dir / EXPORT_SHARDS
     if n > 1:
-        parts.mkdir(parents=True, exist_ok=True)
-    return [
-        {
-            "stage_db": paths.stage_db,
-            "model_dir": paths.out,
-            "cfg": cfg,
-            "items": item_ranges[i],
-            "users": user_ranges[i],
-            "depth": depth,
-            "max_seen": max_seen,
-            "threads": index.search_threads(),
-            # One shard writes the published files directly.
-            "item_path": paths.out / ITEM_RECS if n == 1 else parts / f"items-{i:04d}.parquet",
-            "user_path": paths.out / USER_RECS if n == 1 else parts / f"users-{i:04d}.parquet",
-        }
-        for i in range(n)
-    ]
+        scratch.mkdir(parents=True, exist_ok=True)
+    calls = []
+    for i in range(n):
+        # One shard writes the published files directly.
+        user_path = paths.out / USER_RECS if n == 1 else scratch / f"users-{i:04d}.parquet"
+        calls.append(
+            {
+                "stage_db": paths.stage_db,
+                "model_dir": paths.out,
+                "cfg": cfg,
+                "items": item_ranges[i],
+                "users": user_ranges[i],
+                "user_parts": user_parts(
+                    user_ranges[i], batch_starts, cfg.batch_size, user_path, scratch
+                ),
+                "depth": depth,
+                "max_seen": max_seen,
+                "threads": index.search_threads(),
+                "item_path": paths.out / ITEM_RECS
+                if n == 1
+                else scratch / f"items-{i:04d}.parquet",
+                "user_path": user_path,
+            }
+        )
+    return calls
+
+
+def user_parts(
+    users: Range, batch_starts: list[str], batch: int, path: Path, scratch: Path
+) -> list[tuple[Range, Path]]:
+    """The user range cut at whole FAISS batches (`batch_starts`: every `batch`-th placed
+    user) into parts of about USERS_PER_PART users, each with the Parquet path its lists go
+    to: `path` itself when there is one part, else files in `scratch`, outside the run
+    folder. A part's candidates are built, ruled and written before the next one's, so the
+    export's memory follows the part, not the log (at 30M events, 919k users in one part
+    peaked at 19 GB)."""
+    lo, hi = users
+    inside = [u for u in batch_starts if (lo is None or u > lo) and (hi is None or u < hi)]
+    inside = inside[1:] if lo is None else inside  # the first batch starts the range
+    every = max(1, USERS_PER_PART // batch)
+    cuts = inside[every - 1 :: every]
+    bounds = list(itertools.pairwise([lo, *cuts, hi]))
+    if len(bounds) == 1:
+        return [(users, path)]
+    scratch.mkdir(parents=True, exist_ok=True)
+    return [(b, scratch / f"{path.stem}-part{i:04d}.parquet") for i, b in enumerate(bounds)]
 
 
 def export_shard(
@@ -85,8 +115,9 @@ def export_shard(
     cfg: ExportConfig,
     items: Range,
     users: Range,
+    user_parts: list[tuple[Range, Path]],
     depth: int,
-    max_seen: int | None,
+    max_seen: int,
     threads: int,
     item_path: Path,
     user_path: Path,
@@ -117,13 +148,10 @@ def export_shard(
         item_rules = filter_and_write(con, "item", cfg, item_path)
         bounds = {"lo": users[0], "hi": users[1]}
         seen = dict(sqlrun.run(con, "export/seen_counts", bounds).fetchall())
-        if max_seen is None:
-            max_seen = max(seen.values(), default=0)
         fallback = {"depth": depth + max_seen, "same_attribute": same}
-        parts = user_parts(con, users, cfg.batch_size, user_path, stage_db.parent / EXPORT_SHARDS)
         progress = Progress("export-users", len(seen))
         user_rules = dict.fromkeys(RULES, 0)
-        for part, path in parts:
+        for part, path in user_parts:
             candidates = user_candidates(channels, con, seen, cfg, part, progress)
             con.register("user_candidates", candidates)
             sqlrun.run(con, "export/user_anchors", {"lo": part[0], "hi": part[1]})
@@ -134,29 +162,8 @@ def export_shard(
                 user_rules[rule] += removed
             con.unregister("user_candidates")
             del candidates
-        concat([path for _, path in parts], user_path)
+        concat([path for _, path in user_parts], user_path)
     return {"item": item_rules, "user": user_rules, "worker": worker_id()}
-
-
-def user_parts(
-    con, users: Range, batch: int, path: Path, scratch: Path
-) -> list[tuple[Range, Path]]:
-    """The shard's user range cut at whole FAISS batches into parts of about
-    USERS_PER_PART users, each with the Parquet path its lists go to: `path` itself when
-    there is one part, else files in `scratch`, outside the run folder. A part's
-    candidates are built, ruled and written before the next one's, so the export's memory
-    follows the part, not the log (at 30M events, 919k users in one part peaked at 19 GB)."""
-    lo, hi = users
-    starts = [u for u, _ in sqlrun.run(con, "export/user_starts", {"batch": batch}).fetchall()]
-    inside = [u for u in starts if (lo is None or u > lo) and (hi is None or u < hi)]
-    inside = inside[1:] if lo is None else inside  # the first batch starts the range
-    every = max(1, USERS_PER_PART // batch)
-    cuts = inside[every - 1 :: every] if len(inside) >= every else []
-    bounds = list(itertools.pairwise([lo, *cuts, hi]))
-    if len(bounds) == 1:
-        return [(users, path)]
-    scratch.mkdir(parents=True, exist_ok=True)
-    return [(b, scratch / f"{path.stem}-part{i:04d}.parquet") for i, b in enumerate(bounds)]
 
 
 # The same function as a Prefect task: what a Dask worker runs.
