@@ -7,11 +7,15 @@ only for tests that run flows: those are marked `prefect` (checked below), so
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 _HOME = tempfile.mkdtemp(prefix="recsys-prefect-home-")
+# Removed when the test process ends, so repeated runs do not fill /tmp with Prefect homes.
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 os.environ["PREFECT_HOME"] = _HOME
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

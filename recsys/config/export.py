@@ -67,7 +67,8 @@ class ExportConfig(Section):
     count_channel: Literal["sr", "cooc_window", "iknn", "cooccurrence"] = Field(
         "sr",
         description="Which count baseline feeds the count channel (its settings are under "
-        "evaluate.baselines).",
+        "evaluate.baselines). Unset by every config layer, the run serves whichever of them "
+        "ranks best on its choosing half (docs/evaluation.md).",
     )
     user_history: int = Field(
         10,

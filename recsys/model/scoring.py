@@ -20,6 +20,7 @@ Evaluation, export and serving all call `fuse`, so they rank identically.
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import numpy as np
@@ -241,6 +242,12 @@ class Channels:
         self.queries, self.index, self.counts = queries, index, counts
         self.popularity = np.asarray(popularity)
         self.popular = popularity_order(self.popularity)
+
+    def with_counts(self, counts: CountLists | None) -> Channels:
+        """The same embedding and popularity channels with another count channel."""
+        other = copy.copy(self)
+        other.counts = counts
+        return other
 
     def for_items(
         self, rows: np.ndarray, depth: int, weights: tuple[float, ...] = (1.0, 1.0, 1.0)

@@ -155,12 +155,13 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
         items, unknown = recall.session(model, asked.items, asked.k, asked.exclude)
         return json_answer({"run_id": model.run_id, "items": items, "unknown": unknown})
 
-    @app.get("/health")
+    # HEAD too: load balancers and uptime checks probe with it (the body is not sent).
+    @app.api_route("/health", methods=["GET", "HEAD"])
     async def health() -> Response:
         """200 while the process runs."""
         return json_answer({"status": "ok", "run_id": served_id()})
 
-    @app.get("/ready", responses={503: {"model": Problem}})
+    @app.api_route("/ready", methods=["GET", "HEAD"], responses={503: {"model": Problem}})
     async def ready() -> Response:
         """200 once a verified model is loaded, 503 before."""
         model = holder.model

@@ -132,6 +132,10 @@ def compute_metrics(
         if selection is not None:
             model = selection.pop("model")
             sample_ppm = gate_ppm  # the gate scores sessions the choice did not see
+            channel = selection["export"].get("count_channel", cfg.export.count_channel)
+            cfg = cfg.model_copy(
+                update={"export": cfg.export.model_copy(update={"count_channel": channel})}
+            )
         calls = [
             {
                 "stage_db": stage_db,

@@ -12,22 +12,25 @@ Serving choices cost no retraining, so they are searched exhaustively (Caselles-
 The grid holds the embedding alone, mixed with the count channel and popularity, and the
 count channel or popularity alone: what is chosen is never below those on the cases it was
 chosen on (a basket log where popularity wins gets popularity-heavy lists, not a refusal).
+Unless a config layer names it, the count channel itself is one of the item baselines,
+the one the chosen lists beat the baselines with most (`serving_grid`'s `rivals`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pyarrow as pa
 
 from recsys import sqlrun
-from recsys.config import ChannelWeights, EvaluateConfig, PipelineConfig
+from recsys.config import ChannelWeights, EvaluateConfig, ExportConfig, PipelineConfig
 from recsys.model.embedding import Embedding
-from recsys.model.scoring import decay_weights
+from recsys.model.scoring import COUNT, decay_weights
 from recsys.tasks.evaluate.hits import open_cases
-from recsys.tasks.evaluate.lists import channels_of
+from recsys.tasks.evaluate.lists import channels_of, count_lists
 from recsys.tasks.evaluate.pooled import Pooled
 from recsys.tasks.evaluate.ranks import Cases, item_cases, rank_rates, session_cases
 from recsys.tasks.evaluate.shards import ALL_SESSIONS, Scored, sample_share
@@ -64,6 +67,7 @@ class Grid:
     session_gains: list[np.ndarray]
     item_points: list[tuple] = field(default_factory=lambda: list(WEIGHT_GRID))
     session_points: list[tuple] = field(default_factory=lambda: list(WEIGHT_GRID))
+    channel: str | None = None  # the count channel the grid was scored with
 
     @property
     def item_cases(self) -> int:
@@ -131,6 +135,7 @@ def serving_grid(
     sample: tuple[int, int] | None = None,
     decays: tuple[float, ...] = DECAYS,
     points: tuple[list, list] | None = None,
+    rivals: tuple[str, ...] = (),
 ) -> Grid:
     """Score the grid on the held-out cases of `stage_db` (the sessions whose hash falls in
     `sample`, millionths [lo, hi); None: all), with the count channel's lists read from
@@ -138,36 +143,91 @@ def serving_grid(
     with the configured session weights (each decay is one more FAISS search of every
     session), then the session weights with that decay. `points` are the (item, session)
     weightings to score (default: WEIGHT_GRID for both). Each weighting is scored from the
-    pooled channels (pooled.py), not by fusing its lists."""
+    pooled channels (pooled.py), not by fusing its lists.
+
+    With `rivals` (other item baselines that can be the count channel), the one whose
+    lists alone rank best is scored too, and the grid of the channel that leaves the
+    chosen lists furthest above the best baseline point of either kind is returned
+    (`Grid.channel`): a log where item-kNN beats SR is served with item-kNN lists rather
+    than refused by the gate."""
     item_points, session_points = points or (list(WEIGHT_GRID), list(WEIGHT_GRID))
     depth = max(cfg.evaluate.ks) + cfg.evaluate.list_depth
     ks = sorted({*cfg.evaluate.ks, int(metric.split("@")[1])})
     exclude = cfg.evaluate.exclude_session_items
+    names = list(dict.fromkeys([count_channel, *rivals]))
     with open_cases(stage_db, session_cases_max, sample) as con:
         sqlrun.run(con, "evaluate/all_lists", {"path": str(lists_path)})
-        counts = sqlrun.arrow(con, "evaluate/channel_lists", {"source": count_channel})
+        counts = {c: sqlrun.arrow(con, "evaluate/channel_lists", {"source": c}) for c in names}
         items, queries = item_cases(con, emb)
         prefix = con.sql("select pair_id, item_id, recency from session_prefix").to_arrow_table()
         recent = SessionQueries(emb, prefix, cfg.export.user_history)
         sessions = session_cases(con, emb, recent.cases)
-    channels = channels_of(emb, scoring, counts, emb.counts)
+    shared = channels_of(emb, scoring, None, emb.counts)
+    own = {c: shared.with_counts(count_lists(emb, counts[c])) for c in names}
+    # The embedding and popularity lists once; each channel adds only its count lists.
+    item_parts = shared.for_items(queries, depth, (1.0, 0.0, 1.0))
+    item_counts = {c: own[c].for_items(queries, depth, (0.0, 1.0, 0.0))[COUNT] for c in names}
+    finalists = [count_channel]
+    if len(names) > 1:
+        alone = {c: rank_rates(items.hit_ranks(item_counts[c][0], exclude), ks) for c in names}
+        best = max(names, key=lambda c: (alone[c][metric], -names.index(c)))
+        finalists += [best] if best != count_channel else []
 
     def scored(cases: Cases, pooled: Pooled, points: list) -> tuple[list, list]:
         ranks = [pooled.ranks(cases, w, depth, exclude) for w in points]
         return [rank_rates(r, ks) for r in ranks], [metric_gains(r, metric) for r in ranks]
 
-    item, item_gains = scored(items, Pooled(channels.for_items(queries, depth)), item_points)
-    if not len(sessions):
-        return Grid(item, [], cfg.export.recency_decay, item_gains, [], item_points, [])
-    by_decay = {d: Pooled(recent.channels(channels, d, depth)) for d in decays}
-    decay = decays[0]
-    if len(decays) > 1:
-        default = [cfg.export.session_weights.of()]
-        decay = decays[
-            argmax([scored(sessions, by_decay[d], default)[0][0][metric] for d in decays])
-        ]
-    session, session_gains = scored(sessions, by_decay[decay], session_points)
-    return Grid(item, session, decay, item_gains, session_gains, item_points, session_points)
+    def with_count(parts: list, count: tuple) -> Pooled:
+        return Pooled([parts[0], count, parts[2]])
+
+    grids = {}
+    for channel in finalists:
+        item_pool = with_count(item_parts, item_counts[channel])
+        item, item_gains = scored(items, item_pool, item_points)
+        grid = Grid(item, [], cfg.export.recency_decay, item_gains, [], item_points, [])
+        if len(sessions):
+            by_decay = {}
+            for d in decays:
+                parts = recent.channels(shared, d, depth, (1.0, 0.0, 1.0))
+                count = recent.channels(own[channel], d, depth, (0.0, 1.0, 0.0))[COUNT]
+                by_decay[d] = with_count(parts, count)
+            decay = decays[0]
+            if len(decays) > 1:
+                default = [cfg.export.session_weights.of()]
+                decay = decays[
+                    argmax([scored(sessions, by_decay[d], default)[0][0][metric] for d in decays])
+                ]
+            session, session_gains = scored(sessions, by_decay[decay], session_points)
+            grid = Grid(
+                item, session, decay, item_gains, session_gains, item_points, session_points
+            )
+        grid.channel = channel
+        grids[channel] = grid
+    return max(
+        grids.values(), key=lambda g: (lead(g, grids.values(), metric), g is grids[count_channel])
+    )
+
+
+def lead(grid: Grid, grids, metric: str) -> float:
+    """How far the point chosen from `grid` stays above the best baseline point of any of
+    `grids` (each channel alone, popularity alone), for the kind where it is closest: the
+    gate refuses lists below the strongest baseline of their kind."""
+    gaps = []
+    for kind in ("item", "session"):
+        values = getattr(grid, kind)
+        if not values:
+            continue
+        points = getattr(grid, f"{kind}_points")
+        gains = getattr(grid, f"{kind}_gains")
+        chosen = values[best_point([m[metric] for m in values], gains, points)][metric]
+        bar = max(
+            getattr(g, kind)[i][metric]
+            for g in grids
+            for i, p in enumerate(getattr(g, f"{kind}_points"))
+            if p in BASELINE_POINTS and getattr(g, kind)
+        )
+        gaps.append(chosen - bar)
+    return min(gaps, default=0.0)
 
 
 def best_choice(grid: Grid, metric: str, cfg: PipelineConfig) -> dict:
@@ -200,9 +260,11 @@ class SessionQueries:
         self.cases, self.owner = np.unique(pair[keep], return_inverse=True)
         self.rows, self.recency = rows[keep], recency[keep]
 
-    def channels(self, channels, decay: float, depth: int):
+    def channels(self, channels, decay: float, depth: int, which=(1.0, 1.0, 1.0)):
+        """The lists of `channels` (those of nonzero weight in `which`) per session."""
         weights = decay_weights(self.recency, decay)
-        return channels.for_sessions(self.owner, self.rows, weights, len(self.cases), depth)
+        n = len(self.cases)
+        return channels.for_sessions(self.owner, self.rows, weights, n, depth, which)
 
 
 def candidate_points(cfg: PipelineConfig) -> tuple[list, list] | None:
@@ -216,6 +278,14 @@ def candidate_points(cfg: PipelineConfig) -> tuple[list, list] | None:
         return None
     configured = [cfg.export.item_weights.of(), cfg.export.session_weights.of()]
     return tuple([point, *(b for b in BASELINE_POINTS if b != point)] for point in configured)
+
+
+def rival_channels(cfg: PipelineConfig) -> tuple[str, ...]:
+    """The item baselines a run may serve as its count channel: all of them when no config
+    layer names one (the tuner's or the user's choice is kept)."""
+    if "count_channel" in cfg.export.model_fields_set:
+        return ()
+    return get_args(ExportConfig.model_fields["count_channel"].annotation)
 
 
 def split_sample(stage_db: Path, ev: EvaluateConfig) -> tuple[int, tuple[int, int]]:
@@ -255,11 +325,14 @@ def choose(
         # tuner tries DECAYS).
         (cfg.export.recency_decay,),
         points,
+        rival_channels(cfg),
     )
     if grid.item_cases < cfg.evaluate.select_min_cases:
         return None
     best = best_choice(grid, metric, cfg)
     export = best["export"]
+    if rival_channels(cfg):
+        export["count_channel"] = grid.channel
     chosen = Scored(
         emb=model.emb,
         scoring=model.scoring,
@@ -292,6 +365,8 @@ def choice_notes(selection: dict) -> tuple[dict, list[str]]:
     should know the embedding is not in them)."""
     chosen, configured = selection["export"], selection["configured"]
     details = {"weights chosen on": f"{selection['cases']:,} cases"}
+    if "count_channel" in chosen:
+        details["count channel chosen"] = chosen["count_channel"]
     warnings = []
     kinds = [k for k in ("item_weights", "session_weights") if k in chosen]
     replaced = [k for k in kinds if configured and chosen[k] != configured[k]]

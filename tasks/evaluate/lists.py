@@ -24,14 +24,19 @@ def channels_of(
     """The model's channels: exact search in the scoring space, the count channel from
     `counts` (query_id, item_id, score; ids outside the vocabulary dropped)."""
     queries, indexed = emb.spaces(scoring)
-    count_lists = None
-    if counts is not None and counts.num_rows:
-        src = emb.rows_of(counts.column("query_id"))
-        dst = emb.rows_of(counts.column("item_id"))
-        keep = (src >= 0) & (dst >= 0)
-        score = counts.column("score").to_numpy()[keep]
-        count_lists = CountLists(src[keep], dst[keep], score, len(emb))
-    return Channels(queries, index.build_exact(indexed), count_lists, popularity)
+    return Channels(queries, index.build_exact(indexed), count_lists(emb, counts), popularity)
+
+
+def count_lists(emb: Embedding, counts: pa.Table | None) -> CountLists | None:
+    """The count channel over `emb`'s rows from its lists (query_id, item_id, score); ids
+    outside the vocabulary dropped; None when there are none."""
+    if counts is None or not counts.num_rows:
+        return None
+    src = emb.rows_of(counts.column("query_id"))
+    dst = emb.rows_of(counts.column("item_id"))
+    keep = (src >= 0) & (dst >= 0)
+    score = counts.column("score").to_numpy()[keep]
+    return CountLists(src[keep], dst[keep], score, len(emb))
 
 
 def table(keys: np.ndarray, ids: np.ndarray, scores: np.ndarray, emb: Embedding) -> pa.Table:

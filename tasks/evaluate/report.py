@@ -132,7 +132,8 @@ def _weights_html(metrics: dict) -> str:
     )
     return (
         f"<p>Channel weights, {who}: item lists {escape(mix('item'))}; session lists "
-        f"{escape(mix('session'))}, decay {metrics.get('recency_decay', '')}.</p>"
+        f"{escape(mix('session'))}, decay {metrics.get('recency_decay', '')}; count "
+        f"channel {escape(str(metrics.get('count_channel', '')))}.</p>"
     )
 
 

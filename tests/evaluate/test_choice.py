@@ -27,10 +27,18 @@ from recsys.config import (
 )
 from recsys.layout import METRICS, VOCAB, RunPaths
 from recsys.model.scoring import fuse
-from recsys.tasks.evaluate import evaluate
-from recsys.tasks.evaluate.choice import WEIGHT_GRID, best_point, candidate_points, choice_notes
+from recsys.tasks.evaluate import evaluate, write_baseline_lists
+from recsys.tasks.evaluate.choice import (
+    WEIGHT_GRID,
+    best_point,
+    candidate_points,
+    choice_notes,
+    choose,
+    split_sample,
+)
 from recsys.tasks.evaluate.pooled import Pooled
 from recsys.tasks.evaluate.ranks import Cases
+from recsys.tasks.evaluate.shards import Scored, load_evaluated
 from recsys.tasks.extract import extract
 from recsys.tasks.train import train
 
@@ -71,6 +79,8 @@ def test_chosen_on_one_half_gated_on_the_other(tmp_path, planted_events):
     assert metrics["weights"]["session"] == chosen["export"]["session_weights"]
     assert metrics["recency_decay"] == chosen["export"]["recency_decay"]
     assert tuple(chosen["export"]["item_weights"].values()) in WEIGHT_GRID
+    # SR's lists are the best count lists of this planted log: the channel stays.
+    assert metrics["count_channel"] == chosen["export"]["count_channel"] == "sr"
     assert report.details["gate"] == "passed"
     assert "Channel weights, chosen by this run on" in (paths.out / "report.html").read_text()
 
@@ -143,6 +153,40 @@ def test_a_broken_embedding_is_mixed_out_and_said_so(tmp_path, planted_events):
     assert chosen["session_weights"]["embedding"] == 0
     assert report.details["embedding in the lists"] == "no"
     assert report.details["gate"] == "passed"  # the count channel's lists are sound
+
+
+def test_the_count_channel_is_the_best_item_baseline_unless_configured(tmp_path, planted_events):
+    # The SR lists are replaced by lists of the wrong group (each query's list shifted to
+    # the next query's): a run on such a log must serve another baseline's lists as its
+    # count channel, not keep SR and be refused by the gate; a configured channel stays.
+    paths = _trained(tmp_path, planted_events)
+    cfg = _cfg()
+    _, sample = split_sample(paths.stage_db, cfg.evaluate)
+    lists = tmp_path / "lists.parquet"
+    write_baseline_lists(paths.stage_db, cfg, lists, sample[1])
+    table = pq.read_table(lists)
+    sr = np.asarray(table.column("source").to_pylist()) == "sr"
+    queries = np.asarray(table.column("query_id").to_pylist(), dtype=object)
+    names = sorted(set(queries[sr]))
+    wrong = {q: names[(i + len(names) // 2) % len(names)] for i, q in enumerate(names)}
+    items = np.asarray(table.column("item_id").to_pylist(), dtype=object)
+    by_query = {q: items[sr & (queries == q)] for q in names}
+    swapped = items.copy()
+    for q in names:
+        rows = np.flatnonzero(sr & (queries == q))
+        theirs = by_query[wrong[q]][: len(rows)]
+        swapped[rows[: len(theirs)]] = theirs
+    pq.write_table(table.set_column(3, "item_id", pa.array(swapped.tolist())), lists)
+
+    model = Scored.of(load_evaluated(paths.out), cfg.export)
+    chosen = choose(paths.stage_db, model, cfg, lists, sample)["export"]
+    assert chosen["count_channel"] in {"cooc_window", "iknn", "cooccurrence"}
+    assert chosen["item_weights"]["count"] > 0  # the lists it chose are worth mixing in
+
+    named = resolve_config({"export": {"count_channel": "sr"}, "evaluate": {"diagnostics": False}})
+    kept = choose(paths.stage_db, model, named, lists, sample)["export"]
+    assert "count_channel" not in kept
+    assert kept["item_weights"]["count"] == 0  # the broken SR lists are mixed out instead
 
 
 def _values(at: dict[tuple, float]) -> list[float]:

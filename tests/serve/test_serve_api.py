@@ -313,6 +313,9 @@ def test_health_ready_metrics(api):
     client, run = api
     assert client.get("/health").json() == {"status": "ok", "run_id": run.name}
     assert client.get("/ready").json()["run_id"] == run.name
+    for path in ("/health", "/ready"):
+        probe = client.head(path)
+        assert probe.status_code == 200 and probe.content == b""
     client.get("/similar/g6-i6")
     client.get("/similar/not-an-item")
     answer = client.get("/metrics")
@@ -369,6 +372,7 @@ def test_nothing_published_is_not_ready(tmp_path):
     for path in ("/ready", "/similar/a", "/recommend/u"):
         answer = client.get(path)
         assert answer.status_code == 503 and answer.json()["run_id"] is None
+    assert client.head("/ready").status_code == 503
     assert client.post("/recommend", json={"items": ["a"]}).status_code == 503
 
 
