@@ -13,6 +13,7 @@ from prefect import flow
 from recsys.config import PipelineConfig, resolve_config, with_keys
 from recsys.flows.pipeline import pipeline
 from recsys.layout import RunPaths
+from recsys.ops import signals
 from recsys.ops.notify import notify_hook
 from recsys.stage import quiet_expected_failures
 from recsys.tasks.extract.backfill import backfill_task
@@ -49,6 +50,7 @@ def backfill(
         DATA_DIR/tuned.yaml, if present, and the defaults.
     """
     quiet_expected_failures()
+    signals.watch()
     cfg = resolve_config(config, data_dir=data_dir)
     report = backfill_task(RunPaths.new(data_dir, events), cfg, start, end)
     result: dict = {"backfill": report.model_dump()}

@@ -20,6 +20,7 @@ from recsys.config import PipelineConfig, resolve_config, with_keys
 from recsys.expectations import process as gx_process
 from recsys.layout import RunPaths
 from recsys.model.store import crash_point
+from recsys.ops import signals
 from recsys.ops.notify import notify_hook
 from recsys.stage import StageReport, logger, quiet_expected_failures
 from recsys.tasks.evaluate import evaluate_task
@@ -56,6 +57,7 @@ def pipeline(
         DATA_DIR/tuned.yaml, if present, and the defaults (`recsys.config.resolve_config`).
     """
     quiet_expected_failures()
+    signals.watch()
     cfg = resolve_config(config, data_dir=data_dir)
     paths = RunPaths.new(data_dir, events)
     logger().info("run %s: data dir %s", paths.run_id, paths.data_dir)

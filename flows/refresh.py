@@ -18,6 +18,7 @@ from prefect import flow
 from recsys.config import PipelineConfig, refresh_config
 from recsys.flows.pipeline import run_stages
 from recsys.layout import RunPaths
+from recsys.ops import signals
 from recsys.ops.notify import notify_hook
 from recsys.stage import logger, quiet_expected_failures
 from recsys.tasks.train.adopt import adopt_task, champion_config, champion_manifest
@@ -48,6 +49,7 @@ def refresh(
         Training settings and the scoring always come from the published run.
     """
     quiet_expected_failures()
+    signals.watch()
     champion = champion_manifest(data_dir)
     cfg = refresh_config(champion_config(champion), config)
     paths = RunPaths.new(data_dir, events)

@@ -16,6 +16,7 @@ from prefect import flow
 
 from recsys.config import PipelineConfig, resolve_config
 from recsys.layout import RunPaths, tune_dir
+from recsys.ops import signals
 from recsys.ops.notify import notify_hook
 from recsys.stage import logger, quiet_expected_failures
 from recsys.tasks.tune import finish_task, prepare_task, trial_task
@@ -46,6 +47,7 @@ def tune(
         `config.ops` the task runner.
     """
     quiet_expected_failures()
+    signals.watch()
     cfg, start = resolve_config(config), time.perf_counter()
     paths = RunPaths.new(tune_dir(data_dir), events)
     setup = prepare_task(paths, cfg)

@@ -13,8 +13,11 @@ Exit codes: 0 published; 1 other failure; 2 usage/configuration; 3 data quality;
 from __future__ import annotations
 
 import atexit
+import errno
 import logging
 import os
+import re
+import signal
 import sys
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +32,7 @@ from recsys.config import PipelineConfig, load_config, refresh_config, resolve_c
 from recsys.errors import RecsysError, UsageError
 from recsys.inputs import find
 from recsys.layout import check_data_dir
+from recsys.ops import signals
 from recsys.ops.scaleout import task_runner as runner_of
 from recsys.summary import query_rows, run_summary, runs_table, serving_line, tune_summary
 
@@ -229,10 +233,14 @@ def _echo(lines: list[str]) -> None:
         typer.echo(line)
 
 
+# Beyond any list a model can hold; bounded so a huge -k is a usage error, not a crash.
+MAX_K = 1_000_000
+
+
 @app.command()
 def similar(
     item_id: Annotated[str, typer.Argument(help="Item id to find neighbours for.")],
-    k: Annotated[int, typer.Option("-k", min=1, help="How many neighbours.")] = 10,
+    k: Annotated[int, typer.Option("-k", min=1, max=MAX_K, help="How many neighbours.")] = 10,
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
@@ -245,7 +253,7 @@ def similar(
 @app.command()
 def recommend(
     user_id: Annotated[str, typer.Argument(help="User id.")],
-    k: Annotated[int, typer.Option("-k", min=1, help="How many items.")] = 10,
+    k: Annotated[int, typer.Option("-k", min=1, max=MAX_K, help="How many items.")] = 10,
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
@@ -303,7 +311,8 @@ def runs(
         raise UsageError(f"--data-dir {folder} is not a directory")
     rows = list_runs(folder)
     if not rows:
-        typer.echo(f"no runs in {folder / 'runs'} (`recsys run` publishes the first)")
+        # On stderr: with --json, stdout holds JSON lines only (here: none).
+        typer.echo(f"no runs in {folder / 'runs'} (`recsys run` publishes the first)", err=True)
     else:
         _echo(runs_table(rows, as_json))
     if current_link(folder).is_symlink():
@@ -312,10 +321,12 @@ def runs(
 
 @app.command()
 def generate(
-    events: Annotated[int, typer.Option("--events", min=2, help="Number of events.")],
+    events: Annotated[int, typer.Option("--events", min=2, max=10**10, help="Number of events.")],
     out: Annotated[Path, typer.Option("--out", help="Output .parquet, .csv(.gz) or .jsonl.")],
-    items: Annotated[int, typer.Option("--items", min=2, help="Number of items.")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    items: Annotated[
+        int, typer.Option("--items", min=2, max=10**9, help="Number of items.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")] = 0,
 ) -> None:
     """Write deterministic synthetic events with planted item groups."""
     from recsys.data.synthetic import generate as make
@@ -350,30 +361,63 @@ def _environment() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the contract's exit code instead of raising; every failure
-    is one line on stderr (`error: ...`)."""
+    is one line on stderr (`error: ...`). A stop signal during a flow (recsys.ops.signals)
+    ends with the shell's code for it (130 SIGINT, 143 SIGTERM), whatever error it became."""
     _environment()
     try:
         app(args=argv, prog_name="recsys", standalone_mode=False)
-    except RecsysError as exc:
+        code = 0
+    except BaseException as exc:
+        # After a stop signal the error it became (e.g. DuckDB's "Query interrupted") is
+        # noise: the signal is the answer.
+        code = _failure(exc) if signals.stopped() is None else 1
+    if signals.stopped() is not None:
+        name = signal.Signals(signals.stopped()).name
+        typer.echo(f"error: stopped by {name}; a run not yet published was rolled back", err=True)
+        return signals.exit_code()
+    return code
+
+
+def _failure(exc: BaseException) -> int:
+    """The exit code of a command that raised `exc`, its one line printed."""
+    if isinstance(exc, RecsysError):
         typer.echo(f"error: {redact.text(str(exc))}", err=True)
         return exc.exit_code
-    except _EXIT as exc:
+    if isinstance(exc, _EXIT):
         return exc.exit_code
-    except _ABORT:
+    if isinstance(exc, _ABORT):
         typer.echo("error: aborted", err=True)
         return 1
-    except _CLICK as exc:
+    if isinstance(exc, _CLICK):
         usage = getattr(exc, "ctx", None) is not None and exc.exit_code == 2
         where = f" (see '{exc.ctx.command_path} --help')" if usage else ""
         typer.echo(f"error: {exc.format_message()}{where}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         typer.echo("error: interrupted", err=True)
+        return 130
+    if not isinstance(exc, Exception):
+        raise exc
+    if _disk_full(exc):
+        typer.echo(
+            "error: no space left on the disk (the data dir's or the temp dir's); "
+            f"nothing was published ({type(exc).__name__})",
+            err=True,
+        )
         return 1
-    except Exception as exc:
-        typer.echo(f"error: {type(exc).__name__}: {_one_line(exc)}", err=True)
-        return 1
-    return 0
+    typer.echo(f"error: {type(exc).__name__}: {_one_line(exc)}", err=True)
+    return 1
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A write that ran out of disk, however the library reports it (errno ENOSPC, DuckDB's
+    "No space left on device", numpy's short write "N requested and M written")."""
+    text = str(exc)
+    return (
+        getattr(exc, "errno", None) == errno.ENOSPC
+        or "No space left on device" in text
+        or re.search(r"\d+ requested and \d+ written", text) is not None
+    )
 
 
 def console() -> None:

@@ -17,6 +17,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from recsys.errors import is_deterministic
+from recsys.ops import signals
 
 
 class StageReport(BaseModel):
@@ -181,7 +182,10 @@ class Progress:
 
 
 def retry_unless_deterministic(task: Any, task_run: Any, state: Any) -> bool:
-    """Prefect retry condition: retry I/O hiccups, never bad data, config or gate verdicts."""
+    """Prefect retry condition: retry I/O hiccups, never bad data, config or gate verdicts,
+    nor anything after a stop signal (DuckDB reports one as an interrupted query)."""
+    if signals.stopped():
+        return False
     try:
         state.result()
     except Exception as exc:

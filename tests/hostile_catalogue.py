@@ -108,6 +108,17 @@ def _symlinked_run(d: Path, data: Path) -> str:
     return "linked"
 
 
+# "Billion laughs": nine levels of nine aliases, ~600 bytes naming 9**9 values.
+_BOMB = "\n".join(
+    [
+        "x:",
+        '  l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+        *(f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)),
+        "train: {epochs: *l8}",
+    ]
+)
+
+
 PREFLIGHT: dict[str, Case] = {
     # --- configuration values: finite, bounded, known keys (exit 2, the key named) ---
     "alpha inf (gensim segfault)": Case(_set("train.alpha=.inf"), 2, r"train\.alpha: .*finite"),
@@ -199,6 +210,13 @@ PREFLIGHT: dict[str, Case] = {
     "config 2 MB": Case(_config("# x\n" * 600_000), 2, r"bytes: not a config file"),
     "config unknown key": Case(_config("train:\n  epocs: 3\n"), 2, r"did you mean train\.epochs"),
     "config NaN value": Case(_config("train:\n  alpha: .nan\n"), 2, r"train\.alpha: .*finite"),
+    "config billion laughs (hung)": Case(_config(_BOMB), 2, r"expands to more than 100,000"),
+    "config nested 5000 deep": Case(
+        _config("train: {epochs: " + "[" * 5000 + "]" * 5000 + "}\n"), 2, r"nested too deeply"
+    ),
+    "config key that is no name": Case(_config('"": 1\n'), 2, r"unknown key '' in the top"),
+    "set key that is no name": Case(_set("1=5"), 2, r"a key is dotted names"),
+    "set key with a dash": Case(_set("train.a-b=5"), 2, r"'train\.a-b': a key is dotted"),
     "tuned.yaml broken": Case(
         lambda d: [
             "run",
@@ -217,6 +235,12 @@ PREFLIGHT: dict[str, Case] = {
     "similar without item": Case(lambda d: ["similar"], 2, r"Missing argument"),
     "similar -k 0": Case(lambda d: ["similar", "i1", "-k", "0"], 2, r"-k"),
     "similar -k abc": Case(lambda d: ["similar", "i1", "-k", "abc"], 2, r"valid integer"),
+    "recommend -k 2**63": Case(lambda d: ["recommend", "u1", "-k", str(2**63)], 2, r"-k"),
+    "generate --seed -1": Case(
+        lambda d: ["generate", "--events", "9", "--seed", "-1", "--out", str(d / "x.csv")],
+        2,
+        r"--seed",
+    ),
     "tune --trials 0": Case(lambda d: ["tune", "--trials", "0"], 2, r"--trials"),
     "backfill without start": Case(lambda d: ["backfill", "--end", "2024-01-02"], 2, r"--start"),
     "backfill bad date": Case(

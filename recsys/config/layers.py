@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import reprlib
 import stat
 from pathlib import Path
 from typing import Any
@@ -54,15 +55,44 @@ def parse_override(item: str) -> tuple[str, Any]:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise UsageError(f"--set expects key=value, got '{item}'")
+    if not all(part.isidentifier() for part in key.strip().split(".")):
+        raise UsageError(f"--set {key.strip()!r}: a key is dotted names, e.g. train.epochs")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise UsageError(f"--set {key}: cannot parse value {raw!r}: {_yaml_problem(exc)}") from exc
-    return key.strip(), value
+    except RecursionError as exc:
+        raise UsageError(f"--set {key}: the value is nested too deeply") from exc
+    return key.strip(), bounded(value, f"--set {key.strip()}")
 
 
 # A config file is a few kilobytes; a bigger one was named by mistake (a data file).
 MAX_CONFIG_BYTES = 1 << 20
+# Bounds on what a config's YAML may expand to: aliases can make 600 bytes into 9**9 values
+# ("billion laughs"), and deep nesting exhausts Python's recursion further on.
+MAX_CONFIG_VALUES = 100_000
+MAX_CONFIG_DEPTH = 50
+
+
+def bounded(data: Any, origin: str) -> Any:
+    """`data` if it holds at most MAX_CONFIG_VALUES values nested at most MAX_CONFIG_DEPTH
+    deep (aliases counted each time they are used), else UsageError naming `origin`."""
+    stack, count = [(data, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise UsageError(
+                f"{origin} expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases?): "
+                "not a config"
+            )
+        if depth > MAX_CONFIG_DEPTH:
+            raise UsageError(f"{origin} is nested more than {MAX_CONFIG_DEPTH} levels deep")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return data
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -99,9 +129,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise UsageError(f"config file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise UsageError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from exc
+    except RecursionError as exc:
+        raise UsageError(f"config file {path} is nested too deeply") from exc
     if not isinstance(data, dict):
         raise UsageError(f"config file {path} must hold a mapping at the top level")
-    return data
+    return bounded(data, f"config file {path}")
 
 
 def _keys_at(loc: tuple) -> list[str]:
@@ -117,8 +149,13 @@ def _keys_at(loc: tuple) -> list[str]:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
+    # reprlib stops early: repr() of a large aliased structure never ends
+    text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring = 3, 6, 6, 60
 
 
 def _validated(tree: dict[str, Any]) -> PipelineConfig:
@@ -129,6 +166,10 @@ def _validated(tree: dict[str, Any]) -> PipelineConfig:
         # pydantic adds a union member's tag ("constrained-int") to the path: not a key
         loc = tuple(p for p in first["loc"] if isinstance(p, int) or str(p).isidentifier())
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        if first["type"] == "extra_forbidden" and (not loc or loc[-1] != first["loc"][-1]):
+            raise UsageError(
+                f"config: unknown key {_shown(first['loc'][-1])} in {where or 'the top level'}"
+            ) from exc
         if first["type"] == "extra_forbidden":
             known = _keys_at(loc)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)

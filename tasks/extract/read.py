@@ -145,10 +145,19 @@ def check_layout(columns: list[str], source: str) -> None:
         )
 
 
+def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    return {row[0]: row[1] for row in con.execute(f"describe {relation}").fetchall()}
+
+
+# Column types that are not one value per row: their text ('[g0-i0]', '{a: 1}') is no id.
+_NESTED = ("[", "STRUCT(", "MAP(", "UNION(")
+
+
 def column_slots(
     con: duckdb.DuckDBPyConnection, cfg: ExtractConfig, source: str
 ) -> dict[str, str | None]:
-    present = _columns(con, "source_rows")
+    types = _types(con, "source_rows")
+    present = list(types)
     check_layout([c for c in present if c != "input_order"], source)
     mapping = cfg.columns.model_dump()
     slots: dict[str, str | None] = {}
@@ -167,4 +176,10 @@ def column_slots(
     for name in OPTIONAL:
         column = mapping[name]
         slots[name] = column if column in present else None
+    for name, column in slots.items():
+        if column is not None and any(mark in types[column] for mark in _NESTED):
+            raise DataQualityError(
+                f"{source}: column '{column}' (for {name}) holds {types[column]} values, "
+                "not one id, time or text per row"
+            )
     return slots

@@ -39,6 +39,12 @@ def test_layers_then_overrides_win(tmp_path):
         ("train=3", "train"),
         ("tune.task_runner=dask", "tune.task_runner moved to ops.task_runner"),
         ("ops.task_runner=spark", "ops.task_runner"),
+        ("a b=5", "dotted names"),
+        ("1=5", "dotted names"),
+        (".train.epochs=5", "dotted names"),
+        ("train.a-b=5", "'train.a-b'"),
+        ("train.=5", "dotted names"),
+        ("train.epochs=" + "[" * 60 + "]" * 60, "nested more than 50 levels"),
     ],
 )
 def test_bad_overrides_name_the_key(override, message):
@@ -71,3 +77,13 @@ def test_schema_renders_as_a_form():
     schema = parameter_schema(pipeline.fn).model_dump()
     assert {"events", "data_dir", "config"} <= set(schema["properties"])
     assert "TrainConfig" in schema["definitions"]
+
+
+def test_a_key_that_is_not_a_name_is_named_in_the_error(tmp_path):
+    odd = tmp_path / "odd.yaml"
+    odd.write_text('train:\n  "a b": 1\n')
+    with pytest.raises(UsageError, match="unknown key 'a b' in train"):
+        load_config([odd])
+    odd.write_text('"": 1\n')
+    with pytest.raises(UsageError, match="unknown key '' in the top level"):
+        load_config([odd])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 
 import duckdb
@@ -118,6 +119,27 @@ def test_missing_required_column_names_it(tmp_path):
     events = events_csv(tmp_path / "e.csv", [("u1", T0)], header="user_id,timestamp")
     with pytest.raises(DataQualityError, match="missing required column 'item_id'"):
         run_extract(tmp_path, events)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "kind"),
+    [
+        ("item_id", "['g' || (i % 30)]", "VARCHAR[]"),
+        ("user_id", "{'a': i % 7}", "STRUCT(a BIGINT)"),
+        ("item_id", "map(['k'], [i % 30])", "MAP(VARCHAR, BIGINT)"),
+    ],
+)
+def test_a_nested_id_column_is_refused_not_renamed(tmp_path, column, value, kind):
+    # Its text ('[g3]', '{'a': 1}') would be published as ids that match nothing.
+    path = tmp_path / "nested.parquet"
+    other = "user_id" if column == "item_id" else "item_id"
+    duckdb.execute(
+        f"copy (select {value} as {column}, 'x' || (i % 9) as {other}, "
+        f"timestamp '2020-01-01' + to_seconds(i * 60) as timestamp from range(300) t(i)) "
+        f"to '{path}'"
+    )
+    with pytest.raises(DataQualityError, match=rf"column '{column}' .*holds {re.escape(kind)}"):
+        run_extract(tmp_path, path)
 
 
 def test_missing_file_is_a_usage_error(tmp_path):

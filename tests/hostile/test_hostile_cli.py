@@ -13,7 +13,7 @@ import time
 import pytest
 
 from hostile_catalogue import PREFLIGHT, fake_champion, snapshot
-from recsys.cli import main
+from recsys.cli import _failure, main
 from recsys.ops import server
 
 
@@ -93,7 +93,22 @@ def test_similar_never_returns_the_item_itself(tmp_path, capsys, k):
 
 def test_runs_explains_an_empty_data_dir(tmp_path, capsys):
     assert main(["runs", "--data-dir", str(tmp_path / "empty")]) == 0
-    assert capsys.readouterr().out.startswith("no runs in ")
+    assert capsys.readouterr().err.startswith("no runs in ")
+    assert main(["runs", "--json", "--data-dir", str(tmp_path / "empty")]) == 0
+    assert capsys.readouterr().out == ""  # JSON lines only: none
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OSError(28, "No space left on device"),
+        OSError("25600 requested and 24544 written"),  # numpy's short write
+        RuntimeError("IO Error: Async write failed: No space left on device"),
+    ],
+)
+def test_a_full_disk_is_named_whatever_reports_it(capsys, exc):
+    assert _failure(exc) == 1
+    assert capsys.readouterr().err.startswith("error: no space left on the disk")
 
 
 def test_runs_refuses_a_file_and_reports_a_current_that_points_nowhere(tmp_path, capsys):

@@ -1,0 +1,54 @@
+"""Stop signals (SIGTERM, SIGINT) seen while a flow runs, so no retry and no exit code hides them.
+
+Prefect turns SIGTERM into a `TerminationSignal` raised in the main thread, and Python turns
+SIGINT into `KeyboardInterrupt`. When either lands while DuckDB runs a query, DuckDB catches it
+and raises its own "Query interrupted" error instead: a stage then looked like an I/O hiccup
+(retried, and the run published and exited 0), or the flow ended as an ordinary failure. The
+handler installed here notes the signal first and then hands it on unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from types import FrameType
+
+_seen: int | None = None
+
+
+def watch() -> None:
+    """Note SIGTERM and SIGINT before the handler in place (Prefect's, Python's) gets them.
+
+    Call it from the main thread once the flow engine has installed its handlers (at the top
+    of a flow); elsewhere it does nothing."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous = signal.getsignal(sig)
+            if not getattr(previous, "recsys_noting", False):
+                signal.signal(sig, _noting(previous))
+        except ValueError:  # not the main thread
+            return
+
+
+def _noting(previous):
+    def handler(signum: int, frame: FrameType | None) -> None:
+        global _seen
+        _seen = signum
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    handler.recsys_noting = True
+    return handler
+
+
+def stopped() -> int | None:
+    """The stop signal received since the process started, or None."""
+    return _seen
+
+
+def exit_code() -> int | None:
+    """The shell's exit code for the stop signal received (128 + its number), or None."""
+    return None if _seen is None else 128 + _seen
