@@ -13,10 +13,8 @@ Exit codes: 0 published; 1 other failure; 2 usage/configuration; 3 data quality;
 from __future__ import annotations
 
 import atexit
-import errno
 import logging
 import os
-import re
 import signal
 import sys
 from datetime import datetime
@@ -24,12 +22,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
-from recsys import redact
 from recsys.config import PipelineConfig, load_config, refresh_config, resolve_config
-from recsys.errors import RecsysError, UsageError
+from recsys.errors import UsageError
+from recsys.exitcodes import failure
 from recsys.inputs import find
 from recsys.layout import check_data_dir
 from recsys.ops import signals
@@ -336,20 +333,6 @@ def generate(
     typer.echo(f"wrote {events:,} events over {items:,} items to {path}")
 
 
-# typer vendors its own click (typer._click) in newer versions; both are caught.
-_EXIT = (click.exceptions.Exit, typer.Exit)
-_ABORT = (click.exceptions.Abort, typer.Abort)
-_CLICK = (click.ClickException, typer.TyperException)
-
-
-def _one_line(exc: BaseException) -> str:
-    """An unexpected error as one line: no traceback, no file content, no URL secrets."""
-    if type(exc).__module__.startswith(("duckdb", "_duckdb")):
-        return redact.db_error(exc)
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return redact.text(lines[0] if lines else "")
-
-
 def _environment() -> None:
     """What Prefect and GX read when they are first imported (so: before any command runs).
     The ephemeral Prefect API can need more than its default 20 s to migrate SQLite on a
@@ -370,54 +353,12 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:
         # After a stop signal the error it became (e.g. DuckDB's "Query interrupted") is
         # noise: the signal is the answer.
-        code = _failure(exc) if signals.stopped() is None else 1
+        code = failure(exc) if signals.stopped() is None else 1
     if signals.stopped() is not None:
         name = signal.Signals(signals.stopped()).name
         typer.echo(f"error: stopped by {name}; a run not yet published was rolled back", err=True)
         return signals.exit_code()
     return code
-
-
-def _failure(exc: BaseException) -> int:
-    """The exit code of a command that raised `exc`, its one line printed."""
-    if isinstance(exc, RecsysError):
-        typer.echo(f"error: {redact.text(str(exc))}", err=True)
-        return exc.exit_code
-    if isinstance(exc, _EXIT):
-        return exc.exit_code
-    if isinstance(exc, _ABORT):
-        typer.echo("error: aborted", err=True)
-        return 1
-    if isinstance(exc, _CLICK):
-        usage = getattr(exc, "ctx", None) is not None and exc.exit_code == 2
-        where = f" (see '{exc.ctx.command_path} --help')" if usage else ""
-        typer.echo(f"error: {exc.format_message()}{where}", err=True)
-        return exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
-        typer.echo("error: interrupted", err=True)
-        return 130
-    if not isinstance(exc, Exception):
-        raise exc
-    if _disk_full(exc):
-        typer.echo(
-            "error: no space left on the disk (the data dir's or the temp dir's); "
-            f"nothing was published ({type(exc).__name__})",
-            err=True,
-        )
-        return 1
-    typer.echo(f"error: {type(exc).__name__}: {_one_line(exc)}", err=True)
-    return 1
-
-
-def _disk_full(exc: BaseException) -> bool:
-    """A write that ran out of disk, however the library reports it (errno ENOSPC, DuckDB's
-    "No space left on device", numpy's short write "N requested and M written")."""
-    text = str(exc)
-    return (
-        getattr(exc, "errno", None) == errno.ENOSPC
-        or "No space left on device" in text
-        or re.search(r"\d+ requested and \d+ written", text) is not None
-    )
 
 
 def console() -> None:

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from hostile_catalogue import PREFLIGHT, fake_champion, snapshot
-from recsys.cli import _failure, main
+from recsys.cli import main
+from recsys.exitcodes import failure
 from recsys.ops import server
 
 
@@ -107,7 +108,7 @@ def test_runs_explains_an_empty_data_dir(tmp_path, capsys):
     ],
 )
 def test_a_full_disk_is_named_whatever_reports_it(capsys, exc):
-    assert _failure(exc) == 1
+    assert failure(exc) == 1
     assert capsys.readouterr().err.startswith("error: no space left on the disk")
 
 
