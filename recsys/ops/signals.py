@@ -24,7 +24,8 @@ def watch() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
             previous = signal.getsignal(sig)
-            if not getattr(previous, "recsys_noting", False):
+            # An ignored signal stays ignored (a background job's SIGINT, nohup's SIGHUP).
+            if previous != signal.SIG_IGN and not getattr(previous, "recsys_noting", False):
                 signal.signal(sig, _noting(previous))
         except ValueError:  # not the main thread
             return
