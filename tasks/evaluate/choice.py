@@ -180,6 +180,12 @@ def serving_grid(
     def with_count(parts: list, count: tuple) -> Pooled:
         return Pooled([parts[0], count, parts[2]])
 
+    # Each decay's session search (embedding, popularity) once for every finalist.
+    session_parts = (
+        {d: recent.channels(shared, d, depth, (1.0, 0.0, 1.0)) for d in decays}
+        if len(sessions)
+        else {}
+    )
     grids = {}
     for channel in finalists:
         item_pool = with_count(item_parts, item_counts[channel])
@@ -187,8 +193,7 @@ def serving_grid(
         grid = Grid(item, [], cfg.export.recency_decay, item_gains, [], item_points, [])
         if len(sessions):
             by_decay = {}
-            for d in decays:
-                parts = recent.channels(shared, d, depth, (1.0, 0.0, 1.0))
+            for d, parts in session_parts.items():
                 count = recent.channels(own[channel], d, depth, (0.0, 1.0, 0.0))[COUNT]
                 by_decay[d] = with_count(parts, count)
             decay = decays[0]

@@ -127,7 +127,12 @@ def _unreadable(events: EventsInput, exc: duckdb.Error) -> DataQualityError:
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
-    return [row[0] for row in con.execute(f"describe {relation}").fetchall()]
+    return list(_types(con, relation))
+
+
+def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    """Each column's DuckDB type, in order."""
+    return {row[0]: row[1] for row in con.execute(f"describe {relation}").fetchall()}
 
 
 def check_layout(columns: list[str], source: str) -> None:
@@ -143,10 +148,6 @@ def check_layout(columns: list[str], source: str) -> None:
             f"of {len(columns[0])} characters): a row is truncated or malformed, or the "
             "delimiter is unusual (set extract.csv_delimiter)"
         )
-
-
-def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
-    return {row[0]: row[1] for row in con.execute(f"describe {relation}").fetchall()}
 
 
 # Column types that are not one value per row: their text ('[g0-i0]', '{a: 1}') is no id.
