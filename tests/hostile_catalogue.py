@@ -128,6 +128,10 @@ PREFLIGHT: dict[str, Case] = {
     "window 1e10 (runs for minutes)": Case(_set("train.window=10000000000"), 2, r"train\.window"),
     "window 0": Case(_set("train.window=0"), 2, r"train\.window: .*greater than or equal to 1"),
     "epochs 0": Case(_set("train.epochs=0"), 2, r"train\.epochs"),
+    "epochs true (read as 1)": Case(
+        _set("train.epochs=true"), 2, r"train\.epochs: must be a number"
+    ),
+    "ks holding false": Case(_set("evaluate.ks=[10,false]"), 2, r"evaluate\.ks: must hold numbers"),
     "epochs 1e5": Case(_set("train.epochs=100000"), 2, r"train\.epochs: .*less than"),
     "vector_size 1": Case(_set("train.vector_size=1"), 2, r"train\.vector_size"),
     "vector_size huge": Case(_set("train.vector_size=99999"), 2, r"train\.vector_size"),
@@ -209,6 +213,9 @@ PREFLIGHT: dict[str, Case] = {
     ),
     "config 2 MB": Case(_config("# x\n" * 600_000), 2, r"bytes: not a config file"),
     "config unknown key": Case(_config("train:\n  epocs: 3\n"), 2, r"did you mean train\.epochs"),
+    "config boolean for a number": Case(
+        _config("gate:\n  k: yes\n"), 2, r"gate\.k: must be a number, not true/false"
+    ),
     "config NaN value": Case(_config("train:\n  alpha: .nan\n"), 2, r"train\.alpha: .*finite"),
     "config billion laughs (hung)": Case(_config(_BOMB), 2, r"expands to more than 100,000"),
     "config nested 5000 deep": Case(

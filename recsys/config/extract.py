@@ -24,6 +24,10 @@ class ColumnMap(Section):
         description="Optional column; when present it replaces gap sessionization.",
     )
 
+    def names(self) -> tuple[str, ...]:
+        """The column names the input is read by (the optional ones when set)."""
+        return tuple(name for name in self.model_dump().values() if name is not None)
+
 
 class ExtractConfig(Section):
     """DuckDB extraction: typing, cleaning, sessionization and the time split."""

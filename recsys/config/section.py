@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+import types
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class Section(BaseModel):
@@ -15,6 +16,27 @@ class Section(BaseModel):
     # infinity are refused in every float: gensim crashes on them (alpha=inf segfaults) and
     # no bound or rule can be checked against a NaN.
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # Pydantic reads true as 1: `epochs: true` (a YAML slip for a commented-out value)
+        # would train one epoch without a word.
+        annotation = cls.model_fields[info.field_name].annotation
+        if isinstance(value, bool) and _numeric(annotation):
+            raise ValueError("must be a number, not true/false")
+        listed = isinstance(value, list) and get_origin(annotation) in (list, tuple)
+        if listed and any(isinstance(v, bool) for v in value) and _numeric(get_args(annotation)[0]):
+            raise ValueError("must hold numbers, not true/false")
+        return value
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field takes an int or a float (alone or with None), never a boolean."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(args) and all(_numeric(a) for a in args)
+    return annotation in (int, float)
 
 
 # Seeds go to numpy's and gensim's generators, which take 0 <= seed < 2**32.

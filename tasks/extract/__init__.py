@@ -83,7 +83,7 @@ def _run_sql(
     else:
         log.info("extract: reading %s (%s)", source.source, source.format)
         # Parquet is read by extract/rows itself (no copy of the input first).
-        lazy = read_source(con, source, cfg.csv_delimiter, lazy=True)
+        lazy = read_source(con, source, cfg.csv_delimiter, lazy=True, named=cfg.columns.names())
         slots = column_slots(con, cfg, source.source)
         params["use_session_ref"] = slots["session_id"] is not None
         sqlrun.run(con, "extract/typed", params, idents=slots)

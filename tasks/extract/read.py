@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import re
 from collections.abc import Iterator
 
 import duckdb
@@ -36,6 +38,7 @@ def read_source(
     delimiter: str | None,
     *,
     lazy: bool = False,
+    named: tuple[str, ...] = (),
 ) -> bool:
     """Make `source_rows` (the input's rows with `input_order`), which `typed_rows` reads.
 
@@ -50,6 +53,9 @@ def read_source(
     lazy
         If the format allows (`LAZY_FORMATS`), make `source_rows` a view over the files,
         read by the statement that scans it (run it under `scan_errors`), instead of a copy.
+    named
+        The configured column names: a CSV header that names one of them twice is refused
+        (DuckDB would read the second as `name_1` and the first would win unseen).
 
     Returns
     -------
@@ -63,17 +69,13 @@ def read_source(
     """
     lazy = lazy and events.format in LAZY_FORMATS
     files = [duckdb_path(f) for f in events.files]
+    params: dict[str, object] = {"path": files, "delimiter": None, "columns": None}
     try:
-        params: dict[str, object] = {"path": files, "delimiter": None, "columns": None}
         if events.format == "csv":
             # read_csv takes one delimiter for all files: the configured one, else the
             # first file's sniffed one (a NULL delimiter would not sniff).
-            params["delimiter"] = (
-                delimiter
-                or sqlrun.fetch_one(con, "extract/sniff_csv", params={"first_file": files[0]})[
-                    "delimiter"
-                ]
-            )
+            params["delimiter"] = delimiter or _sniffed_delimiter(con, events, files[0])
+            _check_header(con, events, files[0], str(params["delimiter"]), named)
         sqlrun.run(con, "extract/source", params)
         sqlrun.run(con, f"extract/read_{events.format}")
         if events.format == "json":
@@ -90,7 +92,7 @@ def read_source(
         drop_source(con)
         sqlrun.run(con, "extract/source_lazy" if lazy else "extract/source_copy")
     except duckdb.Error as exc:
-        raise _unreadable(events, exc) from exc
+        raise _unreadable(con, events, exc, delimiter or params["delimiter"]) from exc
     return lazy
 
 
@@ -118,7 +120,109 @@ def drop_source(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"drop {kind} if exists source_rows")
 
 
-def _unreadable(events: EventsInput, exc: duckdb.Error) -> DataQualityError:
+# What _sniffed_delimiter tries when DuckDB's sniffer gives up on a file.
+_DELIMITERS = (",", "\t", ";", "|")
+_LINE_ERROR = re.compile(r"CSV Error on Line: (\d+)")
+_SNIFF_FAILED = re.compile(r'Error when sniffing file "([^"]+)"')
+_FILE = re.compile(r"^\s*file = (.+)$", flags=re.MULTILINE)
+_FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def _sniffed_delimiter(con: duckdb.DuckDBPyConnection, events: EventsInput, first: str) -> str:
+    """The first file's delimiter as DuckDB's sniffer finds it. When the sniffer gives up
+    (one malformed row is enough: it fails, naming neither the row nor the reason, or it
+    reads each line as one column), the delimiter that splits the header into the most
+    columns is tried with the standard quote: if the file reads, that is the delimiter; if
+    not, the error names the line."""
+    sniffed: duckdb.Error | None = None
+    try:
+        found = sqlrun.fetch_one(con, "extract/sniff_csv", params={"first_file": first})
+        if found["column_count"] > 1:
+            return found["delimiter"]
+    except duckdb.Error as exc:
+        sniffed = exc
+    widths = {d: _header_width(con, first, d) for d in _DELIMITERS}
+    if max(widths.values()) < 2:
+        if sniffed is not None:
+            raise sniffed
+        return found["delimiter"]  # one column whatever the delimiter: check_layout says so
+    widest = max(widths, key=lambda d: (widths[d], -_DELIMITERS.index(d)))
+    try:
+        _strict_read(con, first, widest)
+    except duckdb.Error as exc:
+        raise DataQualityError(f"{events.source}: cannot be read as csv: {_bad_line(exc)}") from exc
+    return widest
+
+
+def _header_width(con: duckdb.DuckDBPyConnection, file: str, delimiter: str) -> int:
+    """How many columns `delimiter` splits the file's first line into (0: unreadable)."""
+    try:
+        line = sqlrun.fetch_one(con, "extract/csv_first_line", params={"file": file}).get("line")
+    except duckdb.Error:
+        return 0
+    return len(next(csv.reader([(line or "").rstrip("\r")], delimiter=delimiter)))
+
+
+def _strict_read(con: duckdb.DuckDBPyConnection, file: str, delimiter: str) -> None:
+    """Read `file` with `delimiter` and nothing sniffed; raises DuckDB's error naming the
+    first line that does not split into the header's columns."""
+    width = max(_header_width(con, file, delimiter), 1)
+    columns = {f"column{i}": "VARCHAR" for i in range(width)}
+    params = {"file": file, "delimiter": delimiter, "columns": columns}
+    sqlrun.run(con, "extract/csv_probe", params)
+
+
+def _bad_line(exc: duckdb.Error) -> str:
+    """DuckDB's strict CSV error as the line number and the reason, without the line."""
+    message = str(exc)
+    line, fields = _LINE_ERROR.search(message), _FIELDS.search(message)
+    if line and fields:
+        more = int(fields.group(2)) > int(fields.group(1))
+        return (
+            f"line {line.group(1)} has {'more' if more else 'fewer'} fields than the header's "
+            f"{fields.group(1)} (a stray delimiter, a missing value or a quote left open)"
+        )
+    if line and "unterminated quote" in message:
+        return f"line {line.group(1)} opens a quote that is never closed"
+    return redact.db_error(exc)
+
+
+def _check_header(
+    con: duckdb.DuckDBPyConnection,
+    events: EventsInput,
+    first_file: str,
+    delimiter: str,
+    named: tuple[str, ...],
+) -> None:
+    header = sqlrun.fetch_one(
+        con, "extract/csv_header", params={"first_file": first_file, "delimiter": delimiter}
+    )
+    cells = list(header.values())
+    for name in dict.fromkeys(named):
+        if cells.count(name) > 1:
+            raise DataQualityError(
+                f"{events.source}: the header names column '{name}' {cells.count(name)} "
+                "times; which one to read is ambiguous (rename the others)"
+            )
+
+
+def _unreadable(
+    con: duckdb.DuckDBPyConnection, events: EventsInput, exc: duckdb.Error, delimiter: object
+) -> DataQualityError:
+    message = str(exc)
+    if events.format == "csv" and delimiter:
+        later = _SNIFF_FAILED.search(message)
+        if later:  # a later file of a glob: read strictly, the error then names the line
+            try:
+                _strict_read(con, later.group(1), str(delimiter))
+            except duckdb.Error as probe:
+                exc, message = probe, str(probe)
+        file = _FILE.search(message)
+        if _LINE_ERROR.search(message):
+            name = f"{file.group(1).strip()}: " if file and len(events.files) > 1 else ""
+            return DataQualityError(
+                f"{events.source}: cannot be read as csv: {name}{_bad_line(exc)}"
+            )
     # DuckDB's CSV errors put the reason (e.g. "not utf-8 encoded") after the echoed row,
     # which must not be shown (it is file content): redact.db_error keeps one and not the other.
     keep = (*events.files, *(duckdb_path(f) for f in events.files))

@@ -224,6 +224,12 @@ def test_accepted_timestamps(tmp_path, name):
     assert quality(paths, cfg).details["failed"] == 0
 
 
+def _csv_with(before: int, bad: str, after: int) -> bytes:
+    """A CSV file whose line before + 2 is `bad` (the header is line 1)."""
+    rows = [f"u{i % 7},i{i % 11},{1_700_000_000 + 60 * i}" for i in range(before + after)]
+    return "\n".join(["user_id,item_id,timestamp", *rows[:before], bad, *rows[before:]]).encode()
+
+
 REFUSED = {
     "negative epoch": (_ts_rows(-86_400), 3, r"no_ancient"),
     "year 9999": (_ts_rows("9999-01-01T00:00:00"), 3, r"no_future"),
@@ -272,7 +278,22 @@ REFUSED = {
     "duplicate header names": (
         _bytes("e.csv", b"user_id,user_id,timestamp\nu1,i1,1700000000\n"),
         3,
-        r"missing required column 'item_id'",
+        r"e\.csv: the header names column 'user_id' 2 times",
+    ),
+    "item column twice": (
+        _bytes("e.csv", b"user_id,item_id,timestamp,item_id\nu1,i1,1700000000,x\n"),
+        3,
+        r"the header names column 'item_id' 2 times",
+    ),
+    "a row with an extra field": (
+        _bytes("e.csv", _csv_with(120, "u2,i3,1700000100,x,y", 40)),
+        3,
+        r"e\.csv: cannot be read as csv: line 122 has more fields than the header's 3",
+    ),
+    "a row with a missing field": (
+        _bytes("e.csv", _csv_with(120, "u2,i3", 0)),
+        3,
+        r"e\.csv: cannot be read as csv: line 122 has fewer fields than the header's 3",
     ),
     "a secret file as events": (
         _bytes("shadow.csv", b"root:$6$SECRETHASH:19000:0:99999:7:::\n"),

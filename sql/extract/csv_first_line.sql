@@ -1,0 +1,22 @@
+-- The first line of a CSV file as written, nothing sniffed (the sniffer gave up on the
+-- file): extract/read.py splits it with each usual delimiter to find the header's.
+with first_line as (
+    select line
+    from read_csv(
+        $file,
+        delim = chr(31),
+        quote = '',
+        escape = '',
+        header = false,
+        auto_detect = false,
+        columns = {'line': 'VARCHAR'},
+        strict_mode = false
+    )
+    limit 1
+),
+
+final as (
+    select line as line from first_line
+)
+
+select * from final
