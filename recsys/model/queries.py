@@ -2,7 +2,7 @@
 
 `similar` answers exactly what `GET /similar` does (recsys/serve/recall.py, on the run
 loaded the way the server loads it, without the lists a server also keeps); `recommend`
-reads the user's exported list.
+reads the user's exported list, or answers an unknown user's fallback as `GET /recommend`.
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ def similar(data_dir: Path, item_id: str, k: int) -> list[dict]:
 
 
 def recommend(data_dir: Path, user_id: str, k: int) -> list[dict]:
-    """The user's exported recommendations from the published run."""
+    """The user's exported recommendations from the published run; a user without a list
+    gets the popularity fallback, labelled by `source`, as `GET /recommend` answers."""
     run = current_run(data_dir)
     verify(run, hashed={USER_RECS})
     table = pq.read_table(run / USER_RECS, filters=[("user_id", "=", user_id)])
     if table.num_rows == 0:
-        raise UsageError(f"user '{user_id}' has no recommendations in {run.name}")
+        items = recall.user(load_run(run, lists=False), user_id, k)
+        return [{key: i[key] for key in ("rank", "item_id", "score", "source")} for i in items]
     table = table.sort_by("rank").filter(pc.less_equal(table.sort_by("rank")["rank"], k))
     return table.select(["rank", "item_id", "score", "source"]).to_pylist()

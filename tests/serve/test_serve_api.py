@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from helpers import FAST, SERVED_BLOCKLIST, run_cli
 from recsys.data.synthetic import group_of
 from recsys.layout import runs_dir
+from recsys.model import queries
 from recsys.model.store import current_run
 from recsys.serve import recall
 from recsys.serve.app import create_app
@@ -119,7 +120,7 @@ def test_exclude_never_shortens_a_list_the_catalogue_can_fill(served_data):
         assert {item, dropped}.isdisjoint(i["item_id"] for i in answer)
 
 
-def test_user_lists_and_the_unknown_user(api):
+def test_user_lists_and_the_unknown_user(api, served_data):
     client, run = api
     exported = by_key(run / "user_recs.parquet", "user_id")
     for user in sorted(exported)[:20]:
@@ -137,6 +138,11 @@ def test_user_lists_and_the_unknown_user(api):
     assert not {i["item_id"] for i in items} & set(SERVED_BLOCKLIST)
     counts = [i["score"] for i in items]
     assert counts == sorted(counts, reverse=True)
+    # The command line answers an unknown user the same way, not with an error.
+    cli = queries.recommend(served_data, "nobody-at-all", 5)
+    assert [(i["item_id"], i["source"]) for i in cli] == [
+        (i["item_id"], i["source"]) for i in items
+    ]
 
 
 def test_session_recall_exclude_unknown_and_because(api):
