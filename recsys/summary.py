@@ -88,10 +88,19 @@ def query_rows(rows: list[dict], as_json: bool = False) -> list[str]:
     """`recsys similar` / `recommend`: JSON lines, or tab-separated values."""
     if as_json:
         return [json.dumps(row) for row in rows]
-    return [
-        "\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values())
-        for row in rows
-    ]
+    return ["\t".join(_cell(v) for v in row.values()) for row in rows]
+
+
+def _cell(value: object) -> str:
+    """A TSV cell: a float to 4 places; an id's tab, line break or backslash escaped as in
+    Python (`\\t`), so a row keeps its columns and one row stays one line (ids are data)."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    text = str(value)
+    if any(c in text for c in "\t\n\r\\"):
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+        text = text.replace("\r", "\\r")
+    return text
 
 
 def tune_summary(result: dict) -> list[str]:

@@ -16,6 +16,7 @@ from hostile_catalogue import PREFLIGHT, fake_champion, snapshot
 from recsys.cli import main
 from recsys.exitcodes import failure
 from recsys.ops import server
+from recsys.summary import query_rows
 
 
 class _PrefectStarted(BaseException):
@@ -126,3 +127,13 @@ def test_runs_refuses_a_file_and_reports_a_current_that_points_nowhere(tmp_path,
     out, err = capsys.readouterr()
     assert out.strip()  # the kept runs are still listed
     assert len(err.strip().splitlines()) == 1 and "GONE" in err and "manifest.json" in err
+
+
+def test_tsv_rows_keep_their_columns_whatever_the_ids_hold():
+    ids = ["plain", "tab\there", "line\nbreak", "back\\slash\\t", "cr\r"]
+    rows = [{"rank": i + 1, "item_id": v, "score": 0.5, "source": "sr"} for i, v in enumerate(ids)]
+    lines = query_rows(rows)
+    assert all(len(line.split("\t")) == 4 and "\n" not in line for line in lines)
+    # Escaped as Python writes them: decoding gives back the id exactly.
+    decoded = [line.split("\t")[1].encode().decode("unicode_escape") for line in lines]
+    assert decoded == ids
