@@ -27,7 +27,7 @@ import typer
 from recsys.config import PipelineConfig, load_config, refresh_config, resolve_config
 from recsys.errors import UsageError
 from recsys.exitcodes import failure
-from recsys.inputs import find
+from recsys.inputs import EventsInput, find, shown
 from recsys.layout import check_data_dir
 from recsys.ops import signals
 from recsys.ops.scaleout import task_runner as runner_of
@@ -67,11 +67,16 @@ def data_dir_of(value: Path | None) -> Path:
 
 
 def _prepare_environment(folder: Path, events: str | None, cfg: PipelineConfig) -> None:
-    """Check what can be checked before Prefect starts (a wrong path fails in a second, not
-    after the API came up), then start the API the flows run on."""
+    """Check what can be checked before Prefect starts (a wrong path, an unreadable file or
+    a missing column fails in a second, not after the API came up), then start the API the
+    flows run on."""
     check_data_dir(folder)
     if events is not None:
-        find(events, cfg.extract.input_format)
+        fmt, files = find(events, cfg.extract.input_format)
+        from recsys.tasks.extract.read import check_columns
+
+        resolved = EventsInput(source=shown(events), format=fmt, files=files, fingerprint="")
+        check_columns(resolved, cfg.extract)
     from recsys.data.attributes import check_attributes_path
 
     check_attributes_path(cfg.evaluate.item_attributes.path, "evaluate.item_attributes.path")

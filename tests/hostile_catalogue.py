@@ -41,6 +41,12 @@ def _csv(d: Path, name: str = "e.csv") -> str:
     return str(path)
 
 
+def _text(d: Path, text: str, name: str = "e.csv") -> str:
+    path = d / name
+    path.write_text(text)
+    return str(path)
+
+
 def _config(text: str | bytes) -> Callable[[Path], list[str]]:
     def build(d: Path) -> list[str]:
         path = d / "c.yaml"
@@ -170,6 +176,19 @@ PREFLIGHT: dict[str, Case] = {
     "test_fraction negative": Case(_set("extract.test_fraction=-0.1"), 2, r"test_fraction"),
     "empty delimiter": Case(_set('extract.csv_delimiter=""'), 2, r"extract\.csv_delimiter"),
     "NUL in a column name": Case(_set('extract.columns.user_id="a\\0b"'), 2, r"columns\.user_id"),
+    "a column mapped to a name the file lacks": Case(
+        _set("extract.columns.item_id=movieId"), 3, r"e\.csv: missing required column 'movieId'"
+    ),
+    "a header naming item_id twice": Case(
+        _events(lambda d: _text(d, "user_id,item_id,item_id,timestamp\nu1,i1,i2,1700000000\n")),
+        3,
+        r"the header names column 'item_id' 2 times",
+    ),
+    "a malformed row": Case(
+        _events(lambda d: _text(d, CSV + "u2,i3,1700000100,extra\n" + CSV.split("\n", 1)[1])),
+        3,
+        r"e\.csv: cannot be read as csv: line 4 has more fields than the header's 3",
+    ),
     "empty column name": Case(_set('extract.columns.item_id=""'), 2, r"columns\.item_id"),
     "timestamp unit weeks": Case(_set("extract.timestamp_unit=weeks"), 2, r"timestamp_unit"),
     "ks [0]": Case(_set("evaluate.ks=[0]"), 2, r"evaluate\.ks: every K must be between 1 and 1000"),

@@ -12,7 +12,7 @@ import duckdb
 from recsys import redact, sqlrun
 from recsys.config import ExtractConfig
 from recsys.errors import DataQualityError
-from recsys.inputs import EventsInput, duckdb_path
+from recsys.inputs import EventsInput, duckdb_path, is_url
 
 REQUIRED = ("user_id", "item_id", "timestamp")
 OPTIONAL = ("event_type", "session_id")
@@ -39,6 +39,7 @@ def read_source(
     *,
     lazy: bool = False,
     named: tuple[str, ...] = (),
+    schema_only: bool = False,
 ) -> bool:
     """Make `source_rows` (the input's rows with `input_order`), which `typed_rows` reads.
 
@@ -56,6 +57,9 @@ def read_source(
     named
         The configured column names: a CSV header that names one of them twice is refused
         (DuckDB would read the second as `name_1` and the first would win unseen).
+    schema_only
+        Stop at the view `source_view` (its columns, no rows read beyond DuckDB's sniff):
+        what `check_columns` needs.
 
     Returns
     -------
@@ -86,6 +90,8 @@ def read_source(
             params["columns"] = {name: "JSON" for name in _columns(con, "source_view")}
             sqlrun.run(con, "extract/source", params)
             sqlrun.run(con, "extract/read_json_text")
+        if schema_only:
+            return False
         if events.format == "parquet" and set(_VIRTUAL) & set(_columns(con, "source_view")):
             sqlrun.run(con, "extract/read_parquet_ordered")
             lazy = False
@@ -258,10 +264,23 @@ def check_layout(columns: list[str], source: str) -> None:
 _NESTED = ("[", "STRUCT(", "MAP(", "UNION(")
 
 
+def check_columns(events: EventsInput, cfg: ExtractConfig) -> None:
+    """Refuse, before anything else starts, a local input whose first file cannot be read
+    or lacks a configured column: its header alone is read (DuckDB sniffs a sample), so a
+    wrong file or column mapping fails in a second, not after the Prefect API came up. The
+    extract stage checks every file again."""
+    if not events.files or any(is_url(f) for f in events.files):
+        return  # a URL is read once, by the stage
+    first = events.model_copy(update={"files": events.files[:1]})
+    with contextlib.closing(sqlrun.connect()) as con:
+        read_source(con, first, cfg.csv_delimiter, named=cfg.columns.names(), schema_only=True)
+        column_slots(con, cfg, events.source, relation="source_view")
+
+
 def column_slots(
-    con: duckdb.DuckDBPyConnection, cfg: ExtractConfig, source: str
+    con: duckdb.DuckDBPyConnection, cfg: ExtractConfig, source: str, relation: str = "source_rows"
 ) -> dict[str, str | None]:
-    types = _types(con, "source_rows")
+    types = _types(con, relation)
     present = list(types)
     check_layout([c for c in present if c != "input_order"], source)
     mapping = cfg.columns.model_dump()
