@@ -14,7 +14,8 @@ Three channels answer a query (one item, or the recent items of a session or a u
 Within one query's list each channel's scores are min-max normalised and the channels are
 added with their weights (CombSUM, Fox & Shaw 1994): an item missing from a channel's list
 gets 0 there. Weights are per list kind (item lists, session/user lists) and are chosen by
-`recsys tune` on the validation split; with a weight of 0 a channel is not consulted.
+`recsys tune` on the validation split; with a weight of 0 a channel is not consulted, except
+popularity, which then continues a list the others leave short (`fuse`).
 Evaluation, export and serving all call `fuse`, so they rank identically.
 """
 
@@ -44,43 +45,48 @@ def fuse(
         One (ids, scores) pair per channel, both (n_queries, depth); -1 pads a short list and
         an id appears at most once in a row. Channels may have different depths.
     weights
-        One weight per channel; a channel of weight 0 is ignored.
+        One weight per channel; a channel of weight 0 is not fused. The popularity channel,
+        given with weight 0, still fills a list that the others leave short: its items
+        follow every fused one, in popularity order, scored 0 (a count channel lists only
+        the items seen with the query; a baseline continued by popularity gained 1.8% of
+        HR@20 on a basket log over the same lists cut short).
     k
         Length of the fused lists.
 
     Returns
     -------
     ids (n, k) with -1 padding, fused scores (n, k) and per entry a bit mask of the channels
-    that listed the item (bit c = channel c). Ties are broken by the smaller id, so a list does
-    not depend on the order of the channels.
+    that listed the item (bit c = channel c; a fill entry has the popularity bit). Ties are
+    broken by the smaller id, so a list does not depend on the order of the channels.
     """
     n = channels[0][0].shape[0] if channels else 0
     used = [(c, i, s, w) for c, ((i, s), w) in enumerate(zip(channels, weights, strict=True))]
     used = [u for u in used if u[3] > 0 and u[1].shape[1] > 0]
-    if not used or n == 0 or k <= 0:
+    fill = fill_channel(channels, weights)
+    if (not used and fill is None) or n == 0 or k <= 0:
         return _empty(n, k)
+    if fill is not None:
+        used.append((POPULARITY, fill[0], fill[1], None))
     if n == 1:
         return _fuse_one(used, k)
     ids = np.concatenate([u[1] for u in used], axis=1).astype(np.int64, copy=False)
-    score = np.concatenate([minmax(u[1], u[2]) * np.float32(u[3]) for u in used], axis=1)
+    score = np.concatenate([_entry_scores(u) for u in used], axis=1)
     bits = np.concatenate([np.where(u[1] >= 0, 1 << u[0], 0) for u in used], axis=1)
+    fused = np.concatenate([np.full(u[1].shape, u[3] is not None) for u in used], axis=1)
     order = np.argsort(ids, axis=1, kind="stable")
     ids = np.take_along_axis(ids, order, 1)
     score = np.take_along_axis(score, order, 1)
     bits = np.take_along_axis(bits, order, 1)
+    fused = np.take_along_axis(fused, order, 1)
     width = ids.shape[1]
     first = ids >= 0
     first[:, 1:] &= ids[:, 1:] != ids[:, :-1]
     group = np.cumsum(first, axis=1) - 1
     slot = (np.arange(n)[:, None] * width + np.maximum(group, 0)).ravel()
     valid = (ids >= 0).ravel()
-    total = np.bincount(slot[valid], weights=score.ravel()[valid], minlength=n * width)
-    # Each channel lists an item once, so adding distinct bits is their bitwise or.
-    mask = np.bincount(slot[valid], weights=bits.ravel()[valid], minlength=n * width)
+    total, mask = _group_totals(slot, valid, score.ravel(), bits.ravel(), fused.ravel(), n * width)
     total = total.reshape(n, width)
-    mask = mask.reshape(n, width).astype(np.int64)
-    groups = first.sum(axis=1)
-    total = np.where(np.arange(width)[None, :] < groups[:, None], total, -np.inf)
+    mask = mask.reshape(n, width)
     item = np.full((n, width), -1, np.int64)
     item[np.nonzero(first)[0], group[first]] = ids[first]
     kk = min(k, width)
@@ -99,11 +105,57 @@ def fuse(
     out_mask = np.take_along_axis(mask, top, 1)
     missing = ~np.isfinite(out_scores)
     out_ids[missing], out_scores[missing], out_mask[missing] = -1, 0.0, 0
+    out_scores[out_scores < 0] = 0.0  # fill entries (FILL_OFFSET below every fused score)
     if kk < k:
         pad = ((0, 0), (0, k - kk))
         out_ids = np.pad(out_ids, pad, constant_values=-1)
         out_scores, out_mask = np.pad(out_scores, pad), np.pad(out_mask, pad)
     return out_ids, out_scores.astype(np.float32), out_mask
+
+
+# Where fill entries rank: their normalised popularity (0..1) this far below every fused
+# score (fused scores are sums of non-negative weighted min-max scores, so never below 0).
+FILL_OFFSET = 10.0
+
+
+def fill_channel(
+    channels: list[tuple[np.ndarray, np.ndarray]], weights: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The popularity channel when it fills rather than fuses (given, weight 0), else None."""
+    if len(channels) <= POPULARITY or weights[POPULARITY] > 0:
+        return None
+    ids, scores = channels[POPULARITY]
+    return (ids, scores) if ids.shape[1] > 0 else None
+
+
+def _entry_scores(used: tuple) -> np.ndarray:
+    """A channel's entries as `fuse` adds them: min-max score times weight (float32), or a
+    fill channel's min-max score alone."""
+    _, ids, scores, weight = used
+    normalised = minmax(ids, scores)
+    return normalised if weight is None else normalised * np.float32(weight)
+
+
+def _group_totals(
+    slot: np.ndarray,
+    valid: np.ndarray,
+    score: np.ndarray,
+    bits: np.ndarray,
+    fused: np.ndarray,
+    size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's fused score (float64 sums of float32 entries) and channel bits; a group
+    only a fill channel lists gets its fill score less FILL_OFFSET; an empty one -inf."""
+    real, filled = valid & fused, valid & ~fused
+    total = np.bincount(slot[real], weights=score[real], minlength=size)
+    # Each channel lists an item once, so adding distinct bits is their bitwise or.
+    mask = np.bincount(slot[real], weights=bits[real], minlength=size).astype(np.int64)
+    listed = np.bincount(slot[real], minlength=size) > 0
+    fill = np.bincount(slot[filled], weights=score[filled], minlength=size)
+    fill_only = ~listed & (np.bincount(slot[filled], minlength=size) > 0)
+    total = np.where(listed, total, np.where(fill_only, fill - FILL_OFFSET, -np.inf))
+    mask = np.where(fill_only, 1 << POPULARITY, mask)
+    return total, mask
 
 
 def _fuse_one(used: list, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,22 +165,25 @@ def _fuse_one(used: list, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     one-row call on per-call overhead of its 2-D gathers."""
     listed = [(c, i[0][i[0] >= 0], s[0][i[0] >= 0], w) for c, i, s, w in used]
     ids = np.concatenate([i for _, i, _, _ in listed]).astype(np.int64, copy=False)
-    score = np.concatenate([_minmax_listed(s) * np.float32(w) for _, _, s, w in listed])
+    score = np.concatenate(
+        [_minmax_listed(s) * (np.float32(1) if w is None else np.float32(w)) for *_, s, w in listed]
+    )
     bits = np.repeat([1 << c for c, *_ in listed], [len(i) for _, i, _, _ in listed])
+    fused = np.repeat([w is not None for *_, w in listed], [len(i) for _, i, _, _ in listed])
     order = np.argsort(ids, kind="stable")
-    ids, score, bits = ids[order], score[order], bits[order]
+    ids, score, bits, fused = ids[order], score[order], bits[order], fused[order]
     first = np.ones(len(ids), dtype=bool)
     first[1:] = ids[1:] != ids[:-1]
     group = np.cumsum(first) - 1
-    total = np.bincount(group, weights=score)
-    mask = np.bincount(group, weights=bits).astype(np.int64)
+    size = int(first.sum())
+    total, mask = _group_totals(group, np.ones(len(ids), bool), score, bits, fused, size)
     item = ids[first]
     top = np.lexsort((item, -total))[:k]
     out_ids = np.full((1, k), -1, np.int64)
     out_scores = np.zeros((1, k), np.float32)
     out_mask = np.zeros((1, k), np.int64)
     out_ids[0, : len(top)] = item[top]
-    out_scores[0, : len(top)] = total[top]
+    out_scores[0, : len(top)] = np.maximum(total[top], 0.0)
     out_mask[0, : len(top)] = mask[top]
     return out_ids, out_scores, out_mask
 
@@ -252,8 +307,9 @@ class Channels:
     def for_items(
         self, rows: np.ndarray, depth: int, weights: tuple[float, ...] = (1.0, 1.0, 1.0)
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Each channel's list for single items (the item's own row never listed); a channel
-        of weight 0 lists nothing (`fuse` would ignore it: a server saves the work)."""
+        """Each channel's list for single items (the item's own row never listed); the
+        embedding or count channel of weight 0 lists nothing (`fuse` would ignore it: a
+        server saves the work); popularity always lists (at weight 0 it fills, see `fuse`)."""
         rows = np.asarray(rows, dtype=np.int64)
         n = len(rows)
         channels = [_nothing(n)] * 3
@@ -263,9 +319,8 @@ class Channels:
         if self.counts is not None and weights[COUNT] > 0:
             counted = self.counts.query(np.arange(n), rows, np.ones(n, np.float32), n, depth)
             channels[COUNT] = _without(*counted, rows)
-        if weights[POPULARITY] > 0:
-            pop_ids, pop_scores = popularity_lists(self.popularity, n, depth + 1, self.popular)
-            channels[POPULARITY] = _without(pop_ids, pop_scores, rows, depth)
+        pop_ids, pop_scores = popularity_lists(self.popularity, n, depth + 1, self.popular)
+        channels[POPULARITY] = _without(pop_ids, pop_scores, rows, depth)
         return channels
 
     def for_sessions(
@@ -278,9 +333,10 @@ class Channels:
         channel_weights: tuple[float, ...] = (1.0, 1.0, 1.0),
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each channel's list for `n` sessions (or users): owner[i] holds item rows[i] with
-        weight weights[i] (see `decay_weights`); a channel of weight 0 in `channel_weights`
-        lists nothing. Items of the session are not removed here: that is the caller's rule
-        (the evaluation protocol, or the `seen` rule)."""
+        weight weights[i] (see `decay_weights`); the embedding or count channel of weight 0
+        in `channel_weights` lists nothing, popularity always lists (it fills). Items of
+        the session are not removed here: that is the caller's rule (the evaluation
+        protocol, or the `seen` rule)."""
         channels = [_nothing(n)] * 3
         if channel_weights[EMBEDDING] > 0:
             vectors = weighted_sum(self.queries, owner, rows, weights, n)
@@ -288,8 +344,7 @@ class Channels:
             channels[EMBEDDING] = (ids, scores)
         if self.counts is not None and channel_weights[COUNT] > 0:
             channels[COUNT] = self.counts.query(owner, rows, weights, n, depth)
-        if channel_weights[POPULARITY] > 0:
-            channels[POPULARITY] = popularity_lists(self.popularity, n, depth, self.popular)
+        channels[POPULARITY] = popularity_lists(self.popularity, n, depth, self.popular)
         return channels
 
 

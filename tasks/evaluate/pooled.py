@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.model.scoring import minmax
+from recsys.model.scoring import FILL_OFFSET, POPULARITY, minmax
 from recsys.tasks.evaluate.ranks import Cases
 
 
@@ -60,7 +60,8 @@ class Pooled:
     def totals(self, weights: tuple[float, ...]) -> np.ndarray:
         """Each pooled entry's fused score under `weights` (-inf: no weighted channel lists
         it, so fuse would not list it): float32 products summed in float64 in channel
-        order, as `fuse` sums them."""
+        order, as `fuse` sums them; an entry only a filling popularity channel lists (weight
+        0, see `fuse`) gets its score less FILL_OFFSET, as in `fuse`."""
         total = np.zeros(self.item.shape, np.float64)
         listed = np.zeros(self.item.shape, bool)
         for c, w in enumerate(weights[: len(self.score)]):
@@ -68,7 +69,11 @@ class Pooled:
                 part = (self.score[c] * np.float32(w)).astype(np.float64)
                 total += np.where(self.member[c], part, 0.0)
                 listed |= self.member[c]
-        return np.where(listed, total, -np.inf)
+        empty = np.full(self.item.shape, -np.inf)
+        if len(self.score) > POPULARITY and weights[POPULARITY] <= 0:
+            fill = self.score[POPULARITY].astype(np.float64) - FILL_OFFSET
+            empty = np.where(self.member[POPULARITY], fill, -np.inf)
+        return np.where(listed, total, empty)
 
     def locate(self, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Flat index into the pooled (n, width) arrays of each (row, item), -1 if absent."""

@@ -63,6 +63,24 @@ def test_fuse_by_hand_and_zero_weights():
     assert ids.tolist() == [[5, 6, 7, -1]]
 
 
+def test_popularity_at_weight_zero_fills_a_short_list():
+    # The count channel lists 7 > 8 only; popularity (weight 0) lists 9 > 7 > 5 > 3.
+    emb = (np.full((1, 0), -1), np.zeros((1, 0), np.float32))
+    count = (np.array([[7, 8]]), np.array([[2.0, 1.0]]))
+    popular = (np.array([[9, 7, 5, 3]]), np.array([[4.0, 3.0, 2.0, 1.0]]))
+    for rows in (1, 3):  # the one-row path of a server and the batch path
+        many = [(np.repeat(i, rows, 0), np.repeat(s, rows, 0)) for i, s in (emb, count, popular)]
+        ids, scores, mask = fuse(many, (0.0, 1.0, 0.0), 5)
+        # The count channel's items first, then popular items it did not list, scored 0.
+        assert ids.tolist() == [[7, 8, 9, 5, 3]] * rows
+        np.testing.assert_allclose(scores, [[1.0, 0.0, 0.0, 0.0, 0.0]] * rows)
+        labels = source_labels(mask, ("item2vec", "sr", "popularity")).tolist()
+        assert labels == [["sr", "sr", "popularity", "popularity", "popularity"]] * rows
+        # Fused (weight > 0), popularity is a channel like the others: no fill order.
+        fused = fuse(many, (0.0, 1.0, 1.0), 5)[0]
+        assert fused.tolist() == [[7, 9, 5, 3, 8]] * rows
+
+
 def test_count_lists_are_normalised_per_item_and_summed_per_session():
     # Item 0's list: 1 (4.0), 2 (2.0); item 3's list: 2 (1.0).
     counts = CountLists(np.array([0, 0, 3]), np.array([1, 2, 2]), np.array([4.0, 2.0, 1.0]), 5)
