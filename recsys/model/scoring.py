@@ -62,10 +62,13 @@ def fuse(
     n = channels[0][0].shape[0] if channels else 0
     used = [(c, i, s, w) for c, ((i, s), w) in enumerate(zip(channels, weights, strict=True))]
     used = [u for u in used if u[3] > 0 and u[1].shape[1] > 0]
-    fill = fill_channel(channels, weights)
+    fill = _fill_channel(channels, weights)
     if (not used and fill is None) or n == 0 or k <= 0:
         return _empty(n, k)
-    if fill is not None:
+    # Fill entries rank after every fused one: needless when one fused channel alone lists
+    # k items in every row (the embedding, always, on the export's hot path).
+    full = any(((u[1] >= 0).sum(axis=1) >= k).all() for u in used)
+    if fill is not None and not full:
         used.append((POPULARITY, fill[0], fill[1], None))
     if n == 1:
         return _fuse_one(used, k)
@@ -118,7 +121,7 @@ def fuse(
 FILL_OFFSET = 10.0
 
 
-def fill_channel(
+def _fill_channel(
     channels: list[tuple[np.ndarray, np.ndarray]], weights: tuple[float, ...]
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The popularity channel when it fills rather than fuses (given, weight 0), else None."""

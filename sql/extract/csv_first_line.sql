@@ -1,5 +1,5 @@
--- The first line of a CSV file as written, nothing sniffed (the sniffer gave up on the
--- file): extract/read.py splits it with each usual delimiter to find the header's.
+-- The first line of a CSV file as written, nothing sniffed: extract/read.py splits it into
+-- the header's names (a name given twice, the delimiter when DuckDB's sniffer gave up).
 with first_line as (
     select line
     from read_csv(

@@ -147,32 +147,43 @@ def _sniffed_delimiter(con: duckdb.DuckDBPyConnection, events: EventsInput, firs
             return found["delimiter"]
     except duckdb.Error as exc:
         sniffed = exc
-    widths = {d: _header_width(con, first, d) for d in _DELIMITERS}
+    line = _first_line(con, first)
+    widths = {d: 0 if line is None else len(_split(line, d)) for d in _DELIMITERS}
     if max(widths.values()) < 2:
         if sniffed is not None:
             raise sniffed
         return found["delimiter"]  # one column whatever the delimiter: check_layout says so
     widest = max(widths, key=lambda d: (widths[d], -_DELIMITERS.index(d)))
     try:
-        _strict_read(con, first, widest)
+        _strict_read(con, first, widest, widths[widest])
     except duckdb.Error as exc:
         raise DataQualityError(f"{events.source}: cannot be read as csv: {_bad_line(exc)}") from exc
     return widest
 
 
-def _header_width(con: duckdb.DuckDBPyConnection, file: str, delimiter: str) -> int:
-    """How many columns `delimiter` splits the file's first line into (0: unreadable)."""
+def _first_line(con: duckdb.DuckDBPyConnection, file: str) -> str | None:
+    """The file's first line as written (None: unreadable)."""
     try:
         line = sqlrun.fetch_one(con, "extract/csv_first_line", params={"file": file}).get("line")
     except duckdb.Error:
-        return 0
-    return len(next(csv.reader([(line or "").rstrip("\r")], delimiter=delimiter)))
+        return None
+    return (line or "").rstrip("\r").removeprefix("\ufeff")
 
 
-def _strict_read(con: duckdb.DuckDBPyConnection, file: str, delimiter: str) -> None:
-    """Read `file` with `delimiter` and nothing sniffed; raises DuckDB's error naming the
-    first line that does not split into the header's columns."""
-    width = max(_header_width(con, file, delimiter), 1)
+def _header(con: duckdb.DuckDBPyConnection, file: str, delimiter: str) -> list[str]:
+    """The names in the file's first line, split by `delimiter` with the standard quote, as
+    written: DuckDB's reader renames a repeated name `name_1`, hiding the repeat."""
+    line = _first_line(con, file)
+    return [] if line is None else _split(line, delimiter)
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter))
+
+
+def _strict_read(con: duckdb.DuckDBPyConnection, file: str, delimiter: str, width: int) -> None:
+    """Read `file` with `delimiter` as `width` text columns, nothing sniffed; raises
+    DuckDB's error naming the first line that does not split into that many."""
     columns = {f"column{i}": "VARCHAR" for i in range(width)}
     params = {"file": file, "delimiter": delimiter, "columns": columns}
     sqlrun.run(con, "extract/csv_probe", params)
@@ -200,10 +211,7 @@ def _check_header(
     delimiter: str,
     named: tuple[str, ...],
 ) -> None:
-    header = sqlrun.fetch_one(
-        con, "extract/csv_header", params={"first_file": first_file, "delimiter": delimiter}
-    )
-    cells = list(header.values())
+    cells = _header(con, first_file, delimiter)
     for name in dict.fromkeys(named):
         if cells.count(name) > 1:
             raise DataQualityError(
@@ -220,7 +228,8 @@ def _unreadable(
         later = _SNIFF_FAILED.search(message)
         if later:  # a later file of a glob: read strictly, the error then names the line
             try:
-                _strict_read(con, later.group(1), str(delimiter))
+                path, sep = later.group(1), str(delimiter)
+                _strict_read(con, path, sep, max(len(_header(con, path, sep)), 1))
             except duckdb.Error as probe:
                 exc, message = probe, str(probe)
         file = _FILE.search(message)
