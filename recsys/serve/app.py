@@ -155,13 +155,16 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
         items, unknown = recall.session(model, asked.items, asked.k, asked.exclude)
         return json_answer({"run_id": model.run_id, "items": items, "unknown": unknown})
 
-    # HEAD too: load balancers and uptime checks probe with it (the body is not sent).
-    @app.api_route("/health", methods=["GET", "HEAD"])
+    # HEAD too: load balancers and uptime checks probe with it (the body is not sent). Kept
+    # out of the OpenAPI document: one operation per path there, not two with the same id.
+    @app.get("/health")
+    @app.head("/health", include_in_schema=False)
     async def health() -> Response:
         """200 while the process runs."""
         return json_answer({"status": "ok", "run_id": served_id()})
 
-    @app.api_route("/ready", methods=["GET", "HEAD"], responses={503: {"model": Problem}})
+    @app.get("/ready", responses={503: {"model": Problem}})
+    @app.head("/ready", include_in_schema=False)
     async def ready() -> Response:
         """200 once a verified model is loaded, 503 before."""
         model = holder.model

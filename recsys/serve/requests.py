@@ -12,6 +12,7 @@ should be less than or equal to 1000`), which the app answers with 422.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
@@ -42,6 +43,26 @@ def explain(errors: list[dict], where: dict[str, str] | None = None) -> str:
             loc[0] = f"{where.get(loc[0], 'body')}.{loc[0]}"
         parts.append(f"{'.'.join(loc) or 'body'}: {error.get('msg', 'invalid')}")
     return "; ".join(parts) or "malformed request"
+
+
+def repeated_key(body: bytes) -> str | None:
+    """The first key that one object of a JSON body names twice, else None (also for a
+    body that is not JSON: the model's parser names that error).
+
+    RFC 8259 leaves a repeated name's meaning open (one parser keeps the first value,
+    another the last), so `{"items": [...], "items": [...]}` is refused, not guessed."""
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> None:
+        names = [name for name, _ in items]
+        if not found and len(set(names)) < len(names):
+            found.append(next(n for i, n in enumerate(names) if n in names[:i]))
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None
+    return found[0] if found else None
 
 
 class Requests:
@@ -81,7 +102,10 @@ class Requests:
         query = request.query_params
         values: dict[str, Any] = {"id": request.path_params[name]}
         if "k" in query:
-            values["k"] = query["k"]
+            ks = query.getlist("k")
+            if len(ks) > 1:  # which one was meant is a guess
+                raise Malformed(f"query.k: given {len(ks)} times, give it once")
+            values["k"] = ks[0]
         if "exclude" in query:
             values["exclude"] = query.getlist("exclude")
         unknown = set(query) - {"k", "exclude"}
@@ -97,6 +121,9 @@ class Requests:
 
     def session(self, body: bytes):
         """The session of a POST /recommend body (JSON)."""
+        twice = repeated_key(body)
+        if twice is not None:
+            raise Malformed(f"body: key {json.dumps(twice[:50])} given twice in one object")
         try:
             return self.session_model.model_validate_json(body)
         except PydanticError as exc:

@@ -249,7 +249,22 @@ def test_k_beyond_the_catalogue_and_at_the_bound(api):
             422,
             "query.exclude: List should have at most 40",
         ),
+        ("get", "/similar/g6-i6?k=3&k=30", None, 422, "query.k: given 2 times"),
         ("post", "/recommend", b"{not json", 422, "body: Invalid JSON"),
+        (
+            "post",
+            "/recommend",
+            b'{"items": ["g6-i6"], "k": 3, "items": ["g1-i1"]}',
+            422,
+            'body: key "items" given twice',
+        ),
+        (
+            "post",
+            "/recommend",
+            b'{"items": [{"a": 1, "a": 2}]}',
+            422,
+            'body: key "a" given twice',
+        ),
         ("post", "/recommend", b'{"k": 3}', 422, "body.items: Field required"),
         (
             "post",
@@ -354,6 +369,9 @@ def test_docs_and_run_reports(api):
     params = {p["name"] for p in spec["paths"]["/similar/{item_id}"]["get"]["parameters"]}
     assert params == {"item_id", "k", "exclude"}
     assert "requestBody" in spec["paths"]["/recommend"]["post"]
+    # client generators key their functions by operationId: each must be unique
+    ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
+    assert len(ids) == len(set(ids)), ids
     report = client.get(f"/runs/{run.name}/report")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert report.content == (run / "report.html").read_bytes()
