@@ -223,6 +223,11 @@ PREFLIGHT: dict[str, Case] = {
         _config("train:\n  epochs: [1,\n"), 2, r"is not valid YAML: .* at line \d+, column \d+$"
     ),
     "config tab indent": Case(_config("train:\n\tepochs: 3\n"), 2, r"is not valid YAML"),
+    "config section twice": Case(
+        _config("train:\n  epochs: 3\ntrain:\n  window: 5\n"),
+        2,
+        r"key 'train' given twice in one mapping at line 3, column 1$",
+    ),
     "config a list": Case(_config("- a\n- b\n"), 2, r"must hold a mapping"),
     "config /dev/null": Case(
         lambda d: ["run", "--config", "/dev/null"], 2, r"config file /dev/null is not a regular"

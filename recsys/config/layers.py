@@ -29,6 +29,34 @@ from recsys.errors import UsageError
 from recsys.layout import tuned_path
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """`yaml.safe_load` that refuses a mapping naming one key twice: PyYAML keeps the last
+    value silently, so a second `train:` section would drop every key of the first."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    twice = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: the constructor below names it
+                    break
+                if twice:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"key {_shown(key)} given twice in one mapping",
+                        problem_mark=key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load(text: str) -> Any:
+    return yaml.load(text, Loader=_UniqueKeys)  # a SafeLoader: no Python objects built
+
+
 def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     node = tree
@@ -58,7 +86,7 @@ def parse_override(item: str) -> tuple[str, Any]:
     if not all(part.isidentifier() for part in key.strip().split(".")):
         raise UsageError(f"--set {key.strip()!r}: a key is dotted names, e.g. train.epochs")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise UsageError(f"--set {key}: cannot parse value {raw!r}: {_yaml_problem(exc)}") from exc
     except RecursionError as exc:
@@ -122,7 +150,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if info.st_size > MAX_CONFIG_BYTES:
         raise UsageError(f"config file {path} has {info.st_size:,} bytes: not a config file")
     try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+        data = _load(path.read_bytes().decode("utf-8")) or {}
     except UnicodeDecodeError as exc:
         raise UsageError(f"config file {path} is not UTF-8 text (a binary file?)") from exc
     except OSError as exc:

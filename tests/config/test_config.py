@@ -68,6 +68,29 @@ def test_missing_or_bad_yaml(tmp_path):
         load_config([bad])
 
 
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
+    """PyYAML keeps the last of two equal keys: the first `train:` section would vanish."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("train:\n  epochs: 3\nexport:\n  k: 7\ntrain:\n  window: 5\n")
+    with pytest.raises(UsageError, match=r"key 'train' given twice in one mapping at line 5"):
+        load_config([twice])
+    with pytest.raises(UsageError, match=r"--set export.item_weights: .*'count' given twice"):
+        parse_override("export.item_weights={count: 1, embedding: 2, count: 3}")
+    # a merge key's values may be overridden: that is what `<<` is for
+    merged = tmp_path / "merged.yaml"
+    merged.write_text(
+        "base: &w {embedding: 1, count: 2}\nexport:\n  item_weights:\n    <<: *w\n    count: 0.5\n"
+    )
+    with pytest.raises(UsageError, match="base"):  # the anchor's home is an unknown key
+        load_config([merged])
+    merged.write_text(
+        "export:\n  item_weights: &w {embedding: 1, count: 2}\n"
+        "  session_weights:\n    <<: *w\n    count: 0.5\n"
+    )
+    weights = load_config([merged]).export.session_weights
+    assert (weights.embedding, weights.count) == (1, 0.5)
+
+
 def test_schema_renders_as_a_form():
     # Prefect builds the UI form from the flow's parameter schema.
     from prefect.utilities.callables import parameter_schema
