@@ -4,9 +4,10 @@ against tuned baselines, with an independent scorer (bench/recall_scorer.py).
 For each data set the last 10% of time is cut off as the future; `recsys run` (and, with
 `--tune`, `recsys tune` first) sees only the part before. Then, per future case:
 
-- item lists: `item_recs.parquet` of the session's last item (as published, k deep), the
-  session's items removed, HR@20 / MRR@20 against popularity, co-occurrence, SR, windowed
-  co-occurrence and item-kNN fitted on the same past (best parameters in hindsight);
+- item lists: `item_recs.parquet` of the session's last item (as published, k deep; an
+  item the model never saw gets the served popularity fallback), the session's items
+  removed, HR@20 / MRR@20 against popularity, co-occurrence, SR, windowed co-occurrence
+  and item-kNN fitted on the same past (best parameters in hindsight);
 - session lists: what `POST /recommend` answers for the session so far (the published
   vectors, count lists and weights, recsys/model/scoring.py) against whole-prefix SR and
   session-kNN.
@@ -71,6 +72,12 @@ def _cli(*args: str) -> int:
 
 
 def _published_item_lists(run: Path, log, future_cases) -> list[list[int]]:
+    """`item_recs.parquet` of each case's last item; an item the model never saw (first
+    seen in the future) gets the served popularity fallback, what `POST /recommend` answers
+    for it, as the baselines' lists of such an item are their popularity tie-break."""
+    from recsys.model.embedding import Embedding
+    from recsys.model.scoring import popularity_order
+
     code = {name: i for i, name in enumerate(log.names.tolist())}
     recs = pq.read_table(run / "item_recs.parquet").to_pylist()
     by_item: dict[int, list[tuple[int, int]]] = {}
@@ -78,7 +85,9 @@ def _published_item_lists(run: Path, log, future_cases) -> list[list[int]]:
         if r["item_id"] in code and r["neighbor_id"] in code:
             by_item.setdefault(code[r["item_id"]], []).append((r["rank"], code[r["neighbor_id"]]))
     lists = {item: [i for _, i in sorted(rows)] for item, rows in by_item.items()}
-    return [lists.get(prefix[-1], []) for prefix, _ in future_cases]
+    emb = Embedding.load(run)
+    popular = [code[emb.item_ids[r]] for r in popularity_order(emb.counts)[:80]]
+    return [lists.get(prefix[-1], popular) for prefix, _ in future_cases]
 
 
 def _published_session_lists(run: Path, log, future_cases, depth: int = 80) -> list[list[int]]:
@@ -87,7 +96,7 @@ def _published_session_lists(run: Path, log, future_cases, depth: int = 80) -> l
     from recsys.model import index
     from recsys.model.counts import CountLists
     from recsys.model.embedding import Embedding
-    from recsys.model.scoring import Channels, decay_weights, fuse
+    from recsys.model.scoring import Channels, decay_weights, fuse, popularity_order
 
     cfg = PipelineConfig.model_validate(
         migrate_config(json.loads((run / "manifest.json").read_text())["config"])
@@ -120,6 +129,11 @@ def _published_session_lists(run: Path, log, future_cases, depth: int = 80) -> l
         depth,
     )
     ids, _, _ = fuse(parts, ex.session_weights.of(), depth)
+    # A session of items the model never saw gets the popularity fallback (recall.session).
+    unknown = np.bincount(np.array(owner, dtype=np.int64), minlength=len(future_cases)) == 0
+    popular = popularity_order(emb.counts)[:depth]
+    ids[unknown] = -1
+    ids[np.ix_(unknown, np.arange(len(popular)))] = popular
     code = {name: i for i, name in enumerate(names.tolist())}
     items = emb.item_ids
     return [[code[items[i]] for i in row if i >= 0 and items[i] in code] for row in ids]
