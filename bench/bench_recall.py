@@ -71,13 +71,20 @@ def _cli(*args: str) -> int:
     return code
 
 
+def _served_fallback(run: Path, depth: int) -> list[str]:
+    """What `POST /recommend` answers for a session of items the model never saw (its
+    popularity fallback): the baselines' lists of such an item are their popularity
+    tie-break, so both sides answer it."""
+    from recsys.serve import recall
+    from recsys.serve.model import load_run
+
+    items, _ = recall.session(load_run(run, lists=False), ["\x00never-seen"], depth)
+    return [item["item_id"] for item in items]
+
+
 def _published_item_lists(run: Path, log, future_cases) -> list[list[int]]:
     """`item_recs.parquet` of each case's last item; an item the model never saw (first
-    seen in the future) gets the served popularity fallback, what `POST /recommend` answers
-    for it, as the baselines' lists of such an item are their popularity tie-break."""
-    from recsys.model.embedding import Embedding
-    from recsys.model.scoring import popularity_order
-
+    seen in the future) gets the served fallback."""
     code = {name: i for i, name in enumerate(log.names.tolist())}
     recs = pq.read_table(run / "item_recs.parquet").to_pylist()
     by_item: dict[int, list[tuple[int, int]]] = {}
@@ -85,8 +92,7 @@ def _published_item_lists(run: Path, log, future_cases) -> list[list[int]]:
         if r["item_id"] in code and r["neighbor_id"] in code:
             by_item.setdefault(code[r["item_id"]], []).append((r["rank"], code[r["neighbor_id"]]))
     lists = {item: [i for _, i in sorted(rows)] for item, rows in by_item.items()}
-    emb = Embedding.load(run)
-    popular = [code[emb.item_ids[r]] for r in popularity_order(emb.counts)[:80]]
+    popular = [code[i] for i in _served_fallback(run, 80) if i in code]
     return [lists.get(prefix[-1], popular) for prefix, _ in future_cases]
 
 
@@ -96,7 +102,7 @@ def _published_session_lists(run: Path, log, future_cases, depth: int = 80) -> l
     from recsys.model import index
     from recsys.model.counts import CountLists
     from recsys.model.embedding import Embedding
-    from recsys.model.scoring import Channels, decay_weights, fuse, popularity_order
+    from recsys.model.scoring import Channels, decay_weights, fuse
 
     cfg = PipelineConfig.model_validate(
         migrate_config(json.loads((run / "manifest.json").read_text())["config"])
@@ -129,14 +135,12 @@ def _published_session_lists(run: Path, log, future_cases, depth: int = 80) -> l
         depth,
     )
     ids, _, _ = fuse(parts, ex.session_weights.of(), depth)
-    # A session of items the model never saw gets the popularity fallback (recall.session).
-    unknown = np.bincount(np.array(owner, dtype=np.int64), minlength=len(future_cases)) == 0
-    popular = popularity_order(emb.counts)[:depth]
-    ids[unknown] = -1
-    ids[np.ix_(unknown, np.arange(len(popular)))] = popular
     code = {name: i for i, name in enumerate(names.tolist())}
     items = emb.item_ids
-    return [[code[items[i]] for i in row if i >= 0 and items[i] in code] for row in ids]
+    lists = [[code[items[i]] for i in row if i >= 0 and items[i] in code] for row in ids]
+    popular = [code[i] for i in _served_fallback(run, depth) if i in code]
+    queried = np.bincount(np.array(owner, dtype=np.int64), minlength=len(future_cases)) > 0
+    return [lists[c] if queried[c] else popular for c in range(len(future_cases))]
 
 
 def measure(

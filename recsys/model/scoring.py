@@ -67,8 +67,7 @@ def fuse(
         return _empty(n, k)
     # Fill entries rank after every fused one: needless when one fused channel alone lists
     # k items in every row (the embedding, always, on the export's hot path).
-    full = any(((u[1] >= 0).sum(axis=1) >= k).all() for u in used)
-    if fill is not None and not full:
+    if fill is not None and not any(((u[1] >= 0).sum(axis=1) >= k).all() for u in used):
         used.append((POPULARITY, fill[0], fill[1], None))
     if n == 1:
         return _fuse_one(used, k)

@@ -54,9 +54,12 @@ def repeated_key(body: bytes) -> str | None:
     found: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> None:
-        names = [name for name, _ in items]
-        if not found and len(set(names)) < len(names):
-            found.append(next(n for i, n in enumerate(names) if n in names[:i]))
+        seen: set[str] = set()
+        for name, _ in items:
+            if name in seen:
+                found.append(name)
+                return
+            seen.add(name)
 
     try:
         json.loads(body, object_pairs_hook=pairs)
