@@ -39,6 +39,25 @@ HEADER = "user_id,item_id,timestamp,event_type"
 FAST = ["--set", "train.epochs=5", "--set", "train.vector_size=32", "--set", "train.workers=1"]
 
 
+def artifact(key: str):
+    """The latest artifact with this key from the test harness's Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas import filters
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    # The sync client sends None for omitted filters, which the 3.8 server rejects.
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=filters.ArtifactFilter(key=filters.ArtifactFilterKey(any_=[key])),
+            flow_run_filter=filters.FlowRunFilter(),
+            task_run_filter=filters.TaskRunFilter(),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+            offset=0,
+        )
+    return found[0]
+
+
 def run_cli(*args: str) -> int:
     return main([str(a) for a in args])
 

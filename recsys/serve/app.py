@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
@@ -36,8 +37,28 @@ from recsys.serve.swap import ModelHolder
 CLIENT_CLOSED = 499
 
 
-def json_answer(content: dict, status: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+def json_answer(content: dict, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(
+        orjson.dumps(content), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+class AnyText(Convertor):
+    """A path id as sent, every character included. Starlette's `path` convertor is `.*`,
+    whose dot stops at a newline, and its `$` matches before a final newline: `/similar/a%0A`
+    was answered as item 'a'. Ids are compared exactly, so the id must be exactly what
+    came."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("any_text", AnyText())
 
 
 class Item(BaseModel):
@@ -101,7 +122,7 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
         return json_answer({"detail": "no verified model loaded yet", "run_id": None}, 503)
 
     @app.get(
-        "/similar/{item_id:path}",
+        "/similar/{item_id:any_text}",
         response_model=SimilarAnswer,
         responses=problems,
         openapi_extra=checks.openapi_list("item_id", "the item"),
@@ -120,7 +141,7 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
         return json_answer({"run_id": model.run_id, "item_id": asked.id, "items": items})
 
     @app.get(
-        "/recommend/{user_id:path}",
+        "/recommend/{user_id:any_text}",
         response_model=UserAnswer,
         responses=problems,
         openapi_extra=checks.openapi_list("user_id", "the user"),
@@ -144,6 +165,9 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
     async def recommend_session(request: Request) -> Response:
         """Live recall for a session (items oldest first): never one of its items or of
         `exclude`; `because` names the given item behind each recommendation."""
+        if request.query_params:  # the GET routes refuse unknown parameters; so does this one
+            unknown = ", ".join(sorted(set(request.query_params)))
+            raise Malformed(f"query: unknown parameter(s) {unknown}; k and exclude go in the body")
         try:
             body = await request.body()
         except ClientDisconnect:  # the client left mid-body: not a server error
@@ -189,7 +213,13 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return json_answer({"detail": str(exc.detail), "run_id": served_id()}, exc.status_code)
+        content = {"detail": str(exc.detail), "run_id": served_id()}
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # `Allow` lists every route of the path, not only the first
+            path = request.url.path
+            methods = {m for r in app.routes if r.path_regex.match(path) for m in r.methods or ()}
+            headers["Allow"] = ", ".join(sorted(methods))
+        return json_answer(content, exc.status_code, headers or None)
 
     app.add_middleware(BodyLimit, max_bytes=checks.limits.max_body_bytes, run_id=served_id)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -35,6 +35,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None:
+            length = length.strip(b" \t")  # whitespace around a field value is legal
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await self._refuse(send)
             return

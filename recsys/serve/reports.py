@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 
 from recsys.layout import REPORT_IMAGES, RUN_REPORT, runs_dir
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")  # \Z: `$` allows a final newline
 TYPES = {".png": "image/png", ".svg": "image/svg+xml"}
 
 

@@ -6,8 +6,9 @@ in that session removed from every list): `next_item` ranks from the session's l
 (item_recs.parquet), `session` from its whole recent past (user lists, live recall). The
 baselines' lists are computed once in SQL (baselines.py), the model's with FAISS and channel
 fusion (lists.py); everything is joined to the cases in DuckDB, with no Python loop per
-test event. `metrics.json`, the diagnostics, the HTML run report and the warehouse history
-row are written whatever the verdict, then a refusal raises GateRefused.
+test event. `metrics.json` is written whatever the verdict; the diagnostics, the HTML run
+report and the warehouse history row are written here before a refusal raises GateRefused,
+else by the flow's `report` task beside the export (reporting.py).
 
     baselines.py     popularity, co-occurrence, SR, windowed co-occurrence, item-kNN,
                      S-POP, whole-prefix SR, V-SKNN (SQL)
@@ -15,8 +16,9 @@ row are written whatever the verdict, then a refusal raises GateRefused.
     shards.py        the next-item task split into query-item ranges, combined exactly
     sessions.py      the session task (a sample of whole sessions)
     gate.py          the publish rules over the metrics
-    diagnostics.py   neighbour samples, clustering and the 2-D map
-    report.py        the self-contained HTML run report
+    reporting.py     the report task: diagnostics, history and report.html
+    diagnostics.py   neighbour samples, clustering and the 2-D map (clusters.py)
+    report.py        the self-contained HTML run report (charts.py)
     history.py       every run's metrics in the warehouse (`run_metrics`)
 """
 
@@ -35,24 +37,20 @@ from prefect.cache_policies import NONE
 from recsys import sqlrun
 from recsys.config import EvaluateConfig, PipelineConfig, migrate_config
 from recsys.config.evaluate import ITEM_BASELINES
-from recsys.data.attributes import resolve_attributes
 from recsys.errors import GateRefused
 from recsys.layout import BASELINE_LISTS, METRICS, REPORTS, RUN_REPORT, RunPaths, runs_dir
 from recsys.model import index, store
-from recsys.ops.locks import WAREHOUSE_LIMIT, exclusive
 from recsys.ops.scaleout import Mapper, inline, run_shards, shard_count, worker_id
 from recsys.stage import (
     StageReport,
     in_prefect_run,
     logger,
     report_artifact,
-    report_link,
     timed,
 )
-from recsys.tasks.evaluate import baselines, history, report
+from recsys.tasks.evaluate import baselines, report, reporting
 from recsys.tasks.evaluate import shards as shards_of
 from recsys.tasks.evaluate.choice import choice_notes, choose, split_sample
-from recsys.tasks.evaluate.diagnostics import diagnose
 from recsys.tasks.evaluate.gate import embedding_stats, failures, gate_verdicts
 from recsys.tasks.evaluate.sessions import score_sessions
 from recsys.tasks.evaluate.shards import Scored, load_evaluated
@@ -202,15 +200,16 @@ def compute_metrics(
     return metrics
 
 
-def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
-    """Score model, baselines and champion under `export.scoring`; write metrics,
-    diagnostics and the run report; raise GateRefused when a rule fails and the gate is
-    enforced.
+def evaluate(paths: RunPaths, cfg: PipelineConfig, *, report_now: bool = True) -> StageReport:
+    """Score model, baselines and champion under `export.scoring`; write metrics; raise
+    GateRefused when a rule fails and the gate is enforced.
 
-    The scoring is split into `scaleout.shard_count(cfg.ops)` shards, which run as Prefect
-    tasks on the flow's task runner (the result does not depend on it)."""
-    gate, scoring, ops = cfg.gate, cfg.export.scoring, cfg.ops
-    attributes = resolve_attributes(cfg.evaluate.item_attributes, paths.events, paths.data_dir)
+    The diagnostics and the run report are written here when `report_now` or the run is
+    refused; otherwise the flow's `report` task writes them beside the export
+    (reporting.py). The scoring is split into `scaleout.shard_count(cfg.ops)` shards,
+    which run as Prefect tasks on the flow's task runner (the result does not depend on
+    it)."""
+    gate, ops = cfg.gate, cfg.ops
     stage = StageReport(name="evaluate")
     with timed(stage):
         # A refresh adopts the champion's evaluated model beside its served one.
@@ -244,8 +243,9 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
         }
         metrics["evaluated_at"] = datetime.now(UTC).isoformat()
         (paths.out / METRICS).write_text(json.dumps(metrics, indent=2))
-        diag = _diagnostics(paths, emb, cfg.evaluate, scoring, attributes)
-        html = _run_report(paths, metrics, diag)
+        html = None
+        if report_now or (not passed and gate.enforce):
+            html = reporting.write_run_report(paths, cfg, metrics, emb)
         stage.rows_in, stage.rows_out = metrics["test_pairs"], len(metrics["models"])
         at = f"hr@{gate.k}"
         stage.details = {
@@ -319,30 +319,10 @@ def _shard_mapper(
     return mapper
 
 
-def _diagnostics(paths, emb, cfg: EvaluateConfig, scoring, attributes) -> dict | None:
-    """Diagnostics explain a model; a failure there is logged, never fatal to the run."""
-    if not cfg.diagnostics:
-        return None
-    try:
-        return diagnose(emb, scoring, paths.out, cfg, attributes)
-    except Exception as exc:
-        logger().warning("evaluate: diagnostics failed (%s: %s)", type(exc).__name__, exc)
-        return {"error": f"{type(exc).__name__}: {exc}"}
-
-
-def _run_report(paths: RunPaths, metrics: dict, diag: dict | None) -> Path | None:
-    try:
-        with exclusive(WAREHOUSE_LIMIT):  # one writer of warehouse.duckdb across all runs
-            history.record_history(paths.data_dir, paths.run_id, metrics)
-    except Exception as exc:  # the warehouse is a convenience, not a gate
-        logger().warning("evaluate: warehouse history not written (%s)", exc)
-    return report.write_report(paths, metrics, diag)
-
-
 def _artifacts(stage: StageReport, metrics: dict, html: Path | None, paths: RunPaths) -> None:
     if not in_prefect_run():
         return
-    from prefect.artifacts import create_link_artifact, create_table_artifact
+    from prefect.artifacts import create_table_artifact
 
     create_table_artifact(
         table=report.key_table(metrics), key="recsys-metrics", description="item lists vs baselines"
@@ -354,18 +334,7 @@ def _artifacts(stage: StageReport, metrics: dict, html: Path | None, paths: RunP
             description="session and user lists vs baselines",
         )
     if html is not None:
-        # A run that goes on to publish is renamed from work/<id>/run to runs/<id>: link
-        # where the report will live; a refused run keeps it in the work folder.
-        target = html
-        if metrics["gate"]["passed"] or not metrics["gate"]["enforced"]:
-            target = paths.final_dir / html.name
-        create_link_artifact(
-            link=report_link(paths.run_id, target, published=target != html),
-            link_text=f"run report {paths.run_id}",
-            key="recsys-run-report",
-            description="self-contained HTML report of this run's evaluation (in "
-            f"{paths.work_dir} if the run stopped before publishing)",
-        )
+        reporting.link_report(paths, metrics, html)
     gate = metrics.get("gate", {"rules": []})
     lines = ["| rule | observed | threshold | verdict | note |", "|---|---:|---:|---|---|"]
     for v in gate["rules"]:
@@ -379,4 +348,6 @@ def _artifacts(stage: StageReport, metrics: dict, html: Path | None, paths: RunP
 
 @task(name="evaluate", retries=0, cache_policy=NONE)
 def evaluate_task(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
-    return evaluate(paths, cfg)
+    """Metrics and the gate; the flow's `report` task writes the report of a run that
+    goes on (reporting.report_task)."""
+    return evaluate(paths, cfg, report_now=False)

@@ -2,8 +2,8 @@
 
 They explain a model to a person (do the neighbours of popular items make sense? does the
 space have structure that matches known categories?) and feed the run report; they are not
-gate rules. scikit-learn and matplotlib are imported here only, lazily, so serving code
-never loads them. Everything runs on a bounded sample of the most trained items, so the
+gate rules. matplotlib is imported lazily (tasks/evaluate/charts.py), so serving code
+never loads it. Everything runs on a bounded sample of the most trained items, so the
 cost does not grow with the catalogue.
 """
 
@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import faiss
 import numpy as np
-import pyarrow.parquet as pq
 
 from recsys.config import EvaluateConfig, ItemAttributes
 from recsys.data.attributes import load_attributes
-from recsys.layout import DIAGNOSTICS, EMBEDDING_MAP, VOCAB
+from recsys.layout import DIAGNOSTICS, EMBEDDING_MAP
 from recsys.model import index
 from recsys.model.embedding import Embedding
+from recsys.tasks.evaluate import clusters
+from recsys.tasks.evaluate.charts import figure
 
 MAX_COLOURED = 8  # categories with their own colour on the map; the rest are 'other'
 
@@ -45,42 +47,27 @@ def neighbour_samples(
 
 def clustering(unit: np.ndarray, categories: list[str | None], n_clusters: int) -> dict:
     """k-means on unit vectors: silhouette, Davies-Bouldin, and NMI against categories."""
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import (
-        davies_bouldin_score,
-        normalized_mutual_info_score,
-        silhouette_score,
-    )
-
     k = max(2, min(n_clusters, len(unit) - 1))
-    labels = KMeans(n_clusters=k, n_init=3, random_state=0).fit_predict(unit)
+    labels = clusters.kmeans(unit, k)
     out = {
         "k": k,
         "items": len(unit),
-        # Silhouette is O(n^2): a fixed-size sample keeps it cheap at any catalogue size.
-        "silhouette": float(
-            silhouette_score(unit, labels, sample_size=min(len(unit), 2000), random_state=0)
-        ),
-        "davies_bouldin": float(davies_bouldin_score(unit, labels)),
+        "silhouette": clusters.silhouette(unit, labels, sample_size=min(len(unit), 2000)),
+        "davies_bouldin": clusters.davies_bouldin(unit, labels),
     }
     known = [i for i, c in enumerate(categories) if c is not None]
     if len(known) >= 2 and len({categories[i] for i in known}) >= 2:
         truth = [categories[i] for i in known]
-        out["nmi_vs_category"] = float(normalized_mutual_info_score(truth, labels[known]))
+        out["nmi_vs_category"] = clusters.nmi(truth, labels[known])
         out["items_with_category"] = len(known)
     return out
 
 
 def draw_map(unit: np.ndarray, counts: np.ndarray, categories: list[str | None], path: Path):
     """PCA to 2-D, coloured by category when known, else by log popularity; PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers and CI
-    import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA
-
-    xy = PCA(n_components=2, random_state=0).fit_transform(unit)
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=90)
+    xy = clusters.pca_2d(unit)
+    fig = figure(figsize=(6.4, 4.8), dpi=90)
+    ax = fig.subplots()
     if any(c is not None for c in categories):
         names, freq = np.unique([c or "unknown" for c in categories], return_counts=True)
         top = [n for n in names[np.argsort(-freq)] if n != "unknown"][:MAX_COLOURED]
@@ -98,7 +85,6 @@ def draw_map(unit: np.ndarray, counts: np.ndarray, categories: list[str | None],
     ax.set_yticks([])
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -111,17 +97,21 @@ def diagnose(
 ) -> dict:
     """Write `diagnostics.json` and `embedding_map.png` into `out`; return the dict."""
     out = Path(out)
-    counts = np.asarray(pq.read_table(out / VOCAB, columns=["count"]).column(0).to_numpy())
+    counts = np.asarray(emb.counts)
     order = np.argsort(-counts, kind="stable")
     sample = order[: cfg.diagnostics_sample]
     attrs = load_attributes(attributes)
     unit = index.normalize(emb.vectors[sample])
-    from threadpoolctl import threadpool_limits
-
-    # One BLAS/OpenMP thread: on these small matrices k-means with a thread per core took
-    # 3.3 s instead of 0.14 s on a busy 2-core machine (thread oversubscription).
-    with threadpool_limits(1):
+    # One FAISS thread for k-means and the neighbour samples: on these small matrices a
+    # thread per core only contends (the report runs beside the export's searches), and one
+    # thread sums in one order, so equal runs write equal diagnostics. The setting is per
+    # OS thread; the caller's is restored.
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
         result = _analyse(emb, scoring, out, cfg, attributes, attrs, order, unit, counts)
+    finally:
+        faiss.omp_set_num_threads(threads)
     (out / DIAGNOSTICS).write_text(json.dumps(result, indent=2))
     return result
 

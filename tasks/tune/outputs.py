@@ -71,14 +71,12 @@ def write_tuned(path: Path, best: dict, setup: TuneSetup, summary: dict) -> None
 def plot(results: list[dict], summary: dict) -> str:
     """An SVG of each trial's value and the best so far, with labelled axes and the
     default configuration's value as a reference line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from recsys.tasks.evaluate.charts import figure
 
     values = [r["value"] for r in results]
     best = [max(values[: i + 1]) for i in range(len(values))]
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+    fig = figure(figsize=(7, 3.6), dpi=100)
+    ax = fig.subplots()
     ax.plot(range(len(values)), values, "o", color="#4477aa", label="trial")
     ax.step(range(len(best)), best, where="post", color="#cc3311", label="best so far")
     ax.axhline(values[0], color="grey", linestyle=":", label="defaults (trial 0)")
@@ -96,7 +94,6 @@ def plot(results: list[dict], summary: dict) -> str:
     fig.tight_layout()
     out = io.StringIO()
     fig.savefig(out, format="svg")
-    plt.close(fig)
     return out.getvalue()
 
 

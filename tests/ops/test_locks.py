@@ -12,8 +12,7 @@ from prefect import flow
 
 from recsys.layout import WAREHOUSE, RunPaths
 from recsys.ops.locks import WAREHOUSE_LIMIT
-from recsys.tasks import evaluate
-from recsys.tasks.evaluate import history, report
+from recsys.tasks.evaluate import history, report, reporting
 
 
 def _metrics(value: float) -> dict:
@@ -23,7 +22,7 @@ def _metrics(value: float) -> dict:
 @flow(name="warehouse-writer")
 def _writer(data_dir: str, run_id: str, value: float) -> None:
     paths = RunPaths(data_dir=data_dir, run_id=run_id)
-    evaluate._run_report(paths, _metrics(value), None)
+    reporting.record_and_render(paths, _metrics(value), None)
 
 
 @pytest.mark.prefect

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import FAST, run_cli
+from helpers import FAST, artifact, run_cli
 from recsys.config import PipelineConfig
 from recsys.layout import RunPaths
 from recsys.model.embedding import Embedding
@@ -110,9 +110,7 @@ def test_sharded_export_files_equal_unsharded(trained, monkeypatch):
 
 def _workers(stage: str) -> set[str]:
     """Where the last run's shards of `stage` ran, from its stage artifact in the API."""
-    from test_flow import _artifact
-
-    data = _artifact(f"recsys-{stage}").data
+    data = artifact(f"recsys-{stage}").data
     return set(re.search(r"\| shard workers \| ([^|]+) \|", data).group(1).strip().split(", "))
 
 

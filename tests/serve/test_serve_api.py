@@ -318,6 +318,10 @@ def test_k_beyond_the_catalogue_and_at_the_bound(api):
         ),
         ("get", "/nothing/here", None, 404, "Not Found"),
         ("delete", "/recommend", None, 405, "Method Not Allowed"),
+        # An id is exactly what came: a final newline is part of it, not dropped.
+        ("get", "/similar/g6-i6%0A", None, 404, "item 'g6-i6\n' is not in run"),
+        ("get", "/similar/g6%0Ai6", None, 404, "item 'g6\ni6' is not in run"),
+        ("post", "/recommend?k=3", b'{"items": ["g6-i6"]}', 422, "unknown parameter(s) k"),
     ],
 )
 def test_errors_are_json_with_a_clear_detail(api, method, path, body, status, detail):
@@ -328,6 +332,16 @@ def test_errors_are_json_with_a_clear_detail(api, method, path, body, status, de
     problem = answer.json()
     assert detail in problem["detail"]
     assert problem["run_id"] == run.name  # also on a 413 refused before the body is read
+
+
+def test_http_details_a_client_relies_on(api):
+    client, _ = api
+    assert client.put("/health").headers["allow"] == "GET, HEAD"  # both routes of the path
+    assert client.delete("/recommend").headers["allow"] == "POST"
+    body = b'{"items": ["g6-i6"], "k": 2}'
+    # Whitespace around a Content-Length value is legal HTTP (it was read as "too large").
+    answer = client.post("/recommend", content=body, headers={"content-length": f"{len(body)} "})
+    assert answer.status_code == 200 and len(answer.json()["items"]) == 2
 
 
 def test_health_ready_metrics(api):
