@@ -133,6 +133,11 @@ PREFLIGHT: dict[str, Case] = {
     "alpha above 1": Case(_set("train.alpha=5"), 2, r"train\.alpha: .*less than or equal to 1"),
     "window 1e10 (runs for minutes)": Case(_set("train.window=10000000000"), 2, r"train\.window"),
     "window 0": Case(_set("train.window=0"), 2, r"train\.window: .*greater than or equal to 1"),
+    "event weight 1e9 (corpus of 10 GB+)": Case(
+        _set("extract.event_type_weights={click: 1000000000}"),
+        2,
+        r"event_type_weights must be integers 1\.\.100",
+    ),
     "epochs 0": Case(_set("train.epochs=0"), 2, r"train\.epochs"),
     "epochs true (read as 1)": Case(
         _set("train.epochs=true"), 2, r"train\.epochs: must be a number"

@@ -29,6 +29,10 @@ class ColumnMap(Section):
         return tuple(name for name in self.model_dump().values() if name is not None)
 
 
+# A session is written to the corpus once per unit of weight: the bound keeps a run finite.
+MAX_EVENT_WEIGHT = 100
+
+
 class ExtractConfig(Section):
     """DuckDB extraction: typing, cleaning, sessionization and the time split."""
 
@@ -154,7 +158,8 @@ class ExtractConfig(Section):
         {},
         description="Session weights by event type, e.g. {purchase: 3}: a training session "
         "is written to the corpus as many times as the largest weight of its events "
-        "(default 1), so converting sessions count more.",
+        "(default 1), so converting sessions count more. Integers 1..100: the corpus grows "
+        "with the weight (a weight of 10^9 would write every such session 10^9 times).",
     )
     incremental: bool = Field(
         False,
@@ -179,8 +184,8 @@ class ExtractConfig(Section):
             raise ValueError("validation_start must be before test_start")
         if self.test_fraction + self.validation_fraction >= 0.9:
             raise ValueError("test_fraction + validation_fraction leaves too little to train")
-        if any(w < 1 for w in self.event_type_weights.values()):
-            raise ValueError("event_type_weights must be integers >= 1")
+        if any(not 1 <= w <= MAX_EVENT_WEIGHT for w in self.event_type_weights.values()):
+            raise ValueError(f"event_type_weights must be integers 1..{MAX_EVENT_WEIGHT}")
         return self
 
     def time_bounds(self, now: datetime) -> tuple[datetime, datetime]:
