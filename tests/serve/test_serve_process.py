@@ -210,6 +210,15 @@ def test_stops_cleanly_on_a_signal(served_data, server, sig):
     assert "Finished server process" in log and "Traceback" not in log
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_it_still_starts_is_a_clean_stop(served_data, server, sig):
+    """The address line comes before the model loads and uvicorn takes the signals over: a
+    stop there used to kill the process (status -15) instead of ending it (0)."""
+    srv = server(served_data)  # returns once the address line is out
+    assert srv.stop(sig) == 0
+    assert "Traceback" not in srv.log.read_text()
+
+
 def test_the_command_checks_its_arguments_first(tmp_path, served_data):
     assert run_cli("serve", "--data-dir", tmp_path / "missing") == 2
     assert run_cli("serve", "--data-dir", served_data, "--host", "no-such-host.invalid") == 2
