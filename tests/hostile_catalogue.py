@@ -133,6 +133,12 @@ PREFLIGHT: dict[str, Case] = {
     "alpha above 1": Case(_set("train.alpha=5"), 2, r"train\.alpha: .*less than or equal to 1"),
     "window 1e10 (runs for minutes)": Case(_set("train.window=10000000000"), 2, r"train\.window"),
     "window 0": Case(_set("train.window=0"), 2, r"train\.window: .*greater than or equal to 1"),
+    "date that does not exist": Case(
+        _set("extract.test_start=2024-02-30"), 2, r"extract\.test_start: .*not a date: day"
+    ),
+    "no objective (negative 0, hs 0)": Case(
+        _set("train.negative=0"), 2, r"config train: negative=0 needs hs=1"
+    ),
     "event weight 1e9 (corpus of 10 GB+)": Case(
         _set("extract.event_type_weights={click: 1000000000}"),
         2,

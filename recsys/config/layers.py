@@ -87,7 +87,7 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise UsageError(f"--set {key.strip()!r}: a key is dotted names, e.g. train.epochs")
     try:
         value = _load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date that does not exist
         raise UsageError(f"--set {key}: cannot parse value {raw!r}: {_yaml_problem(exc)}") from exc
     except RecursionError as exc:
         raise UsageError(f"--set {key}: the value is nested too deeply") from exc
@@ -123,8 +123,11 @@ def bounded(data: Any, origin: str) -> Any:
     return data
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """PyYAML's multi-line report as one line: the problem and where it is."""
+def _yaml_problem(exc: yaml.YAMLError | ValueError) -> str:
+    """PyYAML's multi-line report as one line: the problem and where it is. (PyYAML reads
+    `2024-02-30` as a date and lets the ValueError of a day that does not exist through.)"""
+    if not isinstance(exc, yaml.YAMLError):
+        return f"not a date: {exc}"
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     mark = getattr(exc, "problem_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -155,7 +158,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise UsageError(f"config file {path} is not UTF-8 text (a binary file?)") from exc
     except OSError as exc:
         raise UsageError(f"config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise UsageError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from exc
     except RecursionError as exc:
         raise UsageError(f"config file {path} is nested too deeply") from exc

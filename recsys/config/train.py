@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from recsys.config.section import Section, Seed
 
@@ -135,6 +135,13 @@ class TrainConfig(Section):
         "the new sessions pulled them away from what the old ones taught (ml-100k item "
         "HR@20 0.249 at alpha, 0.253 at alpha / 10).",
     )
+
+    @model_validator(mode="after")
+    def _something_trains(self) -> TrainConfig:
+        # gensim refuses this pair only once training starts, after extract and quality.
+        if self.hs == 0 and self.negative == 0:
+            raise ValueError("negative=0 needs hs=1 (negative sampling or hierarchical softmax)")
+        return self
 
     @field_validator("refit", mode="before")
     @classmethod

@@ -187,23 +187,31 @@ gaps as (
         drop_rule is null as is_kept,
         lag(ts) over by_user as prev_ts,
         lag(item_id) over by_user as prev_item,
-        lag(session_ref) over by_user as prev_ref
+        lag(session_ref) over by_user as prev_ref,
+        -- The previous event of the same given session: rows without a session_id (all of
+        -- them when there is no such column) are cut into sessions at the time gap.
+        lag(ts) over by_ref as prev_ts_ref
     from tagged
-    window by_user as (partition by drop_rule is null, user_id order by ts, input_order)
+    window
+        by_user as (partition by drop_rule is null, user_id order by ts, input_order),
+        by_ref as (partition by drop_rule is null, user_id, session_ref order by ts, input_order)
 ),
 
 flagged_repeats as (
     -- the previous event's columns are not carried into the next sort
     select
-        * exclude (prev_ts, prev_item, prev_ref),
-        prev_ts is null or epoch(ts) - epoch(prev_ts) > $gap_seconds as starts_gap_session,
+        * exclude (prev_ts, prev_item, prev_ref, prev_ts_ref),
+        prev_ts_ref is null
+        or epoch(ts) - epoch(prev_ts_ref) > $gap_seconds as starts_gap_session,
         -- A repeat is the user's previous event in the same session on the same item (with
-        -- a session_id column: the user's previous event, if it has the same session_id).
+        -- a session_id column: the user's previous event, if it has the same session_id;
+        -- rows without one: if it has none either and is within the gap).
         $collapse_repeats
         and coalesce(prev_item = item_id, false)
         and case
-            when $use_session_ref then prev_ref is not distinct from session_ref
-            else prev_ts is not null and epoch(ts) - epoch(prev_ts) <= $gap_seconds
+            when $use_session_ref and session_ref is not null then prev_ref = session_ref
+            else prev_ref is null
+                and prev_ts is not null and epoch(ts) - epoch(prev_ts) <= $gap_seconds
         end as is_repeat
     from gaps
 ),
@@ -238,7 +246,9 @@ final as (
         case when is_kept and not is_repeat then seq end as seq,
         case
             when not is_kept or is_repeat then null
-            when $use_session_ref then coalesce(session_ref, '')
+            -- A blank session_id is no session: such rows get gap sessions, keyed apart
+            -- from every given id (chr(1) starts none in practice).
+            when $use_session_ref then coalesce(session_ref, chr(1) || cast(gap_session as varchar))
             else cast(gap_session as varchar)
         end as session_key
     from numbered

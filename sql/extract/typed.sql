@@ -21,14 +21,14 @@ renamed as (
         case
             when trim(cast({{item_id}} as varchar)) <> '' then cast({{item_id}} as varchar)
         end as item_id,
-        -- A time column of integers or doubles (Parquet, JSON) is read as its number, not
+        -- A time column of integers or floats (Parquet, JSON) is read as its number, not
         -- through its text (the same value: DuckDB prints such numbers in a form that
         -- parses back exactly, and that text has no spaces to trim); typeof() is a
         -- constant, so each CASE reduces to one branch when the statement is planned.
         case
             when typeof({{timestamp}}) in (
                 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT',
-                'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'DOUBLE'
+                'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'FLOAT', 'DOUBLE'
             )
                 then cast({{timestamp}} as varchar)
             else nullif(trim(cast({{timestamp}} as varchar)), '')
@@ -36,7 +36,7 @@ renamed as (
         case
             when typeof({{timestamp}}) in (
                 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT',
-                'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'DOUBLE'
+                'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'FLOAT', 'DOUBLE'
             )
                 then cast({{timestamp}} as double)
             else try_cast(nullif(trim(cast({{timestamp}} as varchar)), '') as double)

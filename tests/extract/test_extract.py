@@ -56,6 +56,18 @@ def test_session_id_column_replaces_gaps(tmp_path):
     assert report.details["session_mode"] == "session_id column"
 
 
+def test_rows_without_a_session_id_get_gap_sessions(tmp_path):
+    """A blank session_id is no session: such rows are cut at the time gap (they were one
+    session per user however far apart), apart from the user's given sessions."""
+    rows = [("u1", "a", T0, ""), ("u1", "b", T0 + 600, ""), ("u1", "x", T0 + 900, "s1")]
+    rows += [("u1", "y", T0 + 1000, "s1"), ("u1", "c", T0 + 86_400, "")]
+    rows += [("u1", "d", T0 + 87_000, ""), ("u1", "d", T0 + 87_060, "")]  # a repeat
+    rows += [("u2", f"z{i}", T0 + 10**6 + i, "") for i in range(2)]
+    events = events_csv(tmp_path / "e.csv", rows, header="user_id,item_id,timestamp,session_id")
+    paths, _ = run_extract(tmp_path, events, test_fraction=0.2)
+    assert sorted(sessions(paths, "train")) == [["a", "b"], ["c", "d"], ["x", "y"]]
+
+
 def test_time_split_never_leaks(tmp_path):
     events = write(generate(5_000, 100, seed=3), tmp_path / "e.parquet")
     paths, report = run_extract(tmp_path, events, test_fraction=0.25)
@@ -171,3 +183,23 @@ def test_interleaved_session_ids_get_dense_positions_and_chunks(tmp_path):
     with duckdb.connect(str(paths.stage_db), read_only=True) as con:
         pos = con.execute("select item_id, pos from events where user_id = 'u1' order by 1")
         assert dict(pos.fetchall()) == {"a": 1, "c": 2, "e": 3, "f": 1, "g": 2, "b": 1, "d": 2}
+
+
+def test_a_float32_time_column_is_read_as_its_number(tmp_path):
+    """float32 holds 1700664448 exactly; through its text (7 digits) it was 1700664400."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stamps = [1_700_664_448.0 + 128 * i for i in range(6)]  # float32 steps by 128 here
+    table = pa.table(
+        {
+            "user_id": ["u1"] * 6,
+            "item_id": [f"i{i}" for i in range(6)],
+            "timestamp": pa.array(stamps, pa.float32()),
+        }
+    )
+    pq.write_table(table, tmp_path / "e.parquet")
+    paths, _ = run_extract(tmp_path, tmp_path / "e.parquet", test_fraction=0.2)
+    with duckdb.connect(str(paths.stage_db), read_only=True) as con:
+        got = [r[0] for r in con.execute("select epoch(ts) from events order by ts").fetchall()]
+    assert got == stamps
