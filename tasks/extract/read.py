@@ -87,9 +87,12 @@ def read_source(
             # DuckDB would otherwise type a column by its values, so an id column mixing
             # numbers and strings came out quoted ('"g7"') and a numeric one with a float
             # turned 7 into 7.0. The type of an id is decided once: the text as written.
-            params["columns"] = {name: "JSON" for name in _columns(con, "source_view")}
+            present = _columns(con, "source_view")
+            params["columns"] = {name: "JSON" for name in present}
             sqlrun.run(con, "extract/source", params)
-            sqlrun.run(con, "extract/read_json_text")
+            read = [name for name in dict.fromkeys(named) if name in present]
+            slots = {f"c{i}": read[i - 1] if i <= len(read) else None for i in range(1, 6)}
+            sqlrun.run(con, "extract/read_json_text", idents=slots)
         if schema_only:
             return False
         if events.format == "parquet" and set(_VIRTUAL) & set(_columns(con, "source_view")):
@@ -98,8 +101,31 @@ def read_source(
         drop_source(con)
         sqlrun.run(con, "extract/source_lazy" if lazy else "extract/source_copy")
     except duckdb.Error as exc:
+        if NESTED_JSON in str(exc):
+            raise _nested_json(con, events, named) from exc
         raise _unreadable(con, events, exc, delimiter or params["delimiter"]) from exc
     return lazy
+
+
+# The error extract/read_json_text raises for an array or object where one value belongs.
+NESTED_JSON = "recsys: nested JSON value"
+
+
+def _nested_json(
+    con: duckdb.DuckDBPyConnection, events: EventsInput, named: tuple[str, ...]
+) -> DataQualityError:
+    """The read error for a JSON array or object in a column the run reads, naming it."""
+    for name in dict.fromkeys(named):
+        try:
+            (rows,) = sqlrun.run(con, "extract/json_nested", idents={"column": name}).fetchone()
+        except duckdb.BinderException:  # not a column of this file
+            continue
+        if rows:
+            return DataQualityError(
+                f"{events.source}: column '{name}' holds a JSON array or object in {rows:,} "
+                "rows, not one id, time or text per row"
+            )
+    return DataQualityError(f"{events.source}: a column the run reads holds JSON arrays")
 
 
 @contextlib.contextmanager

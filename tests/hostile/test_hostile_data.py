@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import re
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -56,6 +57,14 @@ def write_jsonl(path, rows, raw_items=None):
         item = raw_items[n] if raw_items and n < len(raw_items) else json.dumps(i)
         lines.append(f'{{"user_id": {json.dumps(u)}, "item_id": {item}, "timestamp": {t}}}')
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _jsonl_extra_nested(d: Path) -> Path:
+    """Objects in a column the run does not read are no concern of it."""
+    path = write_jsonl(d / "e.jsonl", _rows(IDS))
+    lines = path.read_text().splitlines()
+    path.write_text("".join(line[:-1] + ', "props": {"tags": [1, 2]}}\n' for line in lines))
     return path
 
 
@@ -119,6 +128,7 @@ ACCEPTED = {
     "csv with a BOM": (lambda d: write_csv(d / "e.csv", _rows(IDS), bom=True), set(IDS)),
     "csv gzip": (_gzipped, set(IDS)),
     "jsonl strings": (lambda d: write_jsonl(d / "e.jsonl", _rows(IDS)), set(IDS)),
+    "jsonl with a nested extra column": (_jsonl_extra_nested, set(IDS)),
     "jsonl numbers mixed with strings": (
         lambda d: write_jsonl(
             d / "e.jsonl", _rows(["7", "g7-i39", "8"]), ["7", "7", '"g7-i39"', '"g7-i39"', "8", "8"]
@@ -254,6 +264,11 @@ REFUSED = {
     "only whitespace": (_bytes("e.csv", b"   \n\n  \n"), 3, r"e\.csv"),
     "header only": (_bytes("e.csv", b"user_id,item_id,timestamp\n"), 3, r"at least one data row"),
     "empty jsonl": (_bytes("e.jsonl", b""), 3, r"e\.jsonl: the file holds no JSON objects"),
+    "jsonl item id an array": (
+        lambda d: write_jsonl(d / "e.jsonl", _rows(["a", "b"]), ['"a"', '["a", "x"]']),
+        3,
+        r"e\.jsonl: column 'item_id' holds a JSON array or object in 1 rows",
+    ),
     "malformed json line": (
         _bytes(
             "e.jsonl",

@@ -1,0 +1,17 @@
+-- Rows of the JSON-lines input whose {{column}} holds an array or an object (what
+-- extract/read_json_text refuses), to name the column in the error.
+with source as (
+    select {{column}} as value
+    from read_json(
+        getvariable('extract_source').files,
+        format = 'newline_delimited',
+        union_by_name = true,
+        columns = getvariable('extract_source').columns
+    )
+),
+
+final as (
+    select count(*) as nested from source where json_type(value) in ('ARRAY', 'OBJECT')
+)
+
+select * from final
