@@ -281,28 +281,19 @@ def serve(
     folder = data_dir_of(data_dir)
     if not folder.is_dir():  # read only: a server never creates or writes the data dir
         raise UsageError(f"--data-dir {folder} is not a directory")
-    # A stop signal while the server still imports and loads (~2 s) is a graceful stop
-    # too (exit 0), as it is once uvicorn's own handlers are in place.
-    for stop in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop, _stop_serving)
-    try:
-        from recsys.serve.server import bind
-        from recsys.serve.server import serve as run_server
+    from recsys.serve.startup import StopServing, stoppable
 
-        sock = bind(host, port)  # an unknown address is exit 2, a port in use exit 1
-        typer.echo(serving_line(host, sock.getsockname()[1], folder))
-        code = run_server(folder, sock, poll_seconds)
-    except _StopServing:
+    try:
+        with stoppable():  # a stop before uvicorn runs is a clean exit too
+            from recsys.serve.server import bind
+            from recsys.serve.server import serve as run_server
+
+            sock = bind(host, port)  # an unknown address is exit 2, a port in use exit 1
+            typer.echo(serving_line(host, sock.getsockname()[1], folder))
+            code = run_server(folder, sock, poll_seconds)
+    except StopServing:
         code = 0
     raise typer.Exit(code)
-
-
-class _StopServing(Exception):
-    """A stop signal before the server's own handlers were installed."""
-
-
-def _stop_serving(signum: int, frame: object) -> None:
-    raise _StopServing
 
 
 @app.command()

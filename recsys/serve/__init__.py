@@ -10,6 +10,7 @@ limits.py    request limits and the oversized-body guard
 reports.py   kept runs' HTML reports, read-only
 app.py       the FastAPI app: routes, answers, error shapes
 server.py    uvicorn in one process, clean exit on SIGINT/SIGTERM
+startup.py   a stop signal before uvicorn runs is a clean exit too
 
 Importing this package imports none of its modules: `recsys similar` uses model.py and
 recall.py without loading the web stack.

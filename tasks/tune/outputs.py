@@ -13,6 +13,7 @@ import yaml
 from recsys.config import PipelineConfig
 from recsys.layout import TRIALS, TRIALS_PLOT
 from recsys.stage import in_prefect_run
+from recsys.tasks.evaluate.charts import figure
 from recsys.tasks.tune.validation import TuneSetup
 
 
@@ -71,8 +72,6 @@ def write_tuned(path: Path, best: dict, setup: TuneSetup, summary: dict) -> None
 def plot(results: list[dict], summary: dict) -> str:
     """An SVG of each trial's value and the best so far, with labelled axes and the
     default configuration's value as a reference line."""
-    from recsys.tasks.evaluate.charts import figure
-
     values = [r["value"] for r in results]
     best = [max(values[: i + 1]) for i in range(len(values))]
     fig = figure(figsize=(7, 3.6), dpi=100)
