@@ -139,6 +139,11 @@ PREFLIGHT: dict[str, Case] = {
     "no objective (negative 0, hs 0)": Case(
         _set("train.negative=0"), 2, r"config train: negative=0 needs hs=1"
     ),
+    "one column for two roles": Case(
+        _set("extract.columns.item_id=user_id"),
+        2,
+        r"extract\.columns: user_id and item_id both name column 'user_id'",
+    ),
     "event weight 1e9 (corpus of 10 GB+)": Case(
         _set("extract.event_type_weights={click: 1000000000}"),
         2,

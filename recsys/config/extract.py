@@ -28,6 +28,16 @@ class ColumnMap(Section):
         """The column names the input is read by (the optional ones when set)."""
         return tuple(name for name in self.model_dump().values() if name is not None)
 
+    @model_validator(mode="after")
+    def _one_column_per_role(self) -> ColumnMap:
+        # item_id=user_id would read one column twice and end in an empty corpus (exit 3).
+        roles: dict[str, str] = {}
+        for role, name in self.model_dump().items():
+            if name is not None and name in roles:
+                raise ValueError(f"{roles[name]} and {role} both name column {name!r}")
+            roles.setdefault(name, role)
+        return self
+
 
 # A session is written to the corpus once per unit of weight: the bound keeps a run finite.
 MAX_EVENT_WEIGHT = 100
