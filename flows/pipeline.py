@@ -1,14 +1,13 @@
 """The end-to-end pipeline: events file -> published, queryable item2vec model.
 
-    extract -> quality -> train -> evaluate -> refit -> export + report -> publish
+    extract -> quality -> train -> evaluate -> refit -> export -> publish
 
 Each stage is a task (retries for I/O, none for data-quality or gate verdicts) that hands
 the next one paths and a small report, never a connection or a data frame; every stage
 task takes the run (`RunPaths`) and the whole configuration and reads its own section.
 `publish` runs last because the contract only lets `current` move once every file of the
 run exists; export therefore builds the serving FAISS index and reads the recommendations
-from it. The run report (diagnostics, charts, history) needs only what evaluate left, so it
-runs beside the export on the flow's task runner.
+from it.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from recsys.ops import signals
 from recsys.ops.notify import notify_hook
 from recsys.stage import StageReport, logger, quiet_expected_failures
 from recsys.tasks.evaluate import evaluate_task
-from recsys.tasks.evaluate.reporting import report_task
 from recsys.tasks.export import export_task
 from recsys.tasks.extract import extract_task
 from recsys.tasks.publish import publish_task
@@ -69,8 +67,8 @@ def pipeline(
 def run_stages(
     paths: RunPaths, cfg: PipelineConfig, model: Task[..., StageReport], *, refit: bool
 ) -> dict:
-    """extract -> quality -> `model` -> evaluate -> [refit] -> export (beside it: report)
-    -> publish, as one transaction.
+    """extract -> quality -> `model` -> evaluate -> [refit] -> export -> publish, as one
+    transaction.
 
     `model` puts the run's vectors in place (train for a full run, adopt for a refresh); a
     full run then trains them again on every event once the gate has passed (`refit`). Any
@@ -87,12 +85,7 @@ def run_stages(
         cfg = with_keys(cfg, stages[-1].decided) if stages[-1].decided else cfg
         if refit:
             stages.append(_at("refit", refit_task)(paths, cfg))
-        report = report_task.submit(paths, cfg)
-        try:
-            stages.append(_at("export", export_task)(paths, cfg))
-        finally:
-            report.wait()  # nothing is rolled back or published under a report still writing
-        stages.append(report.result())
+        stages.append(_at("export", export_task)(paths, cfg))
         stages.append(_at("publish", publish_task)(paths, cfg, stages, created_at))
     return {
         "run_id": paths.run_id,

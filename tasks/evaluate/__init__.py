@@ -6,9 +6,8 @@ in that session removed from every list): `next_item` ranks from the session's l
 (item_recs.parquet), `session` from its whole recent past (user lists, live recall). The
 baselines' lists are computed once in SQL (baselines.py), the model's with FAISS and channel
 fusion (lists.py); everything is joined to the cases in DuckDB, with no Python loop per
-test event. `metrics.json` is written whatever the verdict; the diagnostics, the HTML run
-report and the warehouse history row are written here before a refusal raises GateRefused,
-else by the flow's `report` task beside the export (reporting.py).
+test event. `metrics.json`, the diagnostics, the HTML run report and the warehouse history
+row are written whatever the verdict, then a refusal raises GateRefused.
 
     baselines.py     popularity, co-occurrence, SR, windowed co-occurrence, item-kNN,
                      S-POP, whole-prefix SR, V-SKNN (SQL)
@@ -16,7 +15,7 @@ else by the flow's `report` task beside the export (reporting.py).
     shards.py        the next-item task split into query-item ranges, combined exactly
     sessions.py      the session task (a sample of whole sessions)
     gate.py          the publish rules over the metrics
-    reporting.py     the report task: diagnostics, history and report.html
+    reporting.py     diagnostics, history and report.html, with their artifact
     diagnostics.py   neighbour samples, clustering and the 2-D map (clusters.py)
     report.py        the self-contained HTML run report (charts.py)
     history.py       every run's metrics in the warehouse (`run_metrics`)
@@ -200,15 +199,13 @@ def compute_metrics(
     return metrics
 
 
-def evaluate(paths: RunPaths, cfg: PipelineConfig, *, report_now: bool = True) -> StageReport:
-    """Score model, baselines and champion under `export.scoring`; write metrics; raise
-    GateRefused when a rule fails and the gate is enforced.
+def evaluate(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
+    """Score model, baselines and champion under `export.scoring`; write metrics,
+    diagnostics and the run report; raise GateRefused when a rule fails and the gate is
+    enforced.
 
-    The diagnostics and the run report are written here when `report_now` or the run is
-    refused; otherwise the flow's `report` task writes them beside the export
-    (reporting.py). The scoring is split into `scaleout.shard_count(cfg.ops)` shards,
-    which run as Prefect tasks on the flow's task runner (the result does not depend on
-    it)."""
+    The scoring is split into `scaleout.shard_count(cfg.ops)` shards, which run as Prefect
+    tasks on the flow's task runner (the result does not depend on it)."""
     gate, ops = cfg.gate, cfg.ops
     stage = StageReport(name="evaluate")
     with timed(stage):
@@ -243,9 +240,7 @@ def evaluate(paths: RunPaths, cfg: PipelineConfig, *, report_now: bool = True) -
         }
         metrics["evaluated_at"] = datetime.now(UTC).isoformat()
         (paths.out / METRICS).write_text(json.dumps(metrics, indent=2))
-        html = None
-        if report_now or (not passed and gate.enforce):
-            html = reporting.write_run_report(paths, cfg, metrics, emb)
+        html = reporting.write_run_report(paths, cfg, metrics, emb)
         stage.rows_in, stage.rows_out = metrics["test_pairs"], len(metrics["models"])
         at = f"hr@{gate.k}"
         stage.details = {
@@ -348,6 +343,4 @@ def _artifacts(stage: StageReport, metrics: dict, html: Path | None, paths: RunP
 
 @task(name="evaluate", retries=0, cache_policy=NONE)
 def evaluate_task(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
-    """Metrics and the gate; the flow's `report` task writes the report of a run that
-    goes on (reporting.report_task)."""
-    return evaluate(paths, cfg, report_now=False)
+    return evaluate(paths, cfg)

@@ -1,28 +1,23 @@
-"""The run report as a task of its own: diagnostics, the warehouse history row and
-report.html, with their Prefect artifacts.
+"""The run report: diagnostics, the warehouse history row and report.html, with the
+Prefect link artifact. Evaluate writes them whatever the verdict (a refusal names the
+report).
 
-They explain a run to a person and need only what evaluate left in the run folder
-(metrics.json and the evaluated model's `evaluated_*` files, which no later stage
-changes), so a run that goes on to publish writes them beside the export, on the flow's
-task runner, instead of in front of it: matplotlib's import and the charts cost ~1 s of
-every run, more with a large diagnostics sample. A run the gate refuses writes them inside
-evaluate, because its refusal names the report.
+Measured and not kept: the report as a task of its own beside the export (it needs only
+metrics.json and the evaluated model). On this 2-core machine the two contended for the
+GIL and the cores: evaluate lost 1.3-3 s, the export gained as much, and the run took
+the same time at 20k and at 1M events (docs/performance.md).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-from prefect import task
-from prefect.cache_policies import NONE
 
 from recsys.config import EvaluateConfig, PipelineConfig
 from recsys.data.attributes import resolve_attributes
-from recsys.layout import DIAGNOSTICS, EMBEDDING_MAP, METRICS, RunPaths
+from recsys.layout import RunPaths
 from recsys.model.embedding import Embedding
 from recsys.ops.locks import WAREHOUSE_LIMIT, exclusive
-from recsys.stage import StageReport, in_prefect_run, logger, report_artifact, report_link, timed
+from recsys.stage import in_prefect_run, logger, report_link
 from recsys.tasks.evaluate import history, report
 from recsys.tasks.evaluate.diagnostics import diagnose
 from recsys.tasks.evaluate.shards import load_evaluated
@@ -78,23 +73,3 @@ def link_report(paths: RunPaths, metrics: dict, html: Path) -> None:
         description="self-contained HTML report of this run's evaluation (in "
         f"{paths.work_dir} if the run stopped before publishing)",
     )
-
-
-def run_report(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
-    """The report of a run whose evaluate stage passed it on (metrics.json is there)."""
-    stage = StageReport(name="report")
-    with timed(stage):
-        metrics = json.loads((paths.out / METRICS).read_text())
-        html = write_run_report(paths, cfg, metrics)
-        written = [html, paths.out / DIAGNOSTICS, paths.out / EMBEDDING_MAP]
-        stage.rows_in = len(metrics["models"]) + len(metrics.get("session_models") or {})
-        stage.rows_out = sum(p.is_file() for p in written)
-        stage.details = {"report": html.name}
-    link_report(paths, metrics, html)
-    report_artifact(stage)
-    return stage
-
-
-@task(name="report", retries=0, cache_policy=NONE)
-def report_task(paths: RunPaths, cfg: PipelineConfig) -> StageReport:
-    return run_report(paths, cfg)

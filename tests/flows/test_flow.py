@@ -37,7 +37,6 @@ def test_planted_groups_come_first(tmp_path, planted_events, capsys):
         "evaluate",
         "refit",
         "export",
-        "report",
         "publish",
     }
     # The gate evaluated the model trained on the training split; the served one saw all.
@@ -203,68 +202,3 @@ def test_incremental_runs_share_the_warehouse_with_run_history(tmp_path, planted
         runs = con.execute("select count(distinct run_id) from run_metrics").fetchone()[0]
         rows = con.execute("select rows from wh_watermark").fetchone()[0]
     assert runs == 2 and rows == details[0]["rows_in"]
-
-
-def _spans(monkeypatch, pause: float) -> dict[str, list[float]]:
-    """Record when the report and the export work, the report held `pause` s at its start."""
-    import time
-
-    from recsys.tasks import export as export_stage
-    from recsys.tasks.evaluate import reporting
-
-    spans: dict[str, list[float]] = {}
-    real_render, real_export = reporting.record_and_render, export_stage.export
-
-    def slow_render(*args, **kwargs):
-        spans["report"] = [time.monotonic()]
-        time.sleep(pause)
-        out = real_render(*args, **kwargs)
-        spans["report"].append(time.monotonic())
-        return out
-
-    def timed_export(*args, **kwargs):
-        spans["export"] = [time.monotonic()]
-        try:
-            return real_export(*args, **kwargs)
-        finally:
-            spans["export"].append(time.monotonic())
-
-    monkeypatch.setattr(reporting, "record_and_render", slow_render)
-    monkeypatch.setattr(export_stage, "export", timed_export)
-    return spans
-
-
-def test_the_report_is_written_beside_the_export(tmp_path, planted_events, monkeypatch):
-    spans = _spans(monkeypatch, pause=1.5)
-    data = tmp_path / "data"
-    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) == 0
-    (report_start, report_end), (export_start, export_end) = spans["report"], spans["export"]
-    assert report_start < export_end and export_start < report_end  # they overlapped
-    run = current(data)
-    manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["stages"]["report"]["rows_out"] == 3  # report, diagnostics, map
-    assert "report.html" in manifest["files"] and "gate PASSED" in (run / "report.html").read_text()
-
-
-def test_a_failed_export_waits_for_the_report_then_rolls_back(
-    tmp_path, planted_events, monkeypatch
-):
-    """The rollback must not pull the run folder from under a report still writing: the
-    report ends, is kept with the run's reports, and nothing is published."""
-    from recsys.errors import GateRefused
-    from recsys.tasks import export as export_stage
-
-    spans = _spans(monkeypatch, pause=2.0)
-
-    def failing_export(*args, **kwargs):
-        spans["export"] = [0.0, 0.0]
-        raise GateRefused("export: planted failure")  # deterministic: not retried
-
-    monkeypatch.setattr(export_stage, "export", failing_export)
-    data = tmp_path / "data"
-    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST) != 0
-    assert len(spans["report"]) == 2  # the report finished
-    assert not (data / "published" / "current").exists()
-    kept = list((data / "work").glob("*/reports/report.html"))
-    assert len(kept) == 1 and "gate PASSED" in kept[0].read_text()
-    assert not (data / "runs").exists() or not any((data / "runs").iterdir())
