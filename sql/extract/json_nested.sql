@@ -1,13 +1,7 @@
 -- Rows of the JSON-lines input whose {{column}} holds an array or an object (what
 -- extract/read_json_text refuses), to name the column in the error.
 with source as (
-    select {{column}} as value
-    from read_json(
-        getvariable('extract_source').files,
-        format = 'newline_delimited',
-        union_by_name = true,
-        columns = getvariable('extract_source').columns
-    )
+    select {{column}} as value from source_json
 ),
 
 final as (

@@ -1,19 +1,13 @@
 -- Raw rows of JSON-lines files with every value as text, like read_csv's all_varchar: each
--- column is read as JSON (extract_source.columns, from extract/read_json's schema) and a
--- string becomes its contents, a number or boolean its JSON text (7 stays '7', 7.0 '7.0',
--- as written), null NULL. So an id column's type is decided once for all its values.
+-- column is read as JSON (extract/read_json_raw's `source_json`) and a string becomes its
+-- contents, a number or boolean its JSON text (7 stays '7', 7.0 '7.0', as written), null
+-- NULL. So an id column's type is decided once for all its values.
 -- An array or object in a column the run reads ({{c1}}..{{c5}}: the configured columns the
 -- file has, NULL for the rest) is refused: its text is no id (an item '["a","b"]' would be
 -- published). tasks/extract/read.py names the column in the error.
 create or replace temp view source_view as
 with source as (
-    select *
-    from read_json(
-        getvariable('extract_source').files,
-        format = 'newline_delimited',
-        union_by_name = true,
-        columns = getvariable('extract_source').columns
-    )
+    select * from source_json
 ),
 
 texts as (

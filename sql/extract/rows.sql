@@ -188,21 +188,20 @@ gaps as (
         lag(ts) over by_user as prev_ts,
         lag(item_id) over by_user as prev_item,
         lag(session_ref) over by_user as prev_ref,
-        -- The previous event of the same given session: rows without a session_id (all of
-        -- them when there is no such column) are cut into sessions at the time gap.
-        lag(ts) over by_ref as prev_ts_ref
+        -- The user's previous event without a session_id: such rows (all of them when
+        -- there is no such column) are cut into sessions at the time gap. The same window
+        -- as the rest, so no second sort of every row.
+        lag(case when session_ref is null then ts end ignore nulls) over by_user as prev_free_ts
     from tagged
-    window
-        by_user as (partition by drop_rule is null, user_id order by ts, input_order),
-        by_ref as (partition by drop_rule is null, user_id, session_ref order by ts, input_order)
+    window by_user as (partition by drop_rule is null, user_id order by ts, input_order)
 ),
 
 flagged_repeats as (
     -- the previous event's columns are not carried into the next sort
     select
-        * exclude (prev_ts, prev_item, prev_ref, prev_ts_ref),
-        prev_ts_ref is null
-        or epoch(ts) - epoch(prev_ts_ref) > $gap_seconds as starts_gap_session,
+        * exclude (prev_ts, prev_item, prev_ref, prev_free_ts),
+        prev_free_ts is null
+        or epoch(ts) - epoch(prev_free_ts) > $gap_seconds as starts_gap_session,
         -- A repeat is the user's previous event in the same session on the same item (with
         -- a session_id column: the user's previous event, if it has the same session_id;
         -- rows without one: if it has none either and is within the gap).

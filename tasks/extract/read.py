@@ -90,6 +90,7 @@ def read_source(
             present = _columns(con, "source_view")
             params["columns"] = {name: "JSON" for name in present}
             sqlrun.run(con, "extract/source", params)
+            sqlrun.run(con, "extract/read_json_raw")
             read = [name for name in dict.fromkeys(named) if name in present]
             slots = {f"c{i}": read[i - 1] if i <= len(read) else None for i in range(1, 6)}
             sqlrun.run(con, "extract/read_json_text", idents=slots)
@@ -115,11 +116,9 @@ def _nested_json(
     con: duckdb.DuckDBPyConnection, events: EventsInput, named: tuple[str, ...]
 ) -> DataQualityError:
     """The read error for a JSON array or object in a column the run reads, naming it."""
-    for name in dict.fromkeys(named):
-        try:
-            (rows,) = sqlrun.run(con, "extract/json_nested", idents={"column": name}).fetchone()
-        except duckdb.BinderException:  # not a column of this file
-            continue
+    present = _columns(con, "source_json")
+    for name in [n for n in dict.fromkeys(named) if n in present]:
+        (rows,) = sqlrun.run(con, "extract/json_nested", idents={"column": name}).fetchone()
         if rows:
             return DataQualityError(
                 f"{events.source}: column '{name}' holds a JSON array or object in {rows:,} "
