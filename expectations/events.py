@@ -23,9 +23,9 @@ def suite(cfg: QualityConfig, extract: ExtractConfig) -> list[gxe.Expectation]:
             "null_ids",
             "null_id_fraction",
             cfg.max_null_id_fraction,
-            f"share of rows with a null or empty user_id/item_id <= {cfg.max_null_id_fraction}",
+            "share of rows with a null, empty or NaN user_id/item_id "
+            f"<= {cfg.max_null_id_fraction}",
         ),
-        at_most("finite_ids", "nonfinite_ids", 0, "no user_id/item_id is NaN or inf"),
         at_most(
             "timestamp_parse",
             "bad_timestamp_fraction",

@@ -54,6 +54,9 @@ INDEX_FILE = "index.faiss"
 INDEX_INFO = "index.json"  # kind, search parameters, recall, build time, bytes per vector
 ITEM_RECS = "item_recs.parquet"
 USER_RECS = "user_recs.parquet"
+# Users with a list whose every candidate was already seen or ruled out (user_id): known,
+# so not answered with the unknown-user fallback (which would repeat what they saw).
+USER_RECS_EMPTY = "user_recs_empty.parquet"
 METRICS = "metrics.json"
 EXTRACT_REPORT = "extract.json"
 QUALITY_REPORT = "quality.md"
@@ -89,7 +92,7 @@ REQUIRED_FILES = (
 # attributes (a run exported without an attributes file lists none, and none is checked).
 SERVING_FILES = (*MODEL_FILES, INDEX_FILE, INDEX_INFO, COUNT_LISTS, ITEM_ATTRIBUTES)
 # What the server reads besides: the exported lists (users, and items without a vector).
-SERVED_LISTS = (USER_RECS, ITEM_RECS)
+SERVED_LISTS = (USER_RECS, USER_RECS_EMPTY, ITEM_RECS)
 
 # --- a run's work folder ---
 STAGE_DB = "stage.duckdb"

@@ -272,7 +272,7 @@ CASES: dict[str, Case] = {
         _rows(lambda r: r[:5] + [("u1", "", T0)] + r[5:]), DataQualityError, "raw_events.null_ids"
     ),
     "blank user_id": Case(_rows(lambda r: r + [("  ", "i1", T0)]), DataQualityError, "null_ids"),
-    "NaN/inf numeric item ids": Case(_nan_ids, DataQualityError, "finite_ids.*NaN or inf"),
+    "NaN/inf numeric item ids": Case(_nan_ids, DataQualityError, "null_ids.*NaN user_id/item_id"),
     "NaN timestamp": Case(
         _rows(lambda r: r + [("u1", "i1", "nan")]), DataQualityError, "does not parse"
     ),

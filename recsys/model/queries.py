@@ -34,8 +34,9 @@ def similar(data_dir: Path, item_id: str, k: int) -> list[dict]:
 
 
 def recommend(data_dir: Path, user_id: str, k: int) -> list[dict]:
-    """The user's exported recommendations from the published run; a user without a list
-    gets the popularity fallback, labelled by `source`, as `GET /recommend` answers."""
+    """The user's exported recommendations from the published run; a user the run does not
+    know gets the popularity fallback, labelled by `source`, and a known user with nothing
+    left to recommend no rows, as `GET /recommend` answers."""
     run = current_run(data_dir)
     verify(run, hashed={USER_RECS})
     table = pq.read_table(run / USER_RECS, filters=[("user_id", "=", user_id)])

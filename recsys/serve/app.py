@@ -148,7 +148,8 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
     )
     async def recommend_user(request: Request) -> Response:
         """The user's exported recommendations; an unknown user gets the most popular items
-        (`source: popularity`)."""
+        (`source: popularity`); a known user with nothing left to recommend (every item
+        seen or ruled out by the export's rules) an empty list."""
         asked = checks.listing(request, "user_id")
         model = holder.model
         if model is None:

@@ -35,6 +35,7 @@ from recsys.layout import (
     SERVED_LISTS,
     SERVING_FILES,
     USER_RECS,
+    USER_RECS_EMPTY,
 )
 from recsys.model import index
 from recsys.model.embedding import Embedding
@@ -60,6 +61,7 @@ class ServedModel:
     rules: Rules
     popular: np.ndarray  # rows by training count desc, item id asc: the export's fallback order
     users: KeyedRows | None  # user_recs.parquet
+    emptied: KeyedRows | None  # user_recs_empty.parquet: known users with nothing left
     items: RowLists | None  # item_recs.parquet lists of the model's items
     cold: KeyedRows | None  # item_recs.parquet rows of items without a vector
 
@@ -88,7 +90,22 @@ class ServedModel:
         return KeyedRows(found, "key").rows(item_id) if found.num_rows else None
 
     def user_list(self, user_id: str) -> pa.Table | None:
-        return None if self.users is None else self.users.rows(user_id)
+        """The user's exported rows; no rows for a user the run knows but has nothing left
+        to recommend to (every candidate seen or ruled out); None for a user it does not
+        know. A model loaded without its lists (`recsys recommend`) reads the empty-list
+        file for this one id."""
+        rows = None if self.users is None else self.users.rows(user_id)
+        if rows is not None:
+            return rows
+        if self.emptied is not None:
+            known = self.emptied.position(user_id) is not None
+        elif self.users is None and USER_RECS_EMPTY in self.manifest["files"]:
+            verify(self.run, hashed={USER_RECS_EMPTY})
+            where = [("user_id", "=", user_id)]
+            known = pq.read_table(self.run / USER_RECS_EMPTY, filters=where).num_rows > 0
+        else:
+            known = False
+        return _no_rows() if known else None
 
 
 # What a run must list to be served; the other files are read (and hashed) when listed: a
@@ -139,9 +156,12 @@ def load_run(run: Path, lists: bool = True) -> ServedModel:
         channels.counts.matrix.sort_indices()  # `because` reads rows by binary search
     vocab = pa.table({"item_id": emb.arrow_ids, "count": emb.counts})
     order = pc.sort_indices(vocab, [("count", "descending"), ("item_id", "ascending")])
-    users = items = cold = None
+    users = emptied = items = cold = None
     if USER_RECS in wanted and lists:
         users = KeyedRows(_list_table(run / USER_RECS, "user_id", "item_id"), "key")
+    if USER_RECS_EMPTY in wanted and lists:
+        table = pq.read_table(run / USER_RECS_EMPTY, memory_map=True, use_threads=False)
+        emptied = KeyedRows(table, "user_id", rank=None)
     if ITEM_RECS in wanted and lists:
         table = _list_table(run / ITEM_RECS, "item_id", "neighbor_id")
         keys = emb.rows_of(table.column("key"))
@@ -157,9 +177,16 @@ def load_run(run: Path, lists: bool = True) -> ServedModel:
         rules=Rules(cfg, emb, attributes),
         popular=order.to_numpy(),
         users=users,
+        emptied=emptied,
         items=items,
         cold=cold,
     )
+
+
+def _no_rows() -> pa.Table:
+    """An exported list with no rows (as `_list_table` names the columns)."""
+    types = [pa.string(), pa.int32(), pa.string(), pa.float64(), pa.string()]
+    return pa.schema(list(zip(["key", *LIST_COLUMNS], types, strict=True))).empty_table()
 
 
 def _list_table(path: Path, key: str, item: str, only: str | None = None) -> pa.Table:

@@ -45,8 +45,12 @@ def similar(model: ServedModel, item_id: str, k: int, exclude: Sequence[str] = (
 
     For k <= `export.k` the answer is the top of the item's exported list (what the live
     ranking below computes for it: same channels, depth, fusion and rules, checked by
-    tests/serve), read from memory when the server keeps the lists; a larger k, or a model
-    loaded without its lists (`recsys similar`), ranks live at the depth of that k."""
+    tests/serve), read from memory when the server keeps the lists, else ranked live. A
+    larger k answers that list continued by a live ranking searched as deep as k needs:
+    the first `export.k` stay as exported (a deeper search would min-max scale each
+    channel over a longer list and could reorder near-ties at the top), the items after
+    them come in the deeper ranking's order, their scores capped at the last exported one
+    so scores never rise down the list."""
     row = model.row(item_id)
     if row < 0:
         table = model.cold_list(item_id)
@@ -60,17 +64,37 @@ def similar(model: ServedModel, item_id: str, k: int, exclude: Sequence[str] = (
         if listed is not None and len(listed[0]) == k:
             rows, scores, sources = listed
             return _items(model, rows, scores, labels=sources)
-    depth = item_depth(cfg.overfetch, max(k, cfg.k), model.n_items)
     removed = np.append(excluded, row)
-    weights = cfg.item_weights.of()
+    anchor = _anchor(model, item_id)
+    ids, scores, mask = _live(model, row, anchor, removed, cfg.k)
+    ids, scores, mask = ids[: min(k, cfg.k)], scores[: min(k, cfg.k)], mask[: min(k, cfg.k)]
+    if k > cfg.k:
+        more, more_scores, more_mask = _live(model, row, anchor, removed, k)
+        new = ~np.isin(more, ids)
+        cap = scores[-1] if len(scores) else np.inf
+        ids = np.concatenate([ids, more[new]])[:k]
+        scores = np.concatenate([scores, np.minimum(more_scores[new], cap)])[:k]
+        mask = np.concatenate([mask, more_mask[new]])[:k]
+    return _items(model, ids, scores, mask)
+
+
+def _live(
+    model: ServedModel, row: int, anchor: Anchor | None, removed: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The item's fused list ranked live at the depth of k (`item_depth`, the export's for
+    k = `export.k`) through the rules: (rows, scores, channel masks), every kept entry."""
+    depth = item_depth(model.cfg.overfetch, max(k, 1), model.n_items)
+    weights = model.cfg.item_weights.of()
     parts = model.channels.for_items(np.array([row]), depth, weights)
     ids, scores, mask = fuse(parts, weights, depth)
-    keep = model.rules.keep(ids[0], _anchor(model, item_id), removed)
-    return _items(model, ids[0][keep][:k], scores[0][keep][:k], mask[0][keep][:k])
+    keep = model.rules.keep(ids[0], anchor, removed)
+    return ids[0][keep], scores[0][keep], mask[0][keep]
 
 
 def user(model: ServedModel, user_id: str, k: int, exclude: Sequence[str] = ()) -> list:
-    """The user's exported list; an unknown user gets the popularity fallback (labelled)."""
+    """The user's exported list; an unknown user gets the popularity fallback (labelled), a
+    known user whose list the rules emptied no items (not popularity: it would repeat what
+    the user has seen)."""
     table = model.user_list(user_id)
     if table is None:
         return popular(model, k, known_rows(model, exclude), None)

@@ -15,20 +15,21 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
-from recsys.layout import REPORT_IMAGES, RUN_REPORT, runs_dir
+from recsys.layout import MANIFEST, REPORT_IMAGES, RUN_REPORT, runs_dir
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")  # \Z: `$` allows a final newline
 TYPES = {".png": "image/png", ".svg": "image/svg+xml"}
 
 
 def run_file(data_dir: Path, run_id: str, name: str) -> Path:
-    """runs/<run_id>/<name>, or HTTPException 404 when either name is not plain or the
-    file is not a regular file inside that run folder."""
+    """runs/<run_id>/<name>, or HTTPException 404 when either name is not plain, the file
+    is not a regular file inside that run folder, or the folder has no manifest."""
     if not NAME.match(run_id) or not NAME.match(name) or ".." in run_id or ".." in name:
         raise HTTPException(404, "no such run file")
     root = runs_dir(data_dir).resolve()
     path = (root / run_id / name).resolve()
-    if path.parent.parent != root or not path.is_file():
+    # A folder without a manifest is not a run (an operator's copy, a half-written one).
+    if path.parent.parent != root or not path.is_file() or not (path.parent / MANIFEST).is_file():
         raise HTTPException(404, f"no {name} in run {run_id}")
     return path
 

@@ -6,7 +6,7 @@ with candidates_in as (
 ),
 
 seen as (
-    select distinct user_id, item_id from events
+    select user_id, item_id from user_items
 ),
 
 final as (

@@ -1,8 +1,10 @@
--- The popularity fallback's ranking (training count, ties by item id), overall and within
--- each category; built once per export shard and read by both the item and the user lists.
+-- The popularity fallback's ranking (the served model's training count, ties by item id),
+-- overall and within each category; built once per export shard and read by both the item
+-- and the user lists. The counts are the served model's (vocab.parquet: after a refit,
+-- every split's), the order `recsys serve` falls back to and the fused lists' fill.
 create or replace temp table popular_items as
 with counted as (
-    select item_id, train_count from items
+    select item_id, "count" as train_count from vocab
 ),
 
 attributes as (

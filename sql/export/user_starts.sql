@@ -1,10 +1,10 @@
--- Every $batch-th user (sorted) that the model can place (has a known item): where a FAISS
--- user batch starts, so export shards are cut there; plus the largest seen-item count of
--- any user, the depth the popularity fallback needs.
+-- Every $batch-th user (sorted) that the model can place (has seen a known item): where a
+-- FAISS user batch starts, so export shards are cut there; plus the largest seen-item
+-- count of any user, the depth the popularity fallback needs.
 with placed as (
-    select distinct e.user_id
-    from events as e
-    semi join vocab as v on e.item_id = v.item_id
+    select distinct u.user_id
+    from user_items as u
+    semi join vocab as v on u.item_id = v.item_id
 ),
 
 positions as (
@@ -13,7 +13,7 @@ positions as (
 
 max_seen as (
     select coalesce(max(seen), 0) as max_seen
-    from (select count(distinct item_id) as seen from events group by user_id)
+    from (select count(*) as seen from user_items group by user_id)
 ),
 
 final as (

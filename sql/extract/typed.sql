@@ -14,11 +14,21 @@ renamed as (
         input_order,
         -- Ids are the column's text exactly as given (' padded' is not 'padded'; a blank
         -- one is missing); each column's type is decided once (CSV and JSON are read as
-        -- text), so no id is renamed by a cast that depends on its value.
+        -- text), so no id is renamed by a cast that depends on its value. NaN or inf in a
+        -- float column (what pandas writes for a missing id) is a missing id; the text
+        -- 'nan' in a text column is an id like any other.
         case
+            when
+                typeof({{user_id}}) in ('FLOAT', 'DOUBLE')
+                and not isfinite(try_cast({{user_id}} as double))
+                then null
             when trim(cast({{user_id}} as varchar)) <> '' then cast({{user_id}} as varchar)
         end as user_id,
         case
+            when
+                typeof({{item_id}}) in ('FLOAT', 'DOUBLE')
+                and not isfinite(try_cast({{item_id}} as double))
+                then null
             when trim(cast({{item_id}} as varchar)) <> '' then cast({{item_id}} as varchar)
         end as item_id,
         -- A time column of integers or floats (Parquet, JSON) is read as its number, not

@@ -11,10 +11,6 @@ valid as (
 flags as (
     select
         *,
-        -- A float id column turns NaN/inf into these strings: they are not ids.
-        lower(user_id) in ('nan', '-nan', 'inf', '-inf', 'infinity', '-infinity')
-        or lower(item_id) in ('nan', '-nan', 'inf', '-inf', 'infinity', '-infinity')
-            as nonfinite_id,
         event_type is not null
         and $allowed_event_types is not null
         and not list_contains($allowed_event_types, event_type) as unknown_type
@@ -43,7 +39,6 @@ final as (
         count(*) as rows,
         count(*) filter (where user_id is null) as null_user_ids,
         count(*) filter (where item_id is null) as null_item_ids,
-        count(*) filter (where nonfinite_id) as nonfinite_ids,
         -- typed_events keeps the raw time text of dropped rows only (every row without a
         -- time is dropped), so a missing time is "no time and no text".
         count(*) filter (where ts is null and ts_text is null) as null_timestamps,

@@ -21,9 +21,6 @@ final as (
     where
         case $rule
             when 'null_ids' then user_id is null or item_id is null
-            when 'finite_ids'
-                then lower(user_id) in ('nan', '-nan', 'inf', '-inf', 'infinity', '-infinity')
-                or lower(item_id) in ('nan', '-nan', 'inf', '-inf', 'infinity', '-infinity')
             when 'timestamp_parse' then ts is null
             when 'no_future' then ts > $max_ts
             when 'no_ancient' then ts < $min_ts

@@ -33,6 +33,7 @@ from recsys.layout import (
     ITEM_ATTRIBUTES,
     ITEM_RECS,
     USER_RECS,
+    USER_RECS_EMPTY,
     RunPaths,
 )
 from recsys.model import index
@@ -99,17 +100,17 @@ def export(
         for kind, name in (("item", ITEM_RECS), ("user", USER_RECS)):
             export_shards.concat([c[f"{kind}_path"] for c in calls], paths.out / name)
         shutil.rmtree(paths.work_dir / EXPORT_SHARDS, ignore_errors=True)
+        lists = {
+            "item_recs": str(paths.out / ITEM_RECS),
+            "user_recs": str(paths.out / USER_RECS),
+            "user_recs_empty": str(paths.out / USER_RECS_EMPTY),
+        }
         item_rules = {r: sum(p["item"][r] for p in parts) for r in RULES}
         user_rules = {r: sum(p["user"][r] for p in parts) for r in RULES}
         with sqlrun.connect(paths.stage_db, read_only=True) as con:
-            counts = sqlrun.fetch_one(
-                con,
-                "export/counts",
-                params={
-                    "item_recs": str(paths.out / ITEM_RECS),
-                    "user_recs": str(paths.out / USER_RECS),
-                },
-            )
+            empty = {"user_recs": lists["user_recs"], "path": lists["user_recs_empty"]}
+            sqlrun.run(con, "export/user_empty_write", empty)
+            counts = sqlrun.fetch_one(con, "export/counts", params=lists)
         report.rows_in = len(emb)
         report.rows_out = counts["item_recs_rows"] + counts["user_recs_rows"]
         report.details = {

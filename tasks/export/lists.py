@@ -101,10 +101,13 @@ def user_candidates(
 
     A user's channels are searched `overfetch * K` deep plus the number of items the user
     has seen, and `kept_per_list` plus that number are kept, so K items survive the
-    already-seen filter and the rules; a batch is fused as deep as its deepest user and
-    each user's list is cut to that user's depth (at 10M events the batch maximum alone
-    doubled the rows the rules then had to sort). `progress` counts on from where an earlier
-    part of the users left it."""
+    already-seen filter and the rules. A batch is searched as deep as its deepest user,
+    then each user's channel lists are cut to that user's own depth before fusing: min-max
+    scaling over a deeper list would move the user's scores, so a list would depend on who
+    else shared its batch (and differ from `POST /recommend` with the same items). Fused
+    lists are cut to each user's kept length (at 10M events the batch maximum alone doubled
+    the rows the rules then had to sort). `progress` counts on from where an earlier part of
+    the users left it."""
     lo, hi = users
     params = {"history": cfg.user_history, "lo": lo, "hi": hi}
     history = sqlrun.arrow(con, "export/user_history", params)
@@ -143,6 +146,7 @@ def user_candidates(
             int(depth.max()),
             cfg.session_weights.of(),
         )
+        lists = [_cut(ids, scores, depth) for ids, scores in lists]
         width = int(kept[start:stop].max())
         ids, scores, mask = fuse(lists, cfg.session_weights.of(), width)
         keep = (ids >= 0) & (np.arange(width)[None, :] < kept[start:stop, None])
@@ -161,6 +165,14 @@ def user_candidates(
         )
         progress.update(done + stop)
     return pa.concat_tables(parts)
+
+
+def _cut(ids: np.ndarray, scores: np.ndarray, depth: np.ndarray) -> tuple:
+    """A channel's lists with row i cut to its first depth[i] entries (-1 beyond)."""
+    if ids.shape[1] == 0 or (depth >= ids.shape[1]).all():
+        return ids, scores
+    beyond = np.arange(ids.shape[1])[None, :] >= depth[:, None]
+    return np.where(beyond, -1, ids), scores
 
 
 def _owners(users: pa.Array) -> tuple[pa.Array, np.ndarray]:

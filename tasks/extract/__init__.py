@@ -72,7 +72,7 @@ def _run_sql(
     log = logger()
     _cheaper_string_writes(con)
     steps = ["extract/valid_view", "extract/sessions_view"]
-    steps += ["extract/split", "extract/items", "extract/corpus"]
+    steps += ["extract/split", "extract/user_items", "extract/items", "extract/corpus"]
     export = recompute = None
     lazy = False  # source_rows is a view over the input files (read_source)
     if cfg.incremental:

@@ -28,7 +28,7 @@ from recsys.config import PipelineConfig
 from recsys.errors import DataQualityError
 from recsys.expectations import CORPUS, DRIFT, RAW_EVENTS, SESSIONS
 from recsys.expectations import process as gx_process
-from recsys.layout import DATA_DOCS, QUALITY_PROFILE, QUALITY_REPORT, RunPaths
+from recsys.layout import DATA_DOCS, QUALITY_PROFILE, QUALITY_REPORT, REPORTS, RunPaths
 from recsys.stage import StageReport, logger, retry_unless_deterministic, timed
 from recsys.tasks.quality import drift_metrics
 from recsys.tasks.quality.report import artifacts, examples, markdown, shown, verdict
@@ -128,11 +128,13 @@ def quality(paths: RunPaths, cfg: PipelineConfig, now: datetime | None = None) -
     failed = [r for r in results if verdict(r) == "fail"]
     if failed:
         first = failed[0]
+        # The report's path once the failed run is discarded (tasks/rundir.py keeps a
+        # failed run's reports in work/<id>/reports): what the user can open afterwards.
         raise DataQualityError(
             f"data quality failed: {first['checkpoint']}.{first['id']}: {first['rule']} "
             f"(observed {shown(first['observed'])}); {counts['fail']} failed, "
             f"{counts['warn']} warned, {counts['pass']} passed of {len(results)} "
-            f"expectations, see {paths.out / QUALITY_REPORT}"
+            f"expectations, see {paths.work_dir / REPORTS / QUALITY_REPORT}"
         )
     return report
 

@@ -13,7 +13,7 @@ from recsys.layout import RunPaths
 from recsys.stage import StageReport, in_prefect_run, report_artifact
 
 # Raw-events rules whose offending rows `examples` can show.
-EXAMPLE_RULES = {"null_ids", "finite_ids", "timestamp_parse", "no_future", "no_ancient"}
+EXAMPLE_RULES = {"null_ids", "timestamp_parse", "no_future", "no_ancient"}
 EXAMPLE_RULES |= {"event_types", "duplicates"}
 
 

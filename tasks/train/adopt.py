@@ -34,10 +34,8 @@ def champion_run(data_dir) -> Path:
     try:
         return store.current_run(data_dir)
     except Exception as exc:
-        raise UsageError(
-            f"refresh needs a published model in {data_dir} to reuse ({exc}); "
-            "run `recsys run` first"
-        ) from exc
+        # exc already says what to do when nothing is published ("run `recsys run` first")
+        raise UsageError(f"refresh needs a published model to reuse: {exc}") from exc
 
 
 def champion_manifest(data_dir) -> dict:

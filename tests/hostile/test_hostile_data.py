@@ -26,7 +26,7 @@ NOW_RUN = dict(now=None)
 
 # ids written as they must come out: numbers, floats, unicode, padded, huge, quoted
 IDS = ["7", "007", "7.0", "7.5", " padded", "padded", "padded ", "été", "東京", "🙂", "a,b"]
-IDS += ['say "hi"', "1" * 100, "-3", "1e5", "Ω≈ç√"]
+IDS += ['say "hi"', "1" * 100, "-3", "1e5", "Ω≈ç√", "nan", "NaN", "Infinity", "-inf"]
 
 
 def _rows(ids: list[str]) -> list[tuple[str, str, int]]:
@@ -177,6 +177,18 @@ def test_accepted_inputs_keep_every_id_as_given(tmp_path, name):
     assert expected <= ids
     filler = {f"x{k}" for k in range(30)} | {str(1000 + k) for k in range(30)}
     assert ids - expected <= filler | {f"{1000 + k}.0" for k in range(30)}
+
+
+def test_ids_that_spell_special_values_pass_quality(tmp_path):
+    """'nan', 'Infinity', 'NULL' in a text column are ids (NaN in a float column is not)."""
+    ids = ["nan", "NaN", "Infinity", "-inf", "NULL", "true"]
+    cfg = PipelineConfig.model_validate({"quality": {"data_docs": False}})
+    paths = RunPaths.new(tmp_path / "data", str(write_csv(tmp_path / "e.csv", _rows(ids))))
+    extract(paths, cfg)
+    assert quality(paths, cfg).details["failed"] == 0
+    with duckdb.connect(str(paths.stage_db), read_only=True) as con:
+        kept = {i for (i,) in con.execute("select distinct item_id from events").fetchall()}
+    assert set(ids) <= kept
 
 
 def test_a_symlink_cycle_reads_each_file_once(tmp_path):

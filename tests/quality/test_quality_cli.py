@@ -80,6 +80,8 @@ def test_bad_input_leaves_the_champion_serving(champion, tmp_path, capsys, name)
         assert not new_runs  # refused from the file's header, before a run began
     elif code == 3:  # a data-quality stop keeps its reports and says why
         assert failed_note(champion, work).startswith("DataQualityError: ")
+        named = re.search(r"see (\S+quality\.md)", err[0])
+        assert named is None or Path(named.group(1)).is_file()  # where the report now is
 
 
 def test_drifted_run_is_stopped_and_the_champion_keeps_serving(

@@ -4,7 +4,9 @@ every business rule on: each route, the export's lists and rules, errors, metric
 from __future__ import annotations
 
 import gc
+import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +82,32 @@ def test_similar_ranks_live_what_the_export_wrote(api):
                 body = answer.json()
                 assert body["run_id"] == run.name and body["item_id"] == item
                 assert body["items"] == got
+
+
+def test_similar_beyond_the_export_continues_its_list(api):
+    """k above export.k: the exported list first, unchanged (a deeper search alone would
+    rescale the channels and reorder near-ties), then more items, scores never rising."""
+    client, run = api
+    live = load_run(run, lists=False)
+    depth = live.cfg.k
+    exported = by_key(run / "item_recs.parquet", "item_id")
+    # The rules (served_data has them all on) leave most lists shorter than export.k.
+    longer = [item for item, rows in exported.items() if item != "new-1" and len(rows) > 10]
+    assert len(longer) >= 20
+    grew = 0
+    for item in longer[:40]:
+        got = recall.similar(live, item, depth + 20)
+        ids = [i["item_id"] for i in got]
+        stored = [r["neighbor_id"] for r in exported[item]]
+        assert ids[: len(stored)] == stored, item
+        assert len(set(ids)) == len(ids) and item not in ids
+        grew += len(ids) > len(stored)
+        scores = [i["score"] for i in got]
+        assert all(a >= b for a, b in itertools.pairwise(scores)), item
+        assert [i["rank"] for i in got] == list(range(1, len(got) + 1))
+    assert grew > 0  # a deeper search finds more that pass the rules
+    answer = client.get(f"/similar/{longer[0]}", params={"k": depth + 20}).json()["items"]
+    assert answer == recall.similar(live, longer[0], depth + 20)
 
 
 def test_similar_applies_the_rules_and_exclude(api, served_data):
@@ -399,6 +427,13 @@ def test_docs_and_run_reports(api):
     ):
         assert client.get(bad).status_code == 404, bad
     assert runs_dir(run.parent.parent) == run.parent
+    stray = run.parent / "not-a-run"  # a folder without a manifest is not a run
+    stray.mkdir()
+    try:
+        (stray / "report.html").write_text("<html></html>")
+        assert client.get("/runs/not-a-run/report").status_code == 404
+    finally:
+        shutil.rmtree(stray)
 
 
 def test_nothing_published_is_not_ready(tmp_path):
