@@ -66,8 +66,7 @@ def similar(model: ServedModel, item_id: str, k: int, exclude: Sequence[str] = (
             return _items(model, rows, scores, labels=sources)
     removed = np.append(excluded, row)
     anchor = _anchor(model, item_id)
-    ids, scores, mask = _live(model, row, anchor, removed, cfg.k)
-    ids, scores, mask = ids[: min(k, cfg.k)], scores[: min(k, cfg.k)], mask[: min(k, cfg.k)]
+    ids, scores, mask = (a[: min(k, cfg.k)] for a in _live(model, row, anchor, removed, cfg.k))
     if k > cfg.k:
         more, more_scores, more_mask = _live(model, row, anchor, removed, k)
         new = ~np.isin(more, ids)

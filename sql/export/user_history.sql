@@ -6,24 +6,24 @@ with known as (
     select * from vocab
 ),
 
-latest as (
-    select u.user_id, u.item_id, u.ts, u.input_order
-    from user_items as u
-    semi join known as k on u.item_id = k.item_id
+seen as (
+    select user_id, item_id, ts, input_order
+    from user_items
     where
-        (cast($lo as varchar) is null or u.user_id >= cast($lo as varchar))
-        and (cast($hi as varchar) is null or u.user_id < cast($hi as varchar))
+        (cast($lo as varchar) is null or user_id >= cast($lo as varchar))
+        and (cast($hi as varchar) is null or user_id < cast($hi as varchar))
 ),
 
 final as (
+    -- the join keeps the known items and gives their vocabulary row
     select
-        l.user_id,
+        s.user_id,
         k.row,
         row_number() over (
-            partition by l.user_id order by l.ts desc, l.input_order desc
+            partition by s.user_id order by s.ts desc, s.input_order desc
         ) - 1 as recency
-    from latest as l
-    inner join known as k on l.item_id = k.item_id
+    from seen as s
+    inner join known as k on s.item_id = k.item_id
     qualify recency < $history
 )
 
