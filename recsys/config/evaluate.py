@@ -259,8 +259,10 @@ class GateConfig(Section):
         le=10,
         description="The lift rules refuse only a shortfall larger than this many standard "
         "errors of the paired difference on the same cases (1.64: one-sided 95%): two "
-        "equally good lists differ by chance on a finite test split. 0 compares the point "
-        "estimates.",
+        "equally good lists differ by chance on a finite test split. Against the best of m "
+        "baselines of a kind the gate asks the Bonferroni-corrected value (one-sided "
+        "95%/m: 2.32 for five item baselines), since the best of several level baselines "
+        "is ahead by chance. 0 compares the point estimates.",
     )
     champion_tolerance: float = Field(
         0.05,
