@@ -75,6 +75,7 @@ class Checkpoints:
                         "id": meta.get("id", r.expectation_config.type),
                         "rule": meta.get("rule", r.expectation_config.type),
                         "severity": meta.get("severity", "fail"),
+                        "fix": meta.get("fix", ""),
                         "column": r.expectation_config.kwargs.get("column"),
                         "observed": observed.item() if hasattr(observed, "item") else observed,
                         "passed": bool(r.success),

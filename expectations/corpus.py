@@ -13,13 +13,18 @@ def suite(cfg: QualityConfig) -> list[gxe.Expectation]:
     """The corpus expectations for `sql/quality/corpus_profile.sql`'s row."""
     return [
         at_least(
-            "min_items", "train_items", cfg.min_items, f"at least {cfg.min_items} training items"
+            "min_items",
+            "train_items",
+            cfg.min_items,
+            f"at least {cfg.min_items} training items",
+            fix="lower quality.min_items",
         ),
         at_least(
             "min_tokens",
             "train_tokens",
             cfg.min_tokens,
             f"at least {cfg.min_tokens} training tokens (events in training sessions)",
+            fix="lower quality.min_tokens",
         ),
         at_least(
             "test_coverage",
@@ -27,5 +32,6 @@ def suite(cfg: QualityConfig) -> list[gxe.Expectation]:
             cfg.min_test_coverage,
             f"share of held-out tokens whose item is in the training vocabulary "
             f">= {cfg.min_test_coverage}",
+            fix="lower quality.min_test_coverage",
         ),
     ]

@@ -25,6 +25,11 @@ from pydantic import BaseModel
 from recsys import redact
 from recsys.errors import UsageError
 
+# The longest user or item id a run accepts (quality rule raw_events.long_ids) and the
+# server answers: a URL as an item id fits; anything longer is refused before it is
+# published, so every published id can be asked for over HTTP.
+MAX_ID_CHARS = 1024
+
 _FORMATS = {
     ".csv": "csv",
     ".tsv": "csv",

@@ -132,6 +132,9 @@ PREFLIGHT: dict[str, Case] = {
     "alpha negative": Case(_set("train.alpha=-1"), 2, r"train\.alpha: .*greater than 0"),
     "alpha above 1": Case(_set("train.alpha=5"), 2, r"train\.alpha: .*less than or equal to 1"),
     "window 1e10 (runs for minutes)": Case(_set("train.window=10000000000"), 2, r"train\.window"),
+    "min_alpha above alpha (a rate that grows)": Case(
+        _set("train.min_alpha=0.5"), 2, r"train: min_alpha \(0\.5\) must not exceed alpha"
+    ),
     "window 0": Case(_set("train.window=0"), 2, r"train\.window: .*greater than or equal to 1"),
     "date that does not exist": Case(
         _set("extract.test_start=2024-02-30"), 2, r"extract\.test_start: .*not a date: day"

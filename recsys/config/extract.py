@@ -75,8 +75,10 @@ class ExtractConfig(Section):
     future_tolerance_hours: float = Field(
         24.0,
         ge=0,
-        le=876_000,
-        description="Timestamps later than now + this are 'in the future' (at most 100 years).",
+        le=8_760_000,
+        description="Timestamps later than now + this are 'in the future' (at most ~1,000 "
+        "years: a log rebuilt with made-up dates, one day per basket, can run centuries "
+        "ahead).",
     )
     session_gap_minutes: float = Field(
         30.0,

@@ -141,6 +141,12 @@ class TrainConfig(Section):
         # gensim refuses this pair only once training starts, after extract and quality.
         if self.hs == 0 and self.negative == 0:
             raise ValueError("negative=0 needs hs=1 (negative sampling or hierarchical softmax)")
+        # gensim takes any pair, and a rate that grows over the epochs can blow the vectors up.
+        if self.min_alpha > self.alpha:
+            raise ValueError(
+                f"min_alpha ({self.min_alpha:g}) must not exceed alpha ({self.alpha:g}): the "
+                "learning rate decays from alpha to min_alpha"
+            )
         return self
 
     @field_validator("refit", mode="before")

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 
 import orjson
 
+from recsys.inputs import MAX_ID_CHARS
+
 
 @dataclass(frozen=True)
 class Limits:
     """Request limits of the server (safe defaults; `recsys serve` takes them as is)."""
 
     max_k: int = 1000  # items per answer (also never more than the catalogue holds)
-    max_id_chars: int = 256  # an item or user id
+    max_id_chars: int = MAX_ID_CHARS  # an item or user id: as long as a run accepts
     max_ids: int = 1000  # ids in a session's `items`, and in `exclude`
     max_body_bytes: int = 256 * 1024  # a POST body; larger is refused with 413 unread
 

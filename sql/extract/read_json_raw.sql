@@ -6,7 +6,7 @@ with source as (
     select *
     from read_json(
         getvariable('extract_source').files,
-        format = 'newline_delimited',
+        format = 'auto',
         union_by_name = true,
         columns = getvariable('extract_source').columns
     )

@@ -46,6 +46,9 @@ final as (
         count(*) filter (where ts > $max_ts) as future_timestamps,
         count(*) filter (where ts < $min_ts) as ancient_timestamps,
         count(*) filter (where unknown_type) as unknown_event_types,
+        count(*) filter (
+            where length(user_id) > $max_id_chars or length(item_id) > $max_id_chars
+        ) as long_ids,
         coalesce(
             (count(*) filter (where user_id is null or item_id is null)) / nullif(count(*), 0),
             0

@@ -29,6 +29,8 @@ final as (
                 and $allowed_event_types is not null
                 and not list_contains($allowed_event_types, event_type)
             when 'duplicates' then input_order in (select input_order from duplicates)
+            when 'long_ids'
+                then length(user_id) > $max_id_chars or length(item_id) > $max_id_chars
             else false
         end
     order by input_order

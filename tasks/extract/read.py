@@ -203,6 +203,10 @@ def _header(con: duckdb.DuckDBPyConnection, file: str, delimiter: str) -> list[s
 
 
 def _split(line: str, delimiter: str) -> list[str]:
+    if len(delimiter) > 1:
+        # Python's csv takes one character (DuckDB up to four): stand in one the line lacks.
+        stand = next(c for c in "\x1f\x1e\x1d\x1c\x01" if c not in line)
+        line, delimiter = line.replace(delimiter, stand), stand
     return next(csv.reader([line], delimiter=delimiter))
 
 
@@ -265,9 +269,18 @@ def _unreadable(
             )
     # DuckDB's CSV errors put the reason (e.g. "not utf-8 encoded") after the echoed row,
     # which must not be shown (it is file content): redact.db_error keeps one and not the other.
+    if events.format == "csv" and _NO_DIALECT in message:
+        # DuckDB then lists its whole search space: the user needs the one fact it says.
+        return DataQualityError(
+            f"{events.source}: cannot be read as csv: no delimiter and quoting make it a "
+            "table (not a CSV file? see extract.input_format and extract.csv_delimiter)"
+        )
     keep = (*events.files, *(duckdb_path(f) for f in events.files))
     reason = redact.db_error(exc, keep=keep)
     return DataQualityError(f"{events.source}: cannot be read as {events.format}: {reason}")
+
+
+_NO_DIALECT = "not possible to automatically detect the CSV parsing dialect"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
@@ -325,6 +338,14 @@ def column_slots(
             # The header is file content: its names are counted, not shown (a file named
             # by mistake, e.g. /etc/shadow, must not be echoed).
             found = len([c for c in present if c != "input_order"])
+            # A name equal but for case shows only letters the user typed.
+            cased = [c for c in present if c.lower() == column.lower()]
+            if len(cased) == 1:
+                raise DataQualityError(
+                    f"{source}: missing required column '{column}' (for {name}; the header "
+                    f"has '{cased[0]}', which differs in case: map it with "
+                    f"--set extract.columns.{name}={cased[0]})"
+                )
             raise DataQualityError(
                 f"{source}: missing required column '{column}' (for {name}; the header's "
                 f"{found} columns do not include it: map it with "

@@ -28,6 +28,7 @@ from recsys.config import PipelineConfig
 from recsys.errors import DataQualityError
 from recsys.expectations import CORPUS, DRIFT, RAW_EVENTS, SESSIONS
 from recsys.expectations import process as gx_process
+from recsys.inputs import MAX_ID_CHARS
 from recsys.layout import DATA_DOCS, QUALITY_PROFILE, QUALITY_REPORT, REPORTS, RunPaths
 from recsys.stage import StageReport, logger, retry_unless_deterministic, timed
 from recsys.tasks.quality import drift_metrics
@@ -53,6 +54,7 @@ def _profiles(paths: RunPaths, cfg: PipelineConfig, now: datetime) -> dict[str, 
                     "min_ts": low,
                     "max_ts": high,
                     "allowed_event_types": q.allowed_event_types,
+                    "max_id_chars": MAX_ID_CHARS,
                 },
             ),
             "sessions": sqlrun.fetch_one(
@@ -123,7 +125,7 @@ def quality(paths: RunPaths, cfg: PipelineConfig, now: datetime | None = None) -
                 r["checkpoint"],
                 r["id"],
                 r["rule"],
-                shown(r["observed"]),
+                observed_and_fix(r),
             )
     failed = [r for r in results if verdict(r) == "fail"]
     if failed:
@@ -132,11 +134,17 @@ def quality(paths: RunPaths, cfg: PipelineConfig, now: datetime | None = None) -
         # failed run's reports in work/<id>/reports): what the user can open afterwards.
         raise DataQualityError(
             f"data quality failed: {first['checkpoint']}.{first['id']}: {first['rule']} "
-            f"(observed {shown(first['observed'])}); {counts['fail']} failed, "
+            f"(observed {observed_and_fix(first)}); {counts['fail']} failed, "
             f"{counts['warn']} warned, {counts['pass']} passed of {len(results)} "
             f"expectations, see {paths.work_dir / REPORTS / QUALITY_REPORT}"
         )
     return report
+
+
+def observed_and_fix(result: dict) -> str:
+    """The observed value, and what to change when the data is right and the rule is not."""
+    fix = result.get("fix")
+    return shown(result["observed"]) + (f"; {fix}" if fix else "")
 
 
 @task(

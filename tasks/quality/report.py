@@ -9,12 +9,13 @@ from pathlib import Path
 from recsys import sqlrun
 from recsys.config import PipelineConfig
 from recsys.expectations import RAW_EVENTS
+from recsys.inputs import MAX_ID_CHARS
 from recsys.layout import RunPaths
 from recsys.stage import StageReport, in_prefect_run, report_artifact
 
 # Raw-events rules whose offending rows `examples` can show.
 EXAMPLE_RULES = {"null_ids", "timestamp_parse", "no_future", "no_ancient"}
-EXAMPLE_RULES |= {"event_types", "duplicates"}
+EXAMPLE_RULES |= {"event_types", "duplicates", "long_ids"}
 
 
 def shown(value) -> str:
@@ -59,7 +60,12 @@ def examples(paths: RunPaths, cfg: PipelineConfig, results: list[dict], now: dat
         return ""
     low, high = cfg.extract.time_bounds(now)
     allowed = cfg.quality.allowed_event_types
-    params = {"min_ts": low, "max_ts": high, "allowed_event_types": allowed}
+    params = {
+        "min_ts": low,
+        "max_ts": high,
+        "allowed_event_types": allowed,
+        "max_id_chars": MAX_ID_CHARS,
+    }
     lines = ["#### Examples (first offending input rows)", ""]
     with sqlrun.connect(paths.stage_db, read_only=True) as con:
         for rule in rules:

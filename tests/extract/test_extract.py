@@ -96,6 +96,22 @@ def test_every_format_gives_the_same_corpus(tmp_path, name):
     assert reference.corpus.stat().st_size > 0
 
 
+def test_a_json_array_file_reads_like_json_lines(tmp_path):
+    # pandas' to_json(orient="records") writes one array; DuckDB's JSON-lines reader took
+    # the whole array for one row.
+    data = generate(3_000, 80, seed=5)
+    reference, _ = run_extract(tmp_path, write(data, tmp_path / "e.jsonl"))
+    array = tmp_path / "records.json"
+    duckdb.sql(
+        f"copy (select * from read_json('{tmp_path / 'e.jsonl'}')) to '{array}' "
+        "(format json, array true)"
+    )
+    assert array.read_text().lstrip().startswith("[")
+    other, report = run_extract(tmp_path, array)
+    assert report.rows_in == 3_000
+    assert _corpus_hash(reference) == _corpus_hash(other)
+
+
 def test_timestamps_iso_with_zones_and_milliseconds(tmp_path):
     # The same four events written as epoch seconds, epoch milliseconds and zoned ISO text.
     seconds = [("u1", "a", T0), ("u1", "b", T0 + 60), ("u2", "c", T0 + 10**6)]
@@ -130,6 +146,14 @@ def test_column_mapping_with_hostile_names(tmp_path):
 def test_missing_required_column_names_it(tmp_path):
     events = events_csv(tmp_path / "e.csv", [("u1", T0)], header="user_id,timestamp")
     with pytest.raises(DataQualityError, match="missing required column 'item_id'"):
+        run_extract(tmp_path, events)
+    # A header equal but for case gets the mapping to type.
+    events = events_csv(tmp_path / "c.csv", [("u1", "a", T0)], header="User_Id,ITEM_ID,Timestamp")
+    with pytest.raises(
+        DataQualityError,
+        match=r"has 'User_Id', which differs in case: map it "
+        r"with --set extract.columns.user_id=User_Id",
+    ):
         run_extract(tmp_path, events)
 
 
