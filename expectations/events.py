@@ -38,8 +38,9 @@ def suite(cfg: QualityConfig, extract: ExtractConfig) -> list[gxe.Expectation]:
             cfg.max_bad_timestamp_fraction,
             "share of rows whose timestamp is missing or does not parse "
             f"<= {cfg.max_bad_timestamp_fraction}",
-            fix="raise quality.max_bad_timestamp_fraction (those rows are dropped); "
-            "for numbers, extract.timestamp_unit names the unit",
+            fix="text that is not ISO-8601 is read with extract.timestamp_format (e.g. "
+            "%d-%m-%Y), numbers with extract.timestamp_unit; or raise "
+            "quality.max_bad_timestamp_fraction (those rows are dropped)",
         ),
         at_most(
             "no_future",

@@ -135,6 +135,12 @@ PREFLIGHT: dict[str, Case] = {
     "min_alpha above alpha (a rate that grows)": Case(
         _set("train.min_alpha=0.5"), 2, r"train: min_alpha \(0\.5\) must not exceed alpha"
     ),
+    "timestamp format with an unknown code": Case(
+        _set("extract.timestamp_format=%d-%Q"), 2, r"extract\.timestamp_format: .*%Q"
+    ),
+    "timestamp format with a zone": Case(
+        _set("extract.timestamp_format=%Y-%m-%d %z"), 2, r"extract\.timestamp_format: .*UTC"
+    ),
     "window 0": Case(_set("train.window=0"), 2, r"train\.window: .*greater than or equal to 1"),
     "date that does not exist": Case(
         _set("extract.test_start=2024-02-30"), 2, r"extract\.test_start: .*not a date: day"

@@ -64,6 +64,16 @@ class ExtractConfig(Section):
         "milliseconds, above 1e14 as microseconds and above 1e17 as nanoseconds (1e11 s "
         "is the year 5138).",
     )
+    timestamp_format: str | None = Field(
+        None,
+        min_length=2,
+        max_length=100,
+        pattern=r"^[^\x00]*%[^\x00]*$",
+        description="How timestamp text is written when it is not ISO-8601, in strptime's "
+        "codes (DuckDB's): '%d-%m-%Y' for the Kaggle Groceries' dates, '%Y%m%dT%H%M%S' for "
+        "ISO basic times, '%d/%m/%Y %H:%M'. Every value is read with it (numbers too: "
+        "'20150721' with '%Y%m%d'); times are UTC. None: ISO text or Unix epochs.",
+    )
     # The sane-time bounds: rows outside them are unusable ('invalid') in extract, and the
     # quality stage counts them (rules no_future, no_ancient).
     min_year: int = Field(
@@ -179,6 +189,23 @@ class ExtractConfig(Section):
         "files that are new or changed since the last run (a scheduled run over a folder of "
         "daily partitions); the stage is then rebuilt from the warehouse (docs/extract.md).",
     )
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _strptime_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "%z" in value or "%Z" in value:
+            # try_strptime then types the column TIMESTAMPTZ; zoned times are ISO text.
+            raise ValueError("times are read as UTC: write zoned times as ISO-8601 text")
+        import duckdb  # only when a format is set; checked now, not mid-run
+
+        try:
+            duckdb.execute("select try_strptime('', ?)", [value])
+        except duckdb.Error as exc:
+            message = str(exc).split("\n")[0].removeprefix("Invalid Input Error: ")
+            raise ValueError(message) from None
+        return value
 
     @field_validator("test_start", "validation_start")
     @classmethod

@@ -85,6 +85,10 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise UsageError(f"--set expects key=value, got '{item}'")
     if not all(part.isidentifier() for part in key.strip().split(".")):
         raise UsageError(f"--set {key.strip()!r}: a key is dotted names, e.g. train.epochs")
+    if raw.lstrip().startswith("%"):
+        # YAML reserves a leading % for directives, so no YAML value starts with one: it is
+        # text (a strptime format such as %d-%m-%Y), not an error to quote around.
+        return key.strip(), bounded(raw.strip(), f"--set {key.strip()}")
     try:
         value = _load(raw) if raw.strip() else None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date that does not exist

@@ -3,7 +3,7 @@
 -- connection inserts from.
 copy (
     with typed as (
-        select * from typed_rows($timestamp_unit)
+        select * from typed_rows($timestamp_unit, $timestamp_format)
     ),
 
     final as (

@@ -15,7 +15,7 @@
 -- event of a kept one: the same result as running each window over the kept rows only.
 create or replace table typed_events as
 with typed as not materialized (
-    select * from typed_rows($timestamp_unit)
+    select * from typed_rows($timestamp_unit, $timestamp_format)
 ),
 
 checked as not materialized (

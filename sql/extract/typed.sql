@@ -3,8 +3,9 @@
 -- Unparseable timestamps become NULL here and are counted by the quality stage. A table
 -- macro, not a table: extract/rows types the rows as it reads them (a copy of 10M typed
 -- rows would take most of the memory limit), extract/ingest_write writes them for the
--- warehouse. Called as `typed_rows(timestamp_unit)`.
-create or replace temp macro typed_rows(timestamp_unit) as table
+-- warehouse. Called as `typed_rows(timestamp_unit, timestamp_format)`: a format (strptime's,
+-- e.g. '%d-%m-%Y') reads every timestamp's text with it instead.
+create or replace temp macro typed_rows(timestamp_unit, timestamp_format) as table
 with source as (
     select * from source_rows
 ),
@@ -80,6 +81,8 @@ final as (
         user_id,
         item_id,
         case
+            -- A configured format wins: '20150721' is a date to it, not an epoch.
+            when timestamp_format is not null then try_strptime(ts_text, timestamp_format)
             -- 9e12 s is near TIMESTAMP's upper bound; larger values are broken, not dates.
             -- make_timestamp(microseconds) is to_timestamp(seconds) at time zone 'UTC'
             -- without the time-zone conversion (a tenth of the cost at 10M rows).

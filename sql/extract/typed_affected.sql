@@ -1,6 +1,6 @@
 -- typed_rows for an incremental run that recomputes only some users: their rows, and the
 -- rows without a user (unusable, never stored, so always recomputed).
-create or replace temp macro typed_rows(timestamp_unit) as table
+create or replace temp macro typed_rows(timestamp_unit, timestamp_format) as table
 with stored as (
     select * from warehouse_rows
 ),

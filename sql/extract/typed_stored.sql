@@ -1,6 +1,6 @@
 -- typed_rows for an incremental run that recomputes every row: the warehouse rows are typed
--- already (the unit argument only keeps the call the same as extract/typed's macro).
-create or replace temp macro typed_rows(timestamp_unit) as table
+-- already (the arguments only keep the call the same as extract/typed's macro).
+create or replace temp macro typed_rows(timestamp_unit, timestamp_format) as table
 with stored as (
     select * from warehouse_rows
 ),

@@ -41,8 +41,8 @@ from recsys.tasks.extract.ingest import WarehouseExport
 from recsys.warehouse import open_warehouse
 
 # Bound by extract/rows.sql but not part of a stored row's result: the future bound is
-# handled row by row (extract/recompute_users), the unit only types raw input.
-_NOT_SETTINGS = {"max_ts", "timestamp_unit"}
+# handled row by row (extract/recompute_users), the unit and format only type raw input.
+_NOT_SETTINGS = {"max_ts", "timestamp_unit", "timestamp_format"}
 ROWS = "extract/rows"  # the rules whose results are stored
 
 

@@ -14,6 +14,7 @@ def sql_params(cfg: ExtractConfig, now: datetime, corpus: Path) -> dict[str, obj
     low, high = cfg.time_bounds(now)
     return {
         "timestamp_unit": cfg.timestamp_unit,
+        "timestamp_format": cfg.timestamp_format,
         "min_ts": low,
         "max_ts": high,
         "event_types": cfg.event_types,

@@ -57,6 +57,8 @@ def test_override_values_are_typed():
     assert parse_override("a.b=0.5") == ("a.b", 0.5)
     assert parse_override("a.b=false") == ("a.b", False)
     assert parse_override("a.b=text") == ("a.b", "text")
+    # A leading % is a YAML directive, never a value: a strptime format is text as typed.
+    assert parse_override("a.b=%d-%m-%Y %H:%M") == ("a.b", "%d-%m-%Y %H:%M")
 
 
 def test_missing_or_bad_yaml(tmp_path):

@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -251,6 +252,33 @@ TIMES_OK = {
     "date only": _ts_rows("2023-11-14"),
     "epoch float": _ts_rows("1700000000.25"),
 }
+
+
+def _formatted(fmt: str) -> callable:
+    return lambda d: write_csv(
+        d / "e.csv",
+        [(u, i, datetime.fromtimestamp(t, UTC).strftime(fmt)) for u, i, t in _rows(["a", "b"])],
+    )
+
+
+@pytest.mark.parametrize(
+    "fmt", ["%d-%m-%Y %H:%M:%S", "%Y%m%dT%H%M%S", "%Y%m%d%H%M%S", "%m/%d/%Y %I:%M:%S %p"]
+)
+def test_timestamps_in_a_configured_format(tmp_path, fmt):
+    # Kaggle Groceries writes 21-07-2015; ISO basic (20231114T221320) and digits-only times
+    # would otherwise be epochs or unparseable. Each reads as the same instants.
+    expected = sorted(t for _, _, t in _rows(["a", "b"]))
+    cfg = PipelineConfig.model_validate(
+        {"quality": {"data_docs": False}, "extract": {"timestamp_format": fmt}}
+    )
+    paths = RunPaths.new(tmp_path / "data", str(_formatted(fmt)(tmp_path)))
+    extract(paths, cfg)
+    assert quality(paths, cfg).details["failed"] == 0
+    with duckdb.connect(str(paths.stage_db), read_only=True) as con:
+        got = [
+            t for (t,) in con.execute("select epoch(ts) from typed_events order by ts").fetchall()
+        ]
+    assert got == expected
 
 
 @pytest.mark.parametrize("name", sorted(TIMES_OK))
