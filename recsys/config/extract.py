@@ -201,7 +201,9 @@ class ExtractConfig(Section):
         import duckdb  # only when a format is set; checked now, not mid-run
 
         try:
-            duckdb.execute("select try_strptime('', ?)", [value])
+            # Its own connection: a result left on DuckDB's default one blocks its next user.
+            with duckdb.connect() as con:
+                con.execute("select try_strptime('', ?)", [value]).fetchall()
         except duckdb.Error as exc:
             message = str(exc).split("\n")[0].removeprefix("Invalid Input Error: ")
             raise ValueError(message) from None

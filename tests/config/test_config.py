@@ -112,3 +112,16 @@ def test_a_key_that_is_not_a_name_is_named_in_the_error(tmp_path):
     odd.write_text('"": 1\n')
     with pytest.raises(UsageError, match="unknown key '' in the top level"):
         load_config([odd])
+
+
+def test_a_timestamp_format_is_checked_without_leaving_a_result_behind():
+    # Checked on DuckDB's default connection, an unfetched result blocked its next user
+    # ("connection has an unfinished result") anywhere later in the process.
+    import duckdb
+
+    from recsys.config import ExtractConfig
+
+    assert ExtractConfig(timestamp_format="%d-%m-%Y").timestamp_format == "%d-%m-%Y"
+    assert duckdb.sql("select 1").fetchall() == [(1,)]
+    with pytest.raises(ValueError, match="%Q"):
+        ExtractConfig(timestamp_format="%Y-%Q")
