@@ -19,8 +19,9 @@ from recsys.layout import RunPaths, tune_dir
 from recsys.ops import signals
 from recsys.ops.notify import notify_hook
 from recsys.stage import logger, quiet_expected_failures
+from recsys.tasks.rundir import scratch_run
 from recsys.tasks.tune import finish_task, prepare_task, trial_task
-from recsys.tasks.tune.space import new_study, suggest
+from recsys.tasks.tune.space import new_study, space_for, suggest
 
 
 @flow(
@@ -50,33 +51,36 @@ def tune(
     signals.watch()
     cfg, start = resolve_config(config), time.perf_counter()
     paths = RunPaths.new(tune_dir(data_dir), events)
-    setup = prepare_task(paths, cfg)
-    budget = cfg.tune.trials
-    study = new_study(cfg)
-    results: list[dict] = []
-    # Trials stop at their next epoch past the deadline (the first one always finishes, so
-    # the defaults are always scored).
-    deadline = time.time() + (cfg.tune.timeout_seconds or float("inf"))
-    while len(results) < budget and (not results or time.time() < deadline):
-        batch = [study.ask() for _ in range(min(cfg.tune.parallel, budget - len(results)))]
-        limit = None if not results else deadline
-        futures = [
-            trial_task.submit(t.number, suggest(t), setup, cfg, deadline=limit) for t in batch
-        ]
-        for trial, future in zip(batch, futures, strict=True):
-            result = future.result()
-            study.tell(trial, result["value"])
-            results.append(result)
-        logger().info(
-            "tune: %d/%d trials, best %.4f x the strongest baselines",
-            len(results),
-            budget,
-            study.best_value,
-        )
-    best = max(results, key=lambda r: r["value"])
-    if best["sampled"]:  # trained on a sample of sessions: re-scored on all of them
-        best = trial_task(best["trial"], best["params"], setup, cfg, full=True)
-    return finish_task(paths, cfg, setup, results, best, time.perf_counter() - start)
+    with scratch_run(paths):
+        setup = prepare_task(paths, cfg)
+        budget = cfg.tune.trials
+        study = new_study(cfg)
+        choices = space_for(cfg)
+        results: list[dict] = []
+        # Trials stop at their next epoch past the deadline (the first one always finishes, so
+        # the defaults are always scored).
+        deadline = time.time() + (cfg.tune.timeout_seconds or float("inf"))
+        while len(results) < budget and (not results or time.time() < deadline):
+            batch = [study.ask() for _ in range(min(cfg.tune.parallel, budget - len(results)))]
+            limit = None if not results else deadline
+            futures = [
+                trial_task.submit(t.number, suggest(t, choices), setup, cfg, deadline=limit)
+                for t in batch
+            ]
+            for trial, future in zip(batch, futures, strict=True):
+                result = future.result()
+                study.tell(trial, result["value"])
+                results.append(result)
+            logger().info(
+                "tune: %d/%d trials, best %.4f x the strongest baselines",
+                len(results),
+                budget,
+                study.best_value,
+            )
+        best = max(results, key=lambda r: r["value"])
+        if best["sampled"]:  # trained on a sample of sessions: re-scored on all of them
+            best = trial_task(best["trial"], best["params"], setup, cfg, full=True)
+        return finish_task(paths, cfg, setup, results, best, time.perf_counter() - start)
 
 
 # `python flows/tune.py`: one run with the defaults (MovieLens-100K, data dir ./data), on

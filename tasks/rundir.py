@@ -30,7 +30,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.transactions import Transaction, transaction
 
-from recsys.layout import DATA_DOCS, FAILED, REPORTS, WORK, RunPaths
+from recsys.layout import DATA_DOCS, FAILED, OWNER, REPORTS, WORK, RunPaths
 from recsys.model import store
 from recsys.ops import owner
 from recsys.stage import StageReport, in_prefect_run, logger
@@ -96,6 +96,25 @@ def run_transaction(paths: RunPaths) -> Iterator[Transaction]:
                 yield txn
             finally:
                 Transaction.__var__.reset(detached)
+    finally:
+        owner.release(paths.work_dir)
+
+
+@contextmanager
+def scratch_run(paths: RunPaths) -> Iterator[None]:
+    """A search's work folder (`recsys tune`, under DATA_DIR/tune): the folders of searches
+    that died are swept first, as runs sweep theirs; a search that fails or is stopped
+    leaves its reports and a FAILED note, not its stage database and corpora; a finished
+    one keeps its outputs and is never swept."""
+    sweep_dead_runs(paths.data_dir, keep=paths.run_id)
+    owner.claim(paths.work_dir)
+    try:
+        yield
+    except BaseException:
+        discard_run(paths, f"the search stopped: {_reason()}")
+        raise
+    else:
+        (paths.work_dir / OWNER).unlink(missing_ok=True)  # finished: nothing to sweep
     finally:
         owner.release(paths.work_dir)
 

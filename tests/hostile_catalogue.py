@@ -305,6 +305,11 @@ PREFLIGHT: dict[str, Case] = {
     "generate 1 event": Case(
         lambda d: ["generate", "--events", "1", "--out", str(d / "x.csv")], 2, r"--events"
     ),
+    "generate 10^9 events (built in memory: ~130 GB)": Case(
+        lambda d: ["generate", "--events", str(10**9), "--out", str(d / "x.csv")],
+        2,
+        r"--events.*100000000",
+    ),
     "task runner option spark": Case(lambda d: ["run", "--task-runner", "spark"], 2, "spark"),
     # --- rollback --to stays in runs/ and takes verified runs only ---
     "rollback to ../": Case(_rollback_to(lambda d, data: "../work"), 2, r"takes a run id"),

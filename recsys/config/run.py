@@ -19,9 +19,11 @@ class TuneConfig(Section):
     timeout_seconds: float | None = Field(
         600,
         gt=0,
-        description="Wall-time budget of the search (10 minutes: ~40 trials at ml-100k size "
-        "on 2 cores); no trial starts after it and a running one stops at its next epoch. "
-        "None: only the trial budget limits it.",
+        description="Wall-time budget of the trials (10 minutes: ~40 trials at ml-100k size "
+        "on 2 cores), counted once the validation split is built (extract and quality "
+        "come first); no trial starts after it and a running one stops at its next epoch "
+        "(the first, the current configuration, always finishes). None: only the trial "
+        "budget limits it.",
     )
     sampler: Literal["tpe", "random"] = Field(
         "tpe", description="Optuna sampler: TPE (Bayesian) or random search."

@@ -24,6 +24,7 @@ from recsys.layout import (
     CORPUS,
     STAGE_DB,
     VALIDATION_CORPUS,
+    VALIDATION_DB,
     VALIDATION_SAMPLE,
     RunPaths,
     tuned_path,
@@ -97,7 +98,8 @@ def finish_task(
     tuned = tuned_path(paths.data_dir.parent)  # paths.data_dir is DATA_DIR/tune
     write_tuned(tuned, best, setup, summary)
     write_outputs(paths.work_dir, results, summary)
-    for name in (STAGE_DB, CORPUS, VALIDATION_CORPUS, VALIDATION_SAMPLE, BASELINE_LISTS):
+    scratch = (STAGE_DB, CORPUS, VALIDATION_DB, VALIDATION_CORPUS, VALIDATION_SAMPLE)
+    for name in (*scratch, BASELINE_LISTS):
         (paths.work_dir / name).unlink(missing_ok=True)
     logger().info(
         "tune: best %.4f x the strongest baselines (defaults %.4f) -> %s",

@@ -16,6 +16,7 @@ import duckdb
 
 from recsys import sqlrun
 from recsys.config import Baselines, EvaluateConfig, SequentialRules
+from recsys.errors import DataQualityError
 from recsys.tasks.evaluate.hits import add_lists, task_metrics
 from recsys.tasks.evaluate.shards import ALL_SESSIONS
 from recsys.tasks.evaluate.vsknn import vsknn_lists
@@ -63,6 +64,13 @@ def tune_baselines(
         sqlrun.run(con, "evaluate/iknn_lists", params)
     sqlrun.run(con, "evaluate/popularity", {"depth": depth})
     item = task_metrics(con, cfg.ks, cfg.exclude_session_items, session=False)
+    if not any(s.split("|")[0] == "sr" for s in item):
+        # Nothing to tune on: every trial would score 0 and no baseline could be chosen.
+        raise DataQualityError(
+            "tune: the validation split holds no next-item case (no session of two or more "
+            "events in the newest tune.validation_fraction of the training period whose "
+            "items the rest of it trains): raise tune.validation_fraction, or tune on more data"
+        )
     best = {family: _best(item, family, metric) for family in ("sr", "cooc_window", "iknn")}
     sr_steps, sr_weighting, sr_both = best["sr"].split("|")[1:]
     chosen = cfg.baselines.model_copy(

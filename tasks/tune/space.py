@@ -28,21 +28,37 @@ KNOBS = (
 )
 
 
-def suggest(trial: Any) -> dict[str, Any]:
-    """Draw one configuration of gensim knobs from an Optuna trial."""
-    sg = trial.suggest_categorical("sg", [0, 1])
+# The categorical knobs' choices; a configuration's own value joins them (space_for).
+CHOICES: dict[str, list] = {
+    "sg": [0, 1],
+    "window": [2, 3, 5, 10, 20, "session"],
+    "negative": [5, 10, 20],
+    "sample": [0.0, 1e-5, 1e-4, 1e-3, 1e-2],
+    "epochs": [5, 10, 20, 40, 80, 150],
+    "vector_size": [32, 64, 128],
+    "shrink_windows": [True, False],
+    "scoring": ["sym", "in_out", "in_in"],
+}
+
+
+def space_for(cfg: PipelineConfig) -> dict[str, list]:
+    """CHOICES with the configuration's own values added: its point is the first trial,
+    and Optuna refuses a trial whose value is not among the choices (`train.epochs=3`)."""
+    current = current_params(cfg)
+    return {k: v if current[k] in v else [*v, current[k]] for k, v in CHOICES.items()}
+
+
+def suggest(trial: Any, choices: dict[str, list]) -> dict[str, Any]:
+    """Draw one configuration of gensim knobs from an Optuna trial (`choices`: space_for,
+    the same for every trial of a study)."""
+    pick = {k: trial.suggest_categorical(k, v) for k, v in choices.items()}
     return {
-        "sg": sg,
-        "window": trial.suggest_categorical("window", [2, 3, 5, 10, 20, "session"]),
-        "negative": trial.suggest_categorical("negative", [5, 10, 20]),
+        **pick,
+        # Stepped and log-scaled floats; a configured value off the grid is still tried
+        # first (Optuna warns and uses it).
         "ns_exponent": trial.suggest_float("ns_exponent", -1.0, 1.0, step=0.25),
-        "sample": trial.suggest_categorical("sample", [0.0, 1e-5, 1e-4, 1e-3, 1e-2]),
-        "epochs": trial.suggest_categorical("epochs", [5, 10, 20, 40, 80, 150]),
-        "vector_size": trial.suggest_categorical("vector_size", [32, 64, 128]),
         # CBOW averages its context and wants a larger step (gensim's defaults differ too).
         "alpha": trial.suggest_float("alpha", 0.005, 0.1, log=True),
-        "shrink_windows": trial.suggest_categorical("shrink_windows", [True, False]),
-        "scoring": trial.suggest_categorical("scoring", ["sym", "in_out", "in_in"]),
     }
 
 

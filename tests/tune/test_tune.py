@@ -47,6 +47,12 @@ def test_tune_writes_a_config_that_run_starts_from(tmp_path, planted_events):
     tuned = data / "tuned.yaml"
     cfg = load_config([tuned])
     trials = _trials(data)
+    # The search keeps its outputs, not its scratch (stage and validation databases,
+    # corpora, baseline lists), and nothing a later search would sweep.
+    (folder,) = (data / "tune" / "work").iterdir()
+    kept = {p.name for p in folder.iterdir()}
+    assert {"trials.json", "trials.svg"} <= kept
+    assert not kept & {"stage.duckdb", "validation.duckdb", "corpus.txt", "owner.lock"}
     assert len(trials["trials"]) == 4
     first = trials["trials"][0]["params"]
     assert first["epochs"] == PipelineConfig().train.epochs  # the defaults are trial 0
@@ -78,3 +84,36 @@ def test_dask_cluster_gives_the_sequential_results(tmp_path, planted_events):
             (t["params"], round(t["metrics"]["item"]["hr@20"], 10)) for t in _trials(data)["trials"]
         ]
     assert results["dask"] == results["threads"]
+
+
+def test_a_configuration_off_the_search_grid_is_the_first_trial():
+    # `train.epochs=3` is no choice of the space: Optuna refused the enqueued first trial
+    # ("'3' not in (5, 10, ...)") and tune crashed after extract and quality.
+    import optuna
+
+    from recsys.tasks.tune.space import CHOICES, new_study, space_for, suggest
+
+    cfg = PipelineConfig.model_validate({"train": {"epochs": 3, "vector_size": 50}})
+    choices = space_for(cfg)
+    assert choices["epochs"] == [*CHOICES["epochs"], 3]
+    assert choices["negative"] == CHOICES["negative"]  # 5 is on the grid already
+    study = new_study(cfg)
+    first = suggest(study.ask(), choices)
+    assert (first["epochs"], first["vector_size"], first["negative"]) == (3, 50, 5)
+    second = study.ask()
+    assert isinstance(second, optuna.trial.Trial)
+    assert suggest(second, choices)["epochs"] in choices["epochs"]
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_api")
+def test_a_search_with_nothing_to_validate_on_fails_clean(tmp_path, planted_events):
+    # No next-item case in the validation split: a max() of nothing crashed (exit 1, two
+    # tracebacks) and the stage database and corpora stayed behind for good.
+    data = tmp_path / "data"
+    args = ["tune", "--events", planted_events, "--data-dir", data, "--trials", "2", *TUNE]
+    assert run_cli(*args, "--set", "tune.validation_fraction=0.000001") == 3
+    (folder,) = (data / "tune" / "work").iterdir()
+    assert {p.name for p in folder.iterdir()} <= {"FAILED", "reports"}
+    assert "no next-item case" in (folder / "FAILED").read_text()
+    assert not (data / "tuned.yaml").exists()
