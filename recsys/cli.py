@@ -371,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     is one line on stderr (`error: ...`). A stop signal during a flow (recsys.ops.signals)
     ends with the shell's code for it (130 SIGINT, 143 SIGTERM), whatever error it became."""
     _environment()
+    signals.install()
     try:
         app(args=argv, prog_name="recsys", standalone_mode=False)
         code = 0

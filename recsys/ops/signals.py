@@ -45,6 +45,30 @@ def _noting(previous):
     return handler
 
 
+class Stopped(BaseException):
+    """SIGTERM outside a flow's own handling (BaseException: no `except Exception` of a
+    stage or library swallows it)."""
+
+
+def install() -> None:
+    """Make SIGTERM raise `Stopped` in the main thread instead of Python's default, which
+    ends the process without a word or a rollback. Prefect's flow engine hands a SIGTERM
+    back to the handler it found when the flow started and sends it again: with the
+    default, a run stopped in training died by the signal before the CLI said why (stopped
+    in the export it did say so). Call it once, first thing, from the main thread."""
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _stop)
+    except ValueError:  # not the main thread
+        return
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    global _seen
+    _seen = signum
+    raise Stopped(signum)
+
+
 def stopped() -> int | None:
     """The stop signal received since the process started, or None."""
     return _seen

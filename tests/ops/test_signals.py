@@ -83,3 +83,31 @@ def test_without_a_signal_io_errors_are_retried():
 
     assert signals.stopped() is None
     assert retry_unless_deterministic(None, None, State()) is True
+
+
+def test_sigterm_handed_back_by_prefect_is_an_exception_not_death():
+    # Prefect's flow engine restores the SIGTERM handler it found and sends the signal
+    # again: with Python's default there, a run stopped in training died by the signal
+    # (no error line, no exit code of ours).
+    script = textwrap.dedent(
+        """
+        import os, signal, time
+        from prefect.utilities.engine import capture_sigterm
+        from recsys.ops import signals
+
+        signals.install()
+        try:
+            with capture_sigterm():
+                signals.watch()
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+        except BaseException as exc:
+            print("raised", type(exc).__name__)
+        print("exit", signals.exit_code())
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "raised Stopped" in out.stdout and "exit 143" in out.stdout, out.stdout + out.stderr
