@@ -49,7 +49,9 @@ def tune(
     """
     quiet_expected_failures()
     signals.watch()
-    cfg, start = resolve_config(config), time.perf_counter()
+    # Trial 0 is what `recsys run` would use now (tuned.yaml included): a new search never
+    # ends below the configuration it replaces, on its own validation split.
+    cfg, start = resolve_config(config, data_dir=data_dir), time.perf_counter()
     paths = RunPaths.new(tune_dir(data_dir), events)
     with scratch_run(paths):
         setup = prepare_task(paths, cfg)

@@ -215,7 +215,9 @@ def tune(
     overrides += [f"tune.trials={trials}"] if trials else []
     overrides += [f"tune.timeout_seconds={timeout}"] if timeout else []
     explicit = load_config([config], overrides)
-    cfg = resolve_config(explicit)  # a search starts from the defaults (flows/tune.py)
+    # A search starts from what a run would use (tuned.yaml included; flows/tune.py): a bad
+    # tuned.yaml is exit 2 here, before Prefect starts.
+    cfg = resolve_config(explicit, data_dir=folder)
     _prepare_environment(folder, events, cfg)
     from recsys.flows.tune import tune as tune_flow
 

@@ -256,6 +256,10 @@ def resolve_config(
     DATA_DIR/tuned.yaml when `data_dir` is given and holds one, then the keys `explicit`
     sets (see `given_keys`)."""
     tree: dict[str, Any] = dict(base or {})
+    tuned = None if data_dir is None else tuned_path(data_dir)
+    if tuned is not None and tuned.exists() and not tuned.is_file():
+        # A folder (or a device) there was skipped by runs and broke a search at its end.
+        raise UsageError(f"{tuned}: not a regular file (remove it, or tune again)")
     if data_dir is not None and tuned_path(data_dir).is_file():
         tree = _merge(tree, read_yaml(tuned_path(data_dir)))
         try:  # a bad value there is named with the file it is in

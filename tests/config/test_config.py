@@ -125,3 +125,13 @@ def test_a_timestamp_format_is_checked_without_leaving_a_result_behind():
     assert duckdb.sql("select 1").fetchall() == [(1,)]
     with pytest.raises(ValueError, match="%Q"):
         ExtractConfig(timestamp_format="%Y-%Q")
+
+
+def test_a_tuned_yaml_that_is_no_file_is_refused(tmp_path):
+    # A folder there was skipped by runs (the defaults, silently) and broke a search only
+    # when it came to write its result.
+    from recsys.config import resolve_config
+
+    (tmp_path / "tuned.yaml").mkdir()
+    with pytest.raises(UsageError, match=r"tuned\.yaml: not a regular file"):
+        resolve_config(None, data_dir=tmp_path)

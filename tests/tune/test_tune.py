@@ -71,6 +71,12 @@ def test_tune_writes_a_config_that_run_starts_from(tmp_path, planted_events):
     assert manifest["config"]["train"]["window"] == best["window"]
     assert manifest["config"]["train"]["epochs"] == 5  # from FAST's --set
 
+    # A new search starts from what a run would use: the tuned configuration is its trial 0
+    # (it started from the defaults, and a one-trial re-tune replaced a better tuned.yaml).
+    assert run_cli(*args[: -len(TUNE) - 2], "--trials", "1", *TUNE) == 0
+    again = _trials(data)["trials"][0]["params"]
+    assert {k: again[k] for k in best} == best
+
 
 @pytest.mark.prefect
 @pytest.mark.usefixtures("prefect_api")
