@@ -353,8 +353,9 @@ def generate(
 ) -> None:
     """Write deterministic synthetic events with planted item groups."""
     from recsys.data.synthetic import generate as make
-    from recsys.data.synthetic import write
+    from recsys.data.synthetic import output_format, write
 
+    output_format(out)  # a path that cannot be written fails before the events are made
     path = write(make(events, items, seed), out)
     typer.echo(f"wrote {events:,} events over {items:,} items to {path}")
 

@@ -56,6 +56,11 @@ def _config(text: str | bytes) -> Callable[[Path], list[str]]:
     return build
 
 
+def _made_dir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
 def _fifo(d: Path, name: str = "pipe.csv") -> str:
     os.mkfifo(d / name)
     return str(d / name)
@@ -309,6 +314,11 @@ PREFLIGHT: dict[str, Case] = {
         lambda d: ["generate", "--events", str(10**9), "--out", str(d / "x.csv")],
         2,
         r"--events.*100000000",
+    ),
+    "generate into a folder": Case(
+        lambda d: ["generate", "--events", "9", "--out", str(_made_dir(d / "dir.csv"))],
+        2,
+        r"dir\.csv is a folder; name a file",
     ),
     "task runner option spark": Case(lambda d: ["run", "--task-runner", "spark"], 2, "spark"),
     # --- rollback --to stays in runs/ and takes verified runs only ---

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -193,9 +194,11 @@ def _add_noise(rng, users, items, timestamps, n_users, n_items, bot_fraction, du
     return users, items, timestamps
 
 
-def write(table: pa.Table, out: Path) -> Path:
-    """Write as Parquet, CSV (.csv/.csv.gz) or JSON lines, by the file name."""
-    name = Path(out).name.lower()
+def output_format(out: Path) -> str:
+    """The format `out` names (by its file name), after checking that it can be written
+    there: a folder, or a parent that cannot be made, is a usage error before any work."""
+    out = Path(out)
+    name = out.name.lower()
     if name.endswith(".parquet"):
         fmt = "parquet"
     elif name.endswith((".csv", ".csv.gz")):
@@ -204,8 +207,23 @@ def write(table: pa.Table, out: Path) -> Path:
         fmt = "json"
     else:
         raise UsageError(f"generate: cannot tell the format of '{out}' (.parquet/.csv/.jsonl)")
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    with sqlrun.connect() as con:
-        con.register("generated", table)
-        sqlrun.run(con, "data/synthetic_write", {"path": str(out)}, idents={"format": fmt})
+    if out.is_dir():
+        raise UsageError(f"generate: --out {out} is a folder; name a file in it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"generate: cannot make the folder {out.parent}: {exc.strerror}") from None
+    return fmt
+
+
+def write(table: pa.Table, out: Path) -> Path:
+    """Write as Parquet, CSV (.csv/.csv.gz) or JSON lines, by the file name."""
+    fmt = output_format(out)
+    try:
+        with sqlrun.connect() as con:
+            con.register("generated", table)
+            sqlrun.run(con, "data/synthetic_write", {"path": str(out)}, idents={"format": fmt})
+    except duckdb.IOException as exc:
+        reason = str(exc).split("\n")[0].split(": ")[-1]
+        raise UsageError(f"generate: cannot write {out}: {reason}") from None
     return Path(out)
