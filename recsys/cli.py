@@ -196,12 +196,7 @@ def tune(
     data_dir: DataDir = None,
     trials: Annotated[int | None, typer.Option(min=1, help="Trial budget.")] = None,
     timeout: Annotated[
-        float | None,
-        typer.Option(
-            min=1,
-            help="Wall-time budget of the trials in seconds (extract, quality and the "
-            "validation split come first; the first trial always finishes).",
-        ),
+        float | None, typer.Option(min=1, help="Wall-time budget of the trials, in seconds.")
     ] = None,
     config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
     set_: Annotated[
@@ -215,9 +210,7 @@ def tune(
     overrides += [f"tune.trials={trials}"] if trials else []
     overrides += [f"tune.timeout_seconds={timeout}"] if timeout else []
     explicit = load_config([config], overrides)
-    # A search starts from what a run would use (tuned.yaml included; flows/tune.py): a bad
-    # tuned.yaml is exit 2 here, before Prefect starts.
-    cfg = resolve_config(explicit, data_dir=folder)
+    cfg = resolve_config(explicit, data_dir=folder)  # as a run would (flows/tune.py)
     _prepare_environment(folder, events, cfg)
     from recsys.flows.tune import tune as tune_flow
 
@@ -337,14 +330,8 @@ def runs(
 
 @app.command()
 def generate(
-    # The table is built in memory (~130 bytes an event at peak): 10^8 events take ~13 GB;
-    # 10^10 asked for 37 GiB in one array and failed with MemoryError after seconds.
-    events: Annotated[
-        int,
-        typer.Option(
-            "--events", min=2, max=10**8, help="Number of events (at most 10^8: built in memory)."
-        ),
-    ],
+    # Built in memory (~130 bytes an event at peak): 10^8 events take ~13 GB.
+    events: Annotated[int, typer.Option("--events", min=2, max=10**8, help="Events (<= 10^8).")],
     out: Annotated[Path, typer.Option("--out", help="Output .parquet, .csv(.gz) or .jsonl.")],
     items: Annotated[
         int, typer.Option("--items", min=2, max=10**9, help="Number of items.")
