@@ -260,12 +260,12 @@ def resolve_config(
     if tuned is not None and tuned.exists() and not tuned.is_file():
         # A folder (or a device) there was skipped by runs and broke a search at its end.
         raise UsageError(f"{tuned}: not a regular file (remove it, or tune again)")
-    if data_dir is not None and tuned_path(data_dir).is_file():
-        tree = _merge(tree, read_yaml(tuned_path(data_dir)))
+    if tuned is not None and tuned.is_file():
+        tree = _merge(tree, read_yaml(tuned))
         try:  # a bad value there is named with the file it is in
             _validated(tree)
         except UsageError as exc:
-            raise UsageError(f"{tuned_path(data_dir)}: {exc}") from exc
+            raise UsageError(f"{tuned}: {exc}") from exc
     return _validated(_merge(tree, given_keys(explicit)))
 
 
