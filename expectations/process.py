@@ -43,7 +43,12 @@ def start() -> None:
             return
         child_reads, parent_writes = os.pipe()
         parent_reads, child_writes = os.pipe()
-        code = "from recsys.expectations.worker import serve; serve(%d, %d, %d)"
+        # A Ctrl-C reaches the whole process group: the parent answers it (and ends the
+        # worker); the worker itself must not print a KeyboardInterrupt traceback.
+        code = (
+            "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "from recsys.expectations.worker import serve; serve(%d, %d, %d)"
+        )
         process = subprocess.Popen(
             [sys.executable, "-c", code % (child_reads, child_writes, os.getpid())],
             pass_fds=(child_reads, child_writes),

@@ -56,6 +56,9 @@ TaskRunner = Annotated[
     ),
 ]
 
+Sets = Annotated[
+    list[str] | None, typer.Option("--set", help="Override one config key, e.g. train.epochs=10.")
+]
 DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data directory [default: $RECSYS_DATA_DIR or ./data]."),
@@ -63,7 +66,15 @@ DataDir = Annotated[
 
 
 def data_dir_of(value: Path | None) -> Path:
-    return Path(value or os.environ.get("RECSYS_DATA_DIR") or "data")
+    """The data directory; a file in its place is a usage error for every command."""
+    folder = Path(value or os.environ.get("RECSYS_DATA_DIR") or "data")
+    env = value is None and "RECSYS_DATA_DIR" in os.environ
+    where = "RECSYS_DATA_DIR" if env else "--data-dir"
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{where} {folder} is a file, not a directory")
+    if folder.is_symlink() and not folder.exists():
+        raise UsageError(f"{where} {folder} is a symlink to nothing (dangling, or a loop)")
+    return folder
 
 
 def _prepare_environment(folder: Path, events: str | None, cfg: PipelineConfig) -> None:
@@ -95,9 +106,7 @@ def run(
     ] = None,
     data_dir: DataDir = None,
     config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override one key, e.g. train.epochs=10.")
-    ] = None,
+    set_: Sets = None,
     task_runner: TaskRunner = None,
 ) -> None:
     """Run the whole pipeline once and publish the model if every gate passes."""
@@ -157,9 +166,7 @@ def backfill(
         bool, typer.Option("--run-pipeline", help="Then run the pipeline incrementally.")
     ] = False,
     config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override one key, e.g. extract.….")
-    ] = None,
+    set_: Sets = None,
 ) -> None:
     """Replace the warehouse's events in [START, END) with those read from EVENTS."""
     folder = data_dir_of(data_dir)
@@ -199,9 +206,7 @@ def tune(
         float | None, typer.Option(min=1, help="Wall-time budget of the trials, in seconds.")
     ] = None,
     config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override one key, e.g. tune.parallel=2.")
-    ] = None,
+    set_: Sets = None,
     task_runner: TaskRunner = None,
 ) -> None:
     """Search training/export settings on a validation split; write DATA_DIR/tuned.yaml."""
@@ -316,8 +321,6 @@ def runs(
     from recsys.model.store import current_link, current_run, list_runs
 
     folder = data_dir_of(data_dir)
-    if folder.exists() and not folder.is_dir():  # missing: nothing has run yet (no runs)
-        raise UsageError(f"--data-dir {folder} is not a directory")
     rows = list_runs(folder)
     if not rows:
         # On stderr: with --json, stdout holds JSON lines only (here: none).
@@ -330,12 +333,10 @@ def runs(
 
 @app.command()
 def generate(
-    # Built in memory (~130 bytes an event at peak): 10^8 events take ~13 GB.
+    # Built in memory (~130 bytes an event at peak, 10^8 take ~13 GB; 10^7 items ~1 GB).
     events: Annotated[int, typer.Option("--events", min=2, max=10**8, help="Events (<= 10^8).")],
     out: Annotated[Path, typer.Option("--out", help="Output .parquet, .csv(.gz) or .jsonl.")],
-    items: Annotated[
-        int, typer.Option("--items", min=2, max=10**9, help="Number of items.")
-    ] = 1000,
+    items: Annotated[int, typer.Option("--items", min=2, max=10**8, help="Catalogue size.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")] = 0,
 ) -> None:
     """Write deterministic synthetic events with planted item groups."""
@@ -343,8 +344,9 @@ def generate(
     from recsys.data.synthetic import output_format, write
 
     output_format(out)  # a path that cannot be written fails before the events are made
-    path = write(make(events, items, seed), out)
-    typer.echo(f"wrote {events:,} events over {items:,} items to {path}")
+    path = write(table := make(events, items, seed), out)
+    drawn = len(table.column("item_id").unique())
+    typer.echo(f"wrote {events:,} events over {drawn:,} of {items:,} items to {path}")
 
 
 def _environment() -> None:
@@ -363,15 +365,16 @@ def main(argv: list[str] | None = None) -> int:
     _environment()
     signals.install()
     try:
-        app(args=argv, prog_name="recsys", standalone_mode=False)
-        code = 0
+        # Not standalone, typer returns a `typer.Exit`'s code (and 130 for a Ctrl-C).
+        code = app(args=argv, prog_name="recsys", standalone_mode=False) or 0
     except BaseException as exc:
         # After a stop signal the error it became (e.g. DuckDB's "Query interrupted") is
         # noise: the signal is the answer.
         code = failure(exc) if signals.stopped() is None else 1
     if signals.stopped() is not None:
         name = signal.Signals(signals.stopped()).name
-        typer.echo(f"error: stopped by {name}; a run not yet published was rolled back", err=True)
+        rolled = "; a run not yet published was rolled back" if signals.in_flow() else ""
+        typer.echo(f"error: stopped by {name}{rolled}", err=True)
         return signals.exit_code()
     return code
 

@@ -222,11 +222,20 @@ def check_data_dir(data_dir: Path | str) -> Path:
         raise UsageError(f"--data-dir {path} is a file, not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(prefix=".write-probe-", dir=path)
-        os.close(handle)
-        os.unlink(probe)
     except OSError as exc:
         raise UsageError(f"--data-dir {path} cannot be written: {exc.strerror}") from exc
+    # The folders a run writes into, where they exist already: a read-only published/ was
+    # found only when the run, trained and exported, tried to switch `current`.
+    for folder in (path, *(path / name for name in (RUNS, PUBLISHED, WORK, CACHE))):
+        if folder != path and not folder.exists() and not folder.is_symlink():
+            continue
+        try:
+            handle, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as exc:
+            where = f"--data-dir {path}" + ("" if folder == path else f": {folder.name}/")
+            raise UsageError(f"{where} cannot be written: {exc.strerror}") from exc
     free = shutil.disk_usage(path).free
     if free < MIN_FREE_BYTES:
         # A run writes a stage database, a corpus and a run folder: on a full disk it would

@@ -56,6 +56,12 @@ def _config(text: str | bytes) -> Callable[[Path], list[str]]:
     return build
 
 
+def _file_at(data: Path, name: str) -> str:
+    data.mkdir()
+    (data / name).write_text("not a folder")
+    return str(data)
+
+
 def _made_dir(path: Path) -> Path:
     path.mkdir()
     return path
@@ -338,6 +344,13 @@ PREFLIGHT: dict[str, Case] = {
     # --- the data directory ---
     "data dir is a file": Case(
         lambda d: ["run", "--data-dir", _csv(d, "f")], 2, r"is a file, not a directory"
+    ),
+    # Found only when the run, trained and exported, tried to switch `current` (a read-only
+    # published/ fails the same probe, as a user other than root).
+    "data dir's published/ is a file": Case(
+        lambda d: ["run", "--data-dir", _file_at(d / "dd", "published")],
+        2,
+        r"--data-dir .*dd: published/ cannot be written",
     ),
     "data dir under a file": Case(
         lambda d: ["run", "--data-dir", _csv(d, "f") + "/sub"], 2, r"cannot be written"

@@ -28,6 +28,10 @@ class ColumnMap(Section):
         """The column names the input is read by (the optional ones when set)."""
         return tuple(name for name in self.model_dump().values() if name is not None)
 
+    def ids(self) -> tuple[str, ...]:
+        """The names of the id columns (user, item and, when set, session)."""
+        return tuple(n for n in (self.user_id, self.item_id, self.session_id) if n is not None)
+
     @model_validator(mode="after")
     def _one_column_per_role(self) -> ColumnMap:
         # item_id=user_id would read one column twice and end in an empty corpus (exit 3).

@@ -33,20 +33,17 @@ class Embedding:
         self._arrow_ids: pa.Array | None = None
 
     @classmethod
-    def load(cls, folder: Path, prefix: str = "", mmap: bool = False) -> Embedding:
+    def load(cls, folder: Path, prefix: str = "") -> Embedding:
         """The model in `folder`; `prefix` selects another copy of the files there (the
-        evaluated model of a refit run: `layout.EVALUATED_PREFIX`). `mmap` maps the vector
-        files read-only instead of reading them (serving: pages are shared with the page
-        cache and a swap copies nothing)."""
+        evaluated model of a refit run: `layout.EVALUATED_PREFIX`). The vectors are read
+        into memory, never mapped: a server's model must not change, or die of SIGBUS, when
+        a file under it is overwritten or truncated in place."""
         folder = Path(folder)
-        mode = "r" if mmap else None
-        vocab = pq.read_table(
-            folder / (prefix + VOCAB), columns=["item_id", "count"], memory_map=mmap
-        )
+        vocab = pq.read_table(folder / (prefix + VOCAB), columns=["item_id", "count"])
         return cls(
-            np.load(folder / (prefix + VECTORS), mmap_mode=mode, allow_pickle=False),
+            np.load(folder / (prefix + VECTORS), allow_pickle=False),
             np.asarray(vocab.column("item_id").to_pylist(), dtype=object),
-            np.load(folder / (prefix + CONTEXT_VECTORS), mmap_mode=mode, allow_pickle=False),
+            np.load(folder / (prefix + CONTEXT_VECTORS), allow_pickle=False),
             vocab.column("count").to_numpy(),
         )
 

@@ -361,19 +361,10 @@ def save(idx: faiss.Index, folder: Path, info: dict) -> Path:
     return path
 
 
-def load(folder: Path, mmap: bool = False) -> faiss.Index:
-    """Read the index and re-apply its recorded search parameters. `mmap` maps the stored
-    vectors read-only where the index type allows it (FAISS `IO_FLAG_MMAP_IFC`: flat and
-    HNSW storage) rather than reading them into memory; other types are read as usual."""
-    path = str(Path(folder) / INDEX_FILE)
-    idx = None
-    if mmap:
-        try:
-            idx = faiss.read_index(path, faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-        except RuntimeError:
-            idx = None  # this index type cannot be mapped: read it
-    if idx is None:
-        idx = faiss.read_index(path)
+def load(folder: Path) -> faiss.Index:
+    """Read the index into memory and re-apply its recorded search parameters. Not mapped
+    (`IO_FLAG_MMAP_IFC`): a server's index truncated in place under it died of SIGBUS."""
+    idx = faiss.read_index(str(Path(folder) / INDEX_FILE))
     info_path = Path(folder) / INDEX_INFO
     if info_path.is_file():
         configure(idx, json.loads(info_path.read_text()))

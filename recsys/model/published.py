@@ -28,8 +28,7 @@ class QueryRows:
     on every swap)."""
 
     def __init__(self, vectors: np.ndarray, context: np.ndarray, scoring: str) -> None:
-        # Plain views of mapped files: np.memmap's subclass hooks cost more than the rows.
-        self.vectors, self.context = _plain(vectors), _plain(context)
+        self.vectors, self.context = vectors, context
         self.scoring = scoring
         width = side(vectors[:1], context[:1], scoring).shape[1]
         self.shape = (len(vectors), width)
@@ -43,10 +42,6 @@ class QueryRows:
     def indexed(self, rows) -> np.ndarray:
         """The same rows on the indexed side (what a query is scored against)."""
         return side(self.vectors[rows], self.context[rows], self.scoring, indexed=True)
-
-
-def _plain(array: np.ndarray) -> np.ndarray:
-    return array.view(np.ndarray) if isinstance(array, np.memmap) else array
 
 
 def channels_of(

@@ -212,11 +212,15 @@ def rollback(data_dir: Path, to: str | None = None) -> str:
     """Repoint `current` to `to`, or to the run published before the current one.
 
     "Before" is publishing order, not the history of switches: after a rollback from C to
-    B, the next one goes to A, never forward to C again. `to` must name a folder directly
-    under runs/ (no path, no symlink out of it) whose manifest verifies."""
+    B, the next one goes to A, never forward to C again, and `--to C` is refused too (a
+    rollback only goes back; `recsys run` publishes anew). `to` must name a folder directly
+    under runs/ (no path, no symlink out of it) whose manifest verifies. A `current` whose
+    run folder is gone keeps its place in that order, so a rollback recovers from it."""
+    current = _current_name(data_dir)
+    published = list(dict.fromkeys(h["run_id"] for h in history(data_dir) if _published(h)))
     if to is None:
-        current = current_run(data_dir).name
-        published = list(dict.fromkeys(h["run_id"] for h in history(data_dir) if _published(h)))
+        if current is None:
+            raise UsageError(f"rollback: no published model in {data_dir}")
         earlier = published[: published.index(current)] if current in published else published
         candidates = [
             r for r in reversed(earlier) if r != current and (runs_dir(data_dir) / r).is_dir()
@@ -235,8 +239,22 @@ def rollback(data_dir: Path, to: str | None = None) -> str:
         verify(target)
     except PublishError as exc:
         raise UsageError(f"rollback: {exc}") from exc
-    switch_current(data_dir, to, action="rollback")
+    if {to, current} <= set(published) and published.index(to) > published.index(current):
+        raise UsageError(
+            f"rollback: {to} was published after the current run {current}; a rollback "
+            "only goes back (`recsys run` publishes a new model)"
+        )
+    if to != current:  # already current: nothing to switch, nothing to record
+        switch_current(data_dir, to, action="rollback")
     return to
+
+
+def _current_name(data_dir: Path) -> str | None:
+    """The run id `current` names, even when its folder is gone; None with no `current`."""
+    link = current_link(data_dir)
+    if not link.is_symlink():
+        return current_run(data_dir).name if link.exists() else None
+    return Path(os.readlink(link)).name
 
 
 def _published(entry: dict) -> bool:

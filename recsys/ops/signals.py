@@ -14,6 +14,7 @@ import signal
 from types import FrameType
 
 _seen: int | None = None
+_in_flow = False
 
 
 def watch() -> None:
@@ -21,6 +22,8 @@ def watch() -> None:
 
     Call it from the main thread once the flow engine has installed its handlers (at the top
     of a flow); elsewhere it does nothing."""
+    global _in_flow
+    _in_flow = True
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
             previous = signal.getsignal(sig)
@@ -55,10 +58,14 @@ def install() -> None:
     ends the process without a word or a rollback. Prefect's flow engine hands a SIGTERM
     back to the handler it found when the flow started and sends it again: with the
     default, a run stopped in training died by the signal before the CLI said why (stopped
-    in the export it did say so). Call it once, first thing, from the main thread."""
+    in the export it did say so). SIGINT still raises `KeyboardInterrupt`, but is noted
+    first: typer turns that exception into a plain return code, and a Ctrl-C before the
+    flow started exited 0. Call it once, first thing, from the main thread."""
     try:
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _stop)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _interrupt)
     except ValueError:  # not the main thread
         return
 
@@ -67,6 +74,17 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     global _seen
     _seen = signum
     raise Stopped(signum)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    global _seen
+    _seen = signum
+    raise KeyboardInterrupt
+
+
+def in_flow() -> bool:
+    """Whether a flow started in this process (so a stop rolled a run back)."""
+    return _in_flow
 
 
 def stopped() -> int | None:

@@ -19,6 +19,7 @@ class Limits:
     max_id_chars: int = MAX_ID_CHARS  # an item or user id: as long as a run accepts
     max_ids: int = 1000  # ids in a session's `items`, and in `exclude`
     max_body_bytes: int = 256 * 1024  # a POST body; larger is refused with 413 unread
+    max_head_bytes: int = 64 * 1024  # request line and headers; larger: 431, closed
 
 
 class BodyTooLarge(Exception):
@@ -68,3 +69,48 @@ class BodyLimit:
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def bounded_head_protocol(max_head_bytes: int):
+    """uvicorn's httptools protocol with a bound on a request's head (request line and
+    headers): past `max_head_bytes` the client gets 431 and the connection is closed.
+
+    httptools accepts a header of any size and joins its pieces as they arrive, at a cost
+    that grows with the square of its length: one client sending a 120 MB header held the
+    event loop for 33 s, and every other request waited. (uvicorn's h11 protocol has such a
+    bound, `h11_max_incomplete_event_size`; the C parser it prefers has none.)"""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class BoundedHead(HttpToolsProtocol):
+        _head_bytes, _in_head = 0, True  # a connection starts in a request's head
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                end = data.find(b"\r\n\r\n")
+                self._head_bytes += len(data) if end < 0 else end + 4
+                if self._head_bytes > max_head_bytes:
+                    self._refuse()
+                    return
+            super().data_received(data)
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._in_head, self._head_bytes = True, 0  # the next request on this connection
+            super().on_message_complete()
+
+        def _refuse(self) -> None:
+            body = b'{"detail":"request head (request line and headers) over %d bytes"}' % (
+                max_head_bytes
+            )
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: application/json\r\ncontent-length: %d\r\n"
+                b"connection: close\r\n\r\n%s" % (len(body), body)
+            )
+            self.transport.close()
+            self._in_head = False  # nothing more is read from this connection
+
+    return BoundedHead

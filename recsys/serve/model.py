@@ -1,8 +1,9 @@
 """A published run loaded for serving: verified against its manifest, then opened read-only.
 
-Vectors are memory-mapped (`np.load(mmap_mode="r")`), the FAISS index maps its stored
-vectors where its type allows, Parquet files are read memory-mapped; nothing is unpickled
-and nothing is written. No Python object per exported row (100k users x 50 rows would be
+Every file is read into memory once verified, none is memory-mapped: a served model must
+not change its answers under the same `run_id`, or die of SIGBUS, when a file of its run is
+overwritten or truncated in place (a `cp` over it). Nothing is unpickled and nothing is
+written. No Python object per exported row (100k users x 50 rows would be
 millions): user lists and the fallback lists of items without a vector stay Arrow tables
 found by binary search, the model's item lists become arrays by vocabulary row (`GET
 /similar` reads them, recsys/serve/lookup.py).
@@ -142,14 +143,14 @@ def load_run(run: Path, lists: bool = True) -> ServedModel:
         raise PublishError(f"{refuse}: unreadable config in its manifest ({exc})") from exc
     attributes = None
     if ITEM_ATTRIBUTES in wanted:
-        attributes = pq.read_table(run / ITEM_ATTRIBUTES, memory_map=True)
+        attributes = pq.read_table(run / ITEM_ATTRIBUTES)
     elif cfg.same_attribute or cfg.max_price_gap:
         raise PublishError(
             f"{refuse}: export.same_attribute/max_price_gap are set but the run publishes no "
             f"{ITEM_ATTRIBUTES} (exported by an older recsys; publish a new run)"
         )
-    emb = Embedding.load(run, mmap=True)
-    idx = index.load(run, mmap=True)
+    emb = Embedding.load(run)
+    idx = index.load(run)
     counts = run / COUNT_LISTS if COUNT_LISTS in wanted else None
     channels = channels_of(emb, idx, cfg.scoring, counts, lazy=True)
     if channels.counts is not None:
@@ -160,7 +161,7 @@ def load_run(run: Path, lists: bool = True) -> ServedModel:
     if USER_RECS in wanted and lists:
         users = KeyedRows(_list_table(run / USER_RECS, "user_id", "item_id"), "key")
     if USER_RECS_EMPTY in wanted and lists:
-        table = pq.read_table(run / USER_RECS_EMPTY, memory_map=True, use_threads=False)
+        table = pq.read_table(run / USER_RECS_EMPTY, use_threads=False)
         emptied = KeyedRows(table, "user_id", rank=None)
     if ITEM_RECS in wanted and lists:
         table = _list_table(run / ITEM_RECS, "item_id", "neighbor_id")
@@ -194,5 +195,5 @@ def _list_table(path: Path, key: str, item: str, only: str | None = None) -> pa.
     columns = [key, "rank", item, "score", "source"]
     where = None if only is None else [(key, "=", only)]
     # One thread (the loader's): the served run's requests keep the other core.
-    table = pq.read_table(path, columns=columns, filters=where, memory_map=True, use_threads=False)
+    table = pq.read_table(path, columns=columns, filters=where, use_threads=False)
     return table.rename_columns(["key", *LIST_COLUMNS])

@@ -2,8 +2,9 @@
 SIGTERM (in-flight requests finish, the watcher stops, exit status 0).
 
 One process on purpose: FAISS and numpy release the GIL for their work, a model is loaded
-once (memory-mapped), and a hot swap is one reference assignment; several processes would
-each load and swap on their own. uvicorn uses uvloop and httptools when they are installed.
+once, and a hot swap is one reference assignment; several processes would
+each load and swap on their own. uvicorn runs on uvloop and httptools (with a bound on a
+request's head, `limits.bounded_head_protocol`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import uvicorn
 from recsys.errors import RecsysError, UsageError
 from recsys.model import index
 from recsys.serve.app import create_app
-from recsys.serve.limits import Limits
+from recsys.serve.limits import Limits, bounded_head_protocol
 from recsys.serve.metrics import Metrics
 from recsys.serve.swap import ModelHolder
 
@@ -74,9 +75,15 @@ def serve(data_dir: Path, sock: socket.socket, poll_seconds: float = 1.0) -> int
     index.search_threads(1)
     metrics = Metrics()
     holder = ModelHolder(data_dir, metrics, poll_seconds)
-    app = create_app(holder, metrics, Limits())
+    limits = Limits()
+    app = create_app(holder, metrics, limits)
     config = uvicorn.Config(
-        app, log_level="info", access_log=False, lifespan="on", timeout_graceful_shutdown=10
+        app,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        http=bounded_head_protocol(limits.max_head_bytes),
     )
     server = CleanServer(config)
     server.run(sockets=[sock])

@@ -88,21 +88,32 @@ class ModelHolder:
                 return False  # nothing published (yet), or not a link: keep what we serve
             if target == self._target:
                 return False
-            folder = (link.parent / target).resolve()
-            state = folder_state(folder)
+            try:
+                folder = (link.parent / target).resolve()
+                state = folder_state(folder)
+            except (OSError, RuntimeError) as exc:  # a symlink loop (3.11: RuntimeError)
+                state = ("unreadable", str(exc))
+                if self.refused.get(target) != state:
+                    self._refuse(target, state, Path(target).name, exc)
+                return False
             if self.refused.get(target) == state:
                 return False
             return self._swap(target, folder, state)
+
+    def _refuse(self, target: str, state: tuple, name: str, exc: Exception) -> None:
+        """Log a run that cannot be served once, count it; it is not retried until its
+        folder changes."""
+        self.refused[target] = state
+        self.metrics.refused.inc()
+        serving = self.model.run_id if self.model else "nothing"
+        log.error("recsys serve: refused %s (%s); still serving %s", name, exc, serving)
 
     def _swap(self, target: str, folder: Path, state: tuple) -> bool:
         start = time.perf_counter()
         try:
             model = self.loader(folder)
         except Exception as exc:
-            self.refused[target] = state
-            self.metrics.refused.inc()
-            serving = self.model.run_id if self.model else "nothing"
-            log.error("recsys serve: refused %s (%s); still serving %s", folder.name, exc, serving)
+            self._refuse(target, state, folder.name, exc)
             return False
         self.metrics.load_seconds.observe(time.perf_counter() - start)
         old = self.model

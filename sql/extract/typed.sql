@@ -5,6 +5,15 @@
 -- rows would take most of the memory limit), extract/ingest_write writes them for the
 -- warehouse. Called as `typed_rows(timestamp_unit, timestamp_format)`: a format (strptime's,
 -- e.g. '%d-%m-%Y') reads every timestamp's text with it instead.
+-- An id's text: a BLOB column (Parquet BINARY without its UTF-8 annotation, as some
+-- Spark/Hive writers store strings) is decoded as UTF-8, not printed as '\xC3\xA9' escapes.
+create or replace temp macro id_text(value) as
+    case
+        when typeof(value) = 'BLOB'
+            then coalesce(try(decode(value::blob)), error('recsys: id bytes that are not UTF-8'))
+        else cast(value as varchar)
+    end;
+
 create or replace temp macro typed_rows(timestamp_unit, timestamp_format) as table
 with source as (
     select * from source_rows
@@ -23,14 +32,14 @@ renamed as (
                 typeof({{user_id}}) in ('FLOAT', 'DOUBLE')
                 and not isfinite(try_cast({{user_id}} as double))
                 then null
-            when trim(cast({{user_id}} as varchar)) <> '' then cast({{user_id}} as varchar)
+            when trim(id_text({{user_id}})) <> '' then id_text({{user_id}})
         end as user_id,
         case
             when
                 typeof({{item_id}}) in ('FLOAT', 'DOUBLE')
                 and not isfinite(try_cast({{item_id}} as double))
                 then null
-            when trim(cast({{item_id}} as varchar)) <> '' then cast({{item_id}} as varchar)
+            when trim(id_text({{item_id}})) <> '' then id_text({{item_id}})
         end as item_id,
         -- A time column of integers or floats (Parquet, JSON) is read as its number, not
         -- through its text (the same value: DuckDB prints such numbers in a form that
@@ -54,7 +63,7 @@ renamed as (
         end as ts_number,
         nullif(trim(cast({{event_type}} as varchar)), '') as event_type,
         case
-            when trim(cast({{session_id}} as varchar)) <> '' then cast({{session_id}} as varchar)
+            when trim(id_text({{session_id}})) <> '' then id_text({{session_id}})
         end as session_ref
     from source
 ),

@@ -8,6 +8,7 @@ and the stage is rebuilt from it, recomputing only what changed (`incremental.py
 
     inputs.py       the events argument resolved (file, glob, folder, URL) and fingerprinted
     read.py         reading an input as `source_rows`, finding its columns
+    ids_as_written.py  ids exactly as the file writes them (JSON text, Parquet types)
     params.py       the values bound into the extract SQL
     ingest.py       incremental: new and changed files into the warehouse
     incremental.py  incremental: re-clean and re-sessionize only the changed users
@@ -83,7 +84,14 @@ def _run_sql(
     else:
         log.info("extract: reading %s (%s)", source.source, source.format)
         # Parquet is read by extract/rows itself (no copy of the input first).
-        lazy = read_source(con, source, cfg.csv_delimiter, lazy=True, named=cfg.columns.names())
+        lazy = read_source(
+            con,
+            source,
+            cfg.csv_delimiter,
+            lazy=True,
+            named=cfg.columns.names(),
+            ids=cfg.columns.ids(),
+        )
         slots = column_slots(con, cfg, source.source)
         params["use_session_ref"] = slots["session_id"] is not None
         sqlrun.run(con, "extract/typed", params, idents=slots)
@@ -104,7 +112,7 @@ def _run_sql(
         )
     else:
         # extract/rows is where a lazily read input's rows are first read
-        with scan_errors(con, source, cfg.csv_delimiter) if lazy else contextlib.nullcontext():
+        with scan_errors(con, source, cfg.csv_delimiter, lazy):
             sqlrun.run(con, "extract/rows", params)
     drop_source(con)  # the input (copy or view) is no longer needed
     con.execute("drop view if exists warehouse_rows")

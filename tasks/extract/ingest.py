@@ -34,7 +34,7 @@ from recsys import sqlrun
 from recsys.config import ExtractConfig
 from recsys.inputs import EventsInput, FileState, file_state, is_url, shown
 from recsys.layout import INGEST_EVENTS, INGEST_ITEM_COUNTS, INGEST_MARKS
-from recsys.tasks.extract.read import column_slots, read_source
+from recsys.tasks.extract.read import column_slots, read_source, scan_errors
 from recsys.warehouse import open_warehouse
 
 
@@ -78,22 +78,13 @@ def _type_file(
     the window, or from row `from_row` on, if given) to `out`."""
     name = next(f for f in events.files if _key(f) == file)
     one = events.model_copy(update={"files": [name], "source": shown(name)})
-    read_source(con, one, cfg.csv_delimiter, named=cfg.columns.names())
+    read_source(con, one, cfg.csv_delimiter, named=cfg.columns.names(), ids=cfg.columns.ids())
     slots = column_slots(con, cfg, shown(name))
     sqlrun.run(con, "extract/typed", params, idents=slots)
     low, high = window or (None, None)
-    sqlrun.run(
-        con,
-        "extract/ingest_write",
-        {
-            **params,
-            "file_path": file,
-            "from_ts": low,
-            "to_ts": high,
-            "from_row": from_row,
-            "out": str(out),
-        },
-    )
+    where = {"file_path": file, "from_ts": low, "to_ts": high, "from_row": from_row}
+    with scan_errors(con, one, cfg.csv_delimiter, lazy=False):
+        sqlrun.run(con, "extract/ingest_write", {**params, **where, "out": str(out)})
 
 
 def _key(file: str) -> str:

@@ -13,6 +13,7 @@ from recsys import redact, sqlrun
 from recsys.config import ExtractConfig
 from recsys.errors import DataQualityError
 from recsys.inputs import EventsInput, duckdb_path, is_url
+from recsys.tasks.extract import ids_as_written
 
 REQUIRED = ("user_id", "item_id", "timestamp")
 OPTIONAL = ("event_type", "session_id")
@@ -39,6 +40,7 @@ def read_source(
     *,
     lazy: bool = False,
     named: tuple[str, ...] = (),
+    ids: tuple[str, ...] = (),
     schema_only: bool = False,
 ) -> bool:
     """Make `source_rows` (the input's rows with `input_order`), which `typed_rows` reads.
@@ -83,17 +85,9 @@ def read_source(
         sqlrun.run(con, "extract/source", params)
         sqlrun.run(con, f"extract/read_{events.format}")
         if events.format == "json":
-            # Every column read as JSON and turned into its text (extract/read_json_text):
-            # DuckDB would otherwise type a column by its values, so an id column mixing
-            # numbers and strings came out quoted ('"g7"') and a numeric one with a float
-            # turned 7 into 7.0. The type of an id is decided once: the text as written.
-            present = _columns(con, "source_view")
-            params["columns"] = {name: "JSON" for name in present}
-            sqlrun.run(con, "extract/source", params)
-            sqlrun.run(con, "extract/read_json_raw")
-            read = [name for name in dict.fromkeys(named) if name in present]
-            slots = {f"c{i}": read[i - 1] if i <= len(read) else None for i in range(1, 6)}
-            sqlrun.run(con, "extract/read_json_text", idents=slots)
+            ids_as_written.read_json_as_text(con, params, named, ids)
+        if events.format == "parquet" and len(files) > 1 and ids:
+            ids_as_written.check_parquet_id_types(con, events, ids)
         if schema_only:
             return False
         if events.format == "parquet" and set(_VIRTUAL) & set(_columns(con, "source_view")):
@@ -102,45 +96,32 @@ def read_source(
         drop_source(con)
         sqlrun.run(con, "extract/source_lazy" if lazy else "extract/source_copy")
     except duckdb.Error as exc:
-        if NESTED_JSON in str(exc):
-            raise _nested_json(con, events, named) from exc
+        refusal = ids_as_written.json_refusal(con, events, exc, named, ids)
+        if refusal is not None:
+            raise refusal from exc
         raise _unreadable(con, events, exc, delimiter or params["delimiter"]) from exc
     return lazy
 
 
-# The error extract/read_json_text raises for an array or object where one value belongs.
-NESTED_JSON = "recsys: nested JSON value"
-
-
-def _nested_json(
-    con: duckdb.DuckDBPyConnection, events: EventsInput, named: tuple[str, ...]
-) -> DataQualityError:
-    """The read error for a JSON array or object in a column the run reads, naming it."""
-    present = _columns(con, "source_json")
-    for name in [n for n in dict.fromkeys(named) if n in present]:
-        (rows,) = sqlrun.run(con, "extract/json_nested", idents={"column": name}).fetchone()
-        if rows:
-            return DataQualityError(
-                f"{events.source}: column '{name}' holds a JSON array or object in {rows:,} "
-                "rows, not one id, time or text per row"
-            )
-    return DataQualityError(f"{events.source}: a column the run reads holds JSON arrays")
-
-
 @contextlib.contextmanager
 def scan_errors(
-    con: duckdb.DuckDBPyConnection, events: EventsInput, delimiter: str | None
+    con: duckdb.DuckDBPyConnection, events: EventsInput, delimiter: str | None, lazy: bool = True
 ) -> Iterator[None]:
-    """Run the statement that scans a lazy `source_rows` (the first to read the files' rows).
+    """Run the statement that scans `source_rows` through `typed_rows` (for a lazy one, the
+    first to read the files' rows).
 
-    A DuckDB error raised in it is checked by copying the input (`read_source` without
-    `lazy`): a file that cannot be read then fails with read_source's one-line
-    DataQualityError, and any other error (memory, disk) is raised as it was.
+    An id that is not UTF-8 text is a one-line DataQualityError. Another DuckDB error of a
+    lazy scan is checked by copying the input (`read_source` without `lazy`): a file that
+    cannot be read then fails with read_source's one-line DataQualityError, and any other
+    error (memory, disk) is raised as it was.
     """
     try:
         yield
-    except duckdb.Error:
-        read_source(con, events, delimiter)
+    except duckdb.Error as exc:
+        if ids_as_written.NOT_UTF8_ID in str(exc):
+            raise ids_as_written.not_utf8(events) from exc
+        if lazy:
+            read_source(con, events, delimiter)
         raise
 
 
@@ -320,7 +301,14 @@ def check_columns(events: EventsInput, cfg: ExtractConfig) -> None:
         return  # a URL is read once, by the stage
     first = events.model_copy(update={"files": events.files[:1]})
     with contextlib.closing(sqlrun.connect()) as con:
-        read_source(con, first, cfg.csv_delimiter, named=cfg.columns.names(), schema_only=True)
+        read_source(
+            con,
+            first,
+            cfg.csv_delimiter,
+            named=cfg.columns.names(),
+            ids=cfg.columns.ids(),
+            schema_only=True,
+        )
         column_slots(con, cfg, events.source, relation="source_view")
 
 

@@ -116,8 +116,14 @@ def test_a_full_disk_is_named_whatever_reports_it(capsys, exc):
 def test_runs_refuses_a_file_and_reports_a_current_that_points_nowhere(tmp_path, capsys):
     events = tmp_path / "events.csv"
     events.write_text("user_id,item_id,timestamp\n")
-    assert main(["runs", "--data-dir", str(events)]) == 2
-    assert "is not a directory" in capsys.readouterr().err
+    for command in (["runs"], ["similar", "a"], ["recommend", "u"], ["rollback"]):
+        # every command says so (similar, recommend and rollback said "no published model")
+        assert main([*command, "--data-dir", str(events)]) == 2, command
+        assert "is a file, not a directory" in capsys.readouterr().err
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for command in (["run"], ["runs"], ["rollback"]):  # `run` said "cannot be written: File exists"
+        assert main([*command, "--data-dir", str(tmp_path / "loop")]) == 2, command
+        assert "is a symlink to nothing (dangling, or a loop)" in capsys.readouterr().err
     data = fake_champion(tmp_path / "data")
     current = data / "published" / "current"
     current.unlink()

@@ -118,6 +118,29 @@ def _spark_folder(d):
     return folder
 
 
+def _binary_ids(d):
+    """Parquet BINARY without the UTF-8 annotation (some Spark/Hive writers): the ids' text,
+    not '\\xC3\\xA9' escapes."""
+    rows = _rows(IDS)
+    table = pa.table(
+        {
+            "user_id": [r[0] for r in rows],
+            "item_id": pa.array([r[1].encode() for r in rows], pa.binary()),
+            "timestamp": [r[2] for r in rows],
+        }
+    )
+    pq.write_table(table, d / "e.parquet")
+    return d / "e.parquet"
+
+
+def _ints_and_floats(d):
+    """Two files of one input: pandas writes an int id column with a missing value as floats."""
+    rows = _rows(["7", "8"])
+    write_parquet(d / "a.parquet", rows[: len(rows) // 2], pa.int64())
+    write_parquet(d / "b.parquet", rows[len(rows) // 2 :], pa.float64())
+    return str(d / "*.parquet")
+
+
 def _brackets(d):
     return write_csv(d / "events [2024] (copy) *?.csv", _rows(IDS))
 
@@ -141,10 +164,6 @@ ACCEPTED = {
             d / "e.jsonl", _rows(["7", "g7-i39", "8"]), ["7", "7", '"g7-i39"', '"g7-i39"', "8", "8"]
         ),
         {"7", "g7-i39", "8"},
-    ),
-    "jsonl ints with one float": (
-        lambda d: write_jsonl(d / "e.jsonl", _rows(["7", "7.5"]), ["7", "7", "7.5", "7.5"]),
-        {"7", "7.5"},
     ),
     "jsonl huge integer": (
         lambda d: write_jsonl(d / "e.jsonl", _rows(["1" * 30]), ["1" * 30, "1" * 30]),
@@ -171,6 +190,7 @@ ACCEPTED = {
         ),
         set(IDS),
     ),
+    "parquet BINARY ids": (_binary_ids, set(IDS)),
     "json array of objects (pandas records)": (_json_array, set(IDS)),
     "spark output folder": (_spark_folder, set(IDS)),
     "file name with [ ] * ?": (_brackets, set(IDS)),
@@ -296,6 +316,48 @@ def _csv_with(before: int, bad: str, after: int) -> bytes:
 
 
 REFUSED = {
+    "parquet ids as integers in one file, floats in another": (
+        _ints_and_floats,
+        3,
+        r"column 'item_id' holds integers in .*a\.parquet and floats in .*b\.parquet; read "
+        r"together every id would become a float",
+    ),
+    "parquet BINARY ids that are not UTF-8": (
+        lambda d: (
+            pq.write_table(
+                pa.table(
+                    {
+                        "user_id": ["u1", "u1", "u2"],
+                        "item_id": pa.array([b"\xff\xfe", b"a", b"b"], pa.binary()),
+                        "timestamp": [1_700_000_000, 1_700_000_060, 1_700_000_000],
+                    }
+                ),
+                d / "e.parquet",
+            )
+            or d / "e.parquet"
+        ),
+        3,
+        r"e\.parquet.*(UTF-?8|utf-?8)",
+    ),
+    # DuckDB parses such a number into a double: 7.50 came back as '7.5', and 1e3 and 1E3
+    # as one id '1000.0' (two items merged). Ids are strings or integers (the contract).
+    "jsonl ids as fractional numbers": (
+        lambda d: write_jsonl(d / "e.jsonl", _rows(["7", "a", "b"]), ["7", "7", "1e3", "1E3"]),
+        3,
+        r"e\.jsonl: column 'item_id' holds 2 ids written as JSON numbers with a fraction or "
+        r"an exponent.*write ids as JSON strings or integers",
+    ),
+    "jsonl user id 7.50": (
+        lambda d: (
+            (d / "e.jsonl").write_text(
+                '{"user_id": 7.50, "item_id": "a", "timestamp": 1700000000}\n'
+                '{"user_id": 7.50, "item_id": "b", "timestamp": 1700000060}\n'
+            )
+            and d / "e.jsonl"
+        ),
+        3,
+        r"column 'user_id' holds 2 ids written as JSON numbers",
+    ),
     "negative epoch": (_ts_rows(-86_400), 3, r"no_ancient.*lower extract\.min_year to keep them"),
     "year 9999": (
         _ts_rows("9999-01-01T00:00:00"),

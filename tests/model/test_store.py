@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -42,6 +43,23 @@ def test_rollback_twice_goes_further_back_never_forward(tmp_path):
     with pytest.raises(UsageError, match="no run was published before r1"):
         store.rollback(tmp_path)
     assert store.current_run(tmp_path).name == a
+    with pytest.raises(UsageError, match="r3 was published after the current run r1"):
+        store.rollback(tmp_path, to=c)
+    lines = len(store.history(tmp_path))
+    assert store.rollback(tmp_path, to=a) == a  # already current: no switch, no history line
+    assert len(store.history(tmp_path)) == lines
+    assert store.current_run(tmp_path).name == a
+
+
+def test_rollback_recovers_from_a_current_whose_run_is_gone(tmp_path):
+    a, b, c = (fake_run(tmp_path, r) for r in ("r1", "r2", "r3"))
+    for run in (a, b, c):
+        store.switch_current(tmp_path, run)
+    shutil.rmtree(runs_dir(tmp_path) / c)
+    with pytest.raises(PublishError, match=r"has no manifest\.json"):
+        store.current_run(tmp_path)
+    assert store.rollback(tmp_path) == b
+    assert store.current_run(tmp_path).name == b
 
 
 def test_runs_lists_every_run_robustly(tmp_path):

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -111,3 +112,23 @@ def test_sigterm_handed_back_by_prefect_is_an_exception_not_death():
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "raised Stopped" in out.stdout and "exit 143" in out.stdout, out.stdout + out.stderr
+
+
+def test_ctrl_c_before_any_flow_is_exit_130_with_one_line(tmp_path):
+    # typer turns a KeyboardInterrupt into a returned 130, which the CLI used to drop: a
+    # Ctrl-C during `generate` (or a run's start-up) exited 0 without a word.
+    out = tmp_path / "big.csv"
+    cmd = [sys.executable, "-m", "recsys", "generate", "--events", "50000000", "--out", str(out)]
+    child = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # As in a terminal: CI may start jobs with SIGINT ignored, which children inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(4)
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 130, stdout + stderr
+    assert stderr.strip().splitlines() == ["error: stopped by SIGINT"], stderr

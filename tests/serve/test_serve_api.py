@@ -457,3 +457,46 @@ def test_a_loaded_model_is_kept_out_of_the_collectors_sight(served_data):
     holder = ModelHolder(served_data, Metrics())
     assert holder.poll()
     assert gc.get_freeze_count() > 10_000
+
+
+def test_a_loaded_run_does_not_change_when_its_files_are_overwritten_in_place(
+    served_data, tmp_path
+):
+    # A `cp` over a served run's file rewrites it in place (same inode): a memory-mapped
+    # model answered differently under the same run_id, and a truncation killed the
+    # server with SIGBUS. The model is read into memory once verified.
+    run = tmp_path / current_run(served_data).name
+    shutil.copytree(current_run(served_data), run)
+    model = load_run(run, lists=False)
+    before = recall.similar(model, "g6-i6", 10), recall.session(model, ["g6-i6", "g1-i1"], 10)
+    for name in ("vectors.npy", "context_vectors.npy", "index.faiss"):
+        size = (run / name).stat().st_size
+        with open(run / name, "r+b") as handle:
+            handle.seek(size // 2)
+            handle.write(b"\x00" * (size - size // 2))
+    after = recall.similar(model, "g6-i6", 10), recall.session(model, ["g6-i6", "g1-i1"], 10)
+    assert after == before
+    for name in ("vectors.npy", "index.faiss"):
+        (run / name).write_bytes(b"")  # truncated: the loaded model still answers
+    assert recall.similar(model, "g6-i6", 10) == before[0]
+
+
+def test_a_current_link_that_loops_is_refused_once_and_the_old_run_serves(
+    served_data, tmp_path, caplog
+):
+    data = tmp_path / "data"
+    (data / "published").mkdir(parents=True)
+    (data / "runs").symlink_to(runs_dir(served_data))
+    link = data / "published" / "current"
+    link.symlink_to(current_run(served_data))
+    metrics = Metrics()
+    holder = ModelHolder(data, metrics)
+    assert holder.poll() and holder.model.run_id == current_run(served_data).name
+    (data / "published" / "loop").symlink_to("current")
+    link.unlink()
+    link.symlink_to("loop")  # current -> loop -> current
+    for _ in range(3):  # the watcher polls every second: one refusal, one log line
+        assert not holder.poll()
+    assert metrics.refused._value.get() == 1
+    assert holder.model.run_id == current_run(served_data).name
+    assert len([r for r in caplog.records if "refused" in r.getMessage()]) == 1

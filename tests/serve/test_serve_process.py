@@ -3,6 +3,7 @@ stop on SIGTERM and SIGINT, and the command's own checks."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -243,3 +244,28 @@ def test_a_client_leaving_mid_body_is_not_a_server_error(served_data, server):
     assert 'status="500"' not in text
     assert srv.client.post("/recommend", json={"items": ["g6-i6"]}).status_code == 200
     assert "Traceback" not in srv.log.read_text() and "ERROR" not in srv.log.read_text()
+
+
+def test_an_oversized_request_head_is_refused_and_others_are_served(served_data, server):
+    # httptools takes a header of any size, at a cost growing with its square: one client
+    # sending ~100 MB of header held every other request for tens of seconds.
+    srv = server(served_data)
+    wait_for(lambda: srv.ready() is not None, what="the model")
+    host, port = srv.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"GET /ready HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        answer = b""
+        with contextlib.suppress(OSError):  # the server may close while we still send
+            for _ in range(64):
+                sock.sendall(b"a" * 65536)
+        sock.settimeout(10)
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"request head" in answer
+    # A normal request with sizeable headers, and two on one keep-alive connection, pass.
+    big = {"X-Trace": "t" * 8000}
+    assert srv.client.get("/similar/g6-i6", headers=big).status_code == 200
+    assert srv.client.get("/similar/g6-i6", headers=big).status_code == 200
+    assert "Traceback" not in srv.log.read_text()
