@@ -82,6 +82,7 @@ def read_source(
             # first file's sniffed one (a NULL delimiter would not sniff).
             params["delimiter"] = delimiter or _sniffed_delimiter(con, events, files[0])
             _check_header(con, events, files[0], str(params["delimiter"]), named)
+            _check_later_headers(con, events, files, str(params["delimiter"]), named)
         sqlrun.run(con, "extract/source", params)
         sqlrun.run(con, f"extract/read_{events.format}")
         if events.format == "json":
@@ -99,7 +100,7 @@ def read_source(
         refusal = ids_as_written.json_refusal(con, events, exc, named, ids)
         if refusal is not None:
             raise refusal from exc
-        raise _unreadable(con, events, exc, delimiter or params["delimiter"]) from exc
+        raise _unreadable(con, events, exc, delimiter or params["delimiter"], named) from exc
     return lazy
 
 
@@ -230,8 +231,41 @@ def _check_header(
             )
 
 
+# Headers of a glob's later files compared with the first's: each costs one small read.
+MAX_HEADERS_CHECKED = 1000
+
+
+def _check_later_headers(
+    con: duckdb.DuckDBPyConnection,
+    events: EventsInput,
+    files: list[str],
+    delimiter: str,
+    named: tuple[str, ...],
+) -> None:
+    """Refuse a glob whose later file lacks a column the first file's header has, read with
+    the first file's delimiter: another delimiter, no header, other names. DuckDB reads such
+    a file's rows with the column missing (NULL ids): the run then failed on `null_ids` at
+    0.5, naming neither the file nor the cause."""
+    if len(files) < 2 or any(is_url(f) for f in files):
+        return
+    first = _header(con, files[0], delimiter)
+    wanted = [name for name in dict.fromkeys(named) if name in first]
+    for file in files[1:MAX_HEADERS_CHECKED]:
+        missing = [name for name in wanted if name not in _header(con, file, delimiter)]
+        if missing:
+            raise DataQualityError(
+                f"{events.source}: {redact.url(file)} lacks column(s) "
+                f"{', '.join(repr(m) for m in missing)} that {redact.url(files[0])} has, read "
+                f"with its delimiter {delimiter!r} (another delimiter, no header, other names?)"
+            )
+
+
 def _unreadable(
-    con: duckdb.DuckDBPyConnection, events: EventsInput, exc: duckdb.Error, delimiter: object
+    con: duckdb.DuckDBPyConnection,
+    events: EventsInput,
+    exc: duckdb.Error,
+    delimiter: object,
+    named: tuple[str, ...] = (),
 ) -> DataQualityError:
     message = str(exc)
     if events.format == "csv" and delimiter:
@@ -256,12 +290,23 @@ def _unreadable(
             f"{events.source}: cannot be read as csv: no delimiter and quoting make it a "
             "table (not a CSV file? see extract.input_format and extract.csv_delimiter)"
         )
-    keep = (*events.files, *(duckdb_path(f) for f in events.files))
+    duplicate = _DUPLICATE_KEY.search(message) if events.format == "json" else None
+    if duplicate:
+        # The key is file content: named only when it is one of the columns the run reads.
+        line, key = duplicate.groups()
+        named = f"key '{key}'" if key in (*REQUIRED, *OPTIONAL) else "key"
+        return DataQualityError(
+            f"{events.source}: cannot be read as json: line {line} names the same {named} "
+            "twice in one object (one value per column and row)"
+        )
+    # The configured column names are the user's, not file content: shown when quoted.
+    keep = (*events.files, *(duckdb_path(f) for f in events.files), *named)
     reason = redact.db_error(exc, keep=keep)
     return DataQualityError(f"{events.source}: cannot be read as {events.format}: {reason}")
 
 
 _NO_DIALECT = "not possible to automatically detect the CSV parsing dialect"
+_DUPLICATE_KEY = re.compile(r'in line (\d+): Object .* has duplicate key "([^"\n]*)"', re.S)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:

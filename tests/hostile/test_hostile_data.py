@@ -316,6 +316,30 @@ def _csv_with(before: int, bad: str, after: int) -> bytes:
 
 
 REFUSED = {
+    # DuckDB read b.csv's rows with no item_id: the run failed on null_ids, naming neither.
+    "a glob whose second file has another delimiter": (
+        lambda d: (
+            write_csv(d / "a.csv", _rows(["a", "b"])),
+            (d / "b.csv").write_text(
+                write_csv(d / "x", _rows(["c"])).read_text().replace(",", ";")
+            ),
+            str(d / "?.csv"),
+        )[-1],
+        3,
+        r"b\.csv lacks column\(s\) 'user_id', 'item_id', 'timestamp' that .*a\.csv has, read "
+        r"with its delimiter ','",
+    ),
+    "jsonl object naming item_id twice": (
+        lambda d: (
+            (d / "e.jsonl").write_text(
+                '{"user_id": "u1", "item_id": "a", "item_id": "SECRETHASH", "timestamp": 1}\n'
+            )
+            and d / "e.jsonl"
+        ),
+        3,
+        r"e\.jsonl: cannot be read as json: line 1 names the same key 'item_id' twice in one "
+        r"object",
+    ),
     "parquet ids as integers in one file, floats in another": (
         _ints_and_floats,
         3,
