@@ -28,7 +28,7 @@ from recsys.config import PipelineConfig, load_config, refresh_config, resolve_c
 from recsys.errors import UsageError
 from recsys.exitcodes import failure
 from recsys.inputs import EventsInput, find, shown
-from recsys.layout import check_data_dir
+from recsys.layout import check_data_dir, data_dir_of
 from recsys.ops import signals
 from recsys.ops.scaleout import task_runner as runner_of
 from recsys.summary import query_rows, run_summary, runs_table, serving_line, tune_summary
@@ -63,18 +63,6 @@ DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data directory [default: $RECSYS_DATA_DIR or ./data]."),
 ]
-
-
-def data_dir_of(value: Path | None) -> Path:
-    """The data directory; a file in its place is a usage error for every command."""
-    folder = Path(value or os.environ.get("RECSYS_DATA_DIR") or "data")
-    env = value is None and "RECSYS_DATA_DIR" in os.environ
-    where = "RECSYS_DATA_DIR" if env else "--data-dir"
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{where} {folder} is a file, not a directory")
-    if folder.is_symlink() and not folder.exists():
-        raise UsageError(f"{where} {folder} is a symlink to nothing (dangling, or a loop)")
-    return folder
 
 
 def _prepare_environment(folder: Path, events: str | None, cfg: PipelineConfig) -> None:
@@ -163,12 +151,15 @@ def backfill(
     ] = None,
     data_dir: DataDir = None,
     run_pipeline: Annotated[
-        bool, typer.Option("--run-pipeline", help="Then run the pipeline incrementally.")
+        bool, typer.Option(help="Then run the pipeline incrementally.")
     ] = False,
     config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
     set_: Sets = None,
 ) -> None:
-    """Replace the warehouse's events in [START, END) with those read from EVENTS."""
+    """Replace the warehouse's events in [START, END) with EVENTS' (a new file is read whole)."""
+    from recsys.tasks.extract.backfill import backfill_range
+
+    backfill_range(start, end)  # an empty range is exit 2 before Prefect starts
     folder = data_dir_of(data_dir)
     explicit = load_config([config], set_ or [])
     cfg = resolve_config(explicit, data_dir=folder)

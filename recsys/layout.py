@@ -210,6 +210,19 @@ def tune_dir(data_dir: Path | str) -> Path:
     return Path(data_dir) / TUNE
 
 
+def data_dir_of(value: Path | None) -> Path:
+    """The data directory of a command (--data-dir, else $RECSYS_DATA_DIR, else ./data); a
+    file or a dangling symlink in its place is a usage error for every command."""
+    folder = Path(value or os.environ.get("RECSYS_DATA_DIR") or "data")
+    env = value is None and "RECSYS_DATA_DIR" in os.environ
+    where = "RECSYS_DATA_DIR" if env else "--data-dir"
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{where} {folder} is a file, not a directory")
+    if folder.is_symlink() and not folder.exists():
+        raise UsageError(f"{where} {folder} is a symlink to nothing (dangling, or a loop)")
+    return folder
+
+
 MIN_FREE_BYTES = 16 << 20  # below this a run cannot even write its stage database
 
 

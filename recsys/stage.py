@@ -16,7 +16,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from recsys.errors import is_deterministic
+from recsys.errors import PublishError, is_deterministic
 from recsys.ops import signals
 
 
@@ -76,12 +76,14 @@ def logger() -> logging.Logger | logging.LoggerAdapter:
 class _ExpectedFailure(logging.Filter):
     """Drops the traceback from Prefect's record of a run that failed for a named, expected
     reason (bad input or config, data quality, the gate: exit 2, 3, 4; a time budget used
-    up, a refresh superseded): the one-line message says it all, and a traceback above it
-    reads like a crash."""
+    up, a refresh superseded; a published run that fails its manifest check), and from every
+    failure after a stop signal (a tune's trials then lose their files to the rollback):
+    the one-line message says it all, and a traceback above it reads like a crash."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if exc is not None and is_deterministic(exc):
+        named = exc is not None and (is_deterministic(exc) or isinstance(exc, PublishError))
+        if named or (exc is not None and signals.stopped() is not None):
             record.exc_info, record.exc_text = None, None
         return True
 

@@ -46,9 +46,14 @@ def open_run(paths: RunPaths) -> StageReport:
     sweeping the folders of runs that died without rolling back (`run_transaction`
     remembers the folders for the rollback hook)."""
     swept = sweep_dead_runs(paths.data_dir, keep=paths.run_id)
+    pruned = prune_kept_reports(paths.data_dir, keep=paths.run_id)
     owner.claim(paths.work_dir)
     paths.ensure()
-    details = {"work_dir": str(paths.work_dir), "swept_dead_runs": ", ".join(swept) or "none"}
+    details = {
+        "work_dir": str(paths.work_dir),
+        "swept_dead_runs": ", ".join(swept) or "none",
+        "pruned_old_reports": len(pruned),
+    }
     return StageReport(name="open_run", details=details)
 
 
@@ -76,6 +81,29 @@ def sweep_dead_runs(data_dir: Path, keep: str | None = None) -> list[str]:
     if swept:
         logger().warning("swept the work folders of dead runs: %s", ", ".join(swept))
     return swept
+
+
+# Work folders kept after their run or search ended (a failed run's reports, a finished
+# search's trials): the newest this many; older ones go, or a scheduled run failing nightly
+# (or a weekly tune) would fill the disk with reports nobody reads.
+KEEP_REPORTS = 20
+
+
+def prune_kept_reports(data_dir: Path, keep: str | None = None) -> list[str]:
+    """Remove all but the newest `KEEP_REPORTS` ended work folders under DATA_DIR/work (a
+    FAILED note, or no owner file: finished); a live run's folder is never touched."""
+    work = data_dir / WORK
+    ended = [
+        folder
+        for folder in (sorted(work.iterdir()) if work.is_dir() else [])
+        if folder.is_dir()
+        and folder.name != keep
+        and ((folder / FAILED).exists() or not (folder / OWNER).exists())
+    ]
+    old = ended[: max(0, len(ended) - KEEP_REPORTS)]
+    for folder in old:
+        shutil.rmtree(folder, ignore_errors=True)
+    return [folder.name for folder in old]
 
 
 # No retries: a failed attempt would roll the transaction back before it holds the hook.
@@ -107,6 +135,7 @@ def scratch_run(paths: RunPaths) -> Iterator[None]:
     leaves its reports and a FAILED note, not its stage database and corpora; a finished
     one keeps its outputs and is never swept."""
     sweep_dead_runs(paths.data_dir, keep=paths.run_id)
+    prune_kept_reports(paths.data_dir, keep=paths.run_id)
     owner.claim(paths.work_dir)
     try:
         yield

@@ -342,6 +342,20 @@ PREFLIGHT: dict[str, Case] = {
     ),
     "rollback to a symlink out of runs/": Case(_rollback_to(_symlinked_run), 2, r"run id"),
     # --- the data directory ---
+    # It was found by the flow, after the Prefect API had started (~10 s, a failed run).
+    "backfill of an empty range": Case(
+        lambda d: [
+            "backfill",
+            "--start",
+            "2024-01-02",
+            "--end",
+            "2024-01-02",
+            "--data-dir",
+            str(d),
+        ],
+        2,
+        r"backfill: start 2024-01-02 00:00:00 must be before end",
+    ),
     "data dir is a file": Case(
         lambda d: ["run", "--data-dir", _csv(d, "f")], 2, r"is a file, not a directory"
     ),

@@ -32,7 +32,7 @@ def _naive_utc(value: datetime) -> datetime:
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
-def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+def backfill_range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     """[start, end) as naive UTC; both None: yesterday (UTC)."""
     if start is None and end is None:
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -68,7 +68,7 @@ def backfill(
     -------
     A report whose details hold the ingest counts and the new watermark.
     """
-    start, end = _range(start, end)
+    start, end = backfill_range(start, end)
     report = StageReport(name="backfill")
     scratch = paths.work_dir
     with timed(report):

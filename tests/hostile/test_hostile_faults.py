@@ -125,3 +125,25 @@ def test_two_runs_and_a_refresh_at_once_end_consistently(tmp_path, champion, pla
     published = [h["run_id"] for h in history(data) if h["action"] == "publish"]
     assert len(published) == 1 + sum(code == 0 for code, _ in results)
     assert current_run(data).name == published[-1]
+
+
+def test_only_the_newest_ended_work_folders_are_kept(tmp_path):
+    # A scheduled run failing every night kept every night's reports (and a weekly tune its
+    # trials): the disk filled with folders nobody reads.
+    from recsys.ops import owner
+    from recsys.tasks.rundir import KEEP_REPORTS, prune_kept_reports
+
+    work = tmp_path / "data" / "work"
+    failed = [f"20260101T{h:02d}{m:02d}00Z-f" for h in range(3) for m in range(10)]
+    for name in failed:
+        (work / name / "reports").mkdir(parents=True)
+        (work / name / FAILED).write_text("the gate refused the model\n")
+    live = work / "20250101T000000Z-live"  # older than all, but its run is still going
+    live.mkdir()
+    owner.claim(live)
+    try:
+        pruned = prune_kept_reports(tmp_path / "data", keep="20260101T025900Z-new")
+    finally:
+        owner.release(live)
+    assert pruned == failed[: len(failed) - KEEP_REPORTS]
+    assert sorted(p.name for p in work.iterdir()) == [live.name, *failed[-KEEP_REPORTS:]]

@@ -132,3 +132,28 @@ def test_ctrl_c_before_any_flow_is_exit_130_with_one_line(tmp_path):
     stdout, stderr = child.communicate(timeout=120)
     assert child.returncode == 130, stdout + stderr
     assert stderr.strip().splitlines() == ["error: stopped by SIGINT"], stderr
+
+
+def test_expected_failures_and_any_after_a_stop_log_without_a_traceback(monkeypatch):
+    # A tampered champion under `recsys refresh`, and a tune's trials losing their files to
+    # the rollback after Ctrl-C, printed full tracebacks above the one error line.
+    import logging
+
+    from recsys.errors import DataQualityError, PublishError
+    from recsys.ops import signals
+    from recsys.stage import quiet_expected_failures
+
+    quiet_expected_failures()
+    log = logging.getLogger("prefect.task_runs")
+
+    def logged(exc: BaseException) -> logging.LogRecord:
+        record = log.makeRecord(log.name, logging.ERROR, __file__, 1, "failed", (), None)
+        record.exc_info = (type(exc), exc, None)
+        assert all(f.filter(record) for f in log.filters)
+        return record
+
+    assert logged(PublishError("tampered")).exc_info is None
+    assert logged(DataQualityError("bad rows")).exc_info is None
+    assert logged(FileNotFoundError("corpus")).exc_info is not None  # a crash keeps it
+    monkeypatch.setattr(signals, "_seen", signal.SIGINT)
+    assert logged(FileNotFoundError("corpus")).exc_info is None
