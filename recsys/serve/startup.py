@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
-class StopServing(Exception):
-    """A stop signal before the server's own handlers were installed."""
+class StopServing(KeyboardInterrupt):
+    """A stop signal before the server's own handlers were installed. A KeyboardInterrupt:
+    the event loop re-raises those from a callback, where it logs and swallows any other
+    exception (a stop that landed in one, as uvicorn started, left the server running)."""
 
 
 def _stop(signum: int, frame: object) -> None:

@@ -56,6 +56,11 @@ class Server:
         self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired as exc:
+            self.proc.kill()
+            self.proc.wait()
+            log = self.log.read_text()
+            raise AssertionError(f"no exit 30 s after {sig!r}; log:\n{log}") from exc
         finally:
             self.client.close()
             self.proc.stdout.close()
