@@ -151,7 +151,7 @@ def backfill(
     ] = None,
     data_dir: DataDir = None,
     run_pipeline: Annotated[
-        bool, typer.Option(help="Then run the pipeline incrementally.")
+        bool, typer.Option("--run-pipeline", help="Then run the pipeline incrementally.")
     ] = False,
     config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
     set_: Sets = None,

@@ -92,6 +92,12 @@ def arrow(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | No
     return con.sql(text, params=bound or None).to_arrow_table()
 
 
+def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    """Each column of a table or view (a name of ours, quoted here) and its DuckDB type, in
+    order."""
+    return {row[0]: row[1] for row in con.execute(f"describe {quote_ident(relation)}").fetchall()}
+
+
 def fetch_one(con: duckdb.DuckDBPyConnection, name: str, **kwargs: Any) -> dict[str, Any]:
     """Run a one-row query and return it as a dict."""
     cur = run(con, name, **kwargs)

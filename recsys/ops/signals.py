@@ -65,7 +65,7 @@ def install() -> None:
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _stop)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            signal.signal(signal.SIGINT, _interrupt)
+            signal.signal(signal.SIGINT, _stop)
     except ValueError:  # not the main thread
         return
 
@@ -73,13 +73,7 @@ def install() -> None:
 def _stop(signum: int, frame: FrameType | None) -> None:
     global _seen
     _seen = signum
-    raise Stopped(signum)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    global _seen
-    _seen = signum
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
 
 
 def in_flow() -> bool:

@@ -89,8 +89,7 @@ def _run_sql(
             source,
             cfg.csv_delimiter,
             lazy=True,
-            named=cfg.columns.names(),
-            ids=cfg.columns.ids(),
+            columns=cfg.columns,
         )
         slots = column_slots(con, cfg, source.source)
         params["use_session_ref"] = slots["session_id"] is not None

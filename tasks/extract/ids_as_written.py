@@ -25,16 +25,12 @@ FRACTIONAL_ID = "recsys: fractional JSON number in an id column"
 NOT_UTF8_ID = "recsys: id bytes that are not UTF-8"
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
-    return [row[0] for row in con.execute(f"describe {relation}").fetchall()]
-
-
 def read_json_as_text(
     con: duckdb.DuckDBPyConnection, params: dict, named: tuple[str, ...], ids: tuple[str, ...]
 ) -> None:
     """Replace `source_view` (a JSON input read by DuckDB's types) by its text view: the
     columns the run reads (`named`) checked for nested values, the `ids` for fractions."""
-    present = _columns(con, "source_view")
+    present = list(sqlrun.column_types(con, "source_view"))
     params["columns"] = {name: "JSON" for name in present}
     sqlrun.run(con, "extract/source", params)
     sqlrun.run(con, "extract/read_json_raw")
@@ -79,7 +75,7 @@ def json_refusal(
 
 
 def _count_and_name(con, query: str, names: tuple[str, ...], message) -> DataQualityError | None:
-    present = _columns(con, "source_json")
+    present = list(sqlrun.column_types(con, "source_json"))
     for name in [n for n in dict.fromkeys(names) if n in present]:
         (rows,) = sqlrun.run(con, query, idents={"column": name}).fetchone()
         if rows:

@@ -78,7 +78,7 @@ def _type_file(
     the window, or from row `from_row` on, if given) to `out`."""
     name = next(f for f in events.files if _key(f) == file)
     one = events.model_copy(update={"files": [name], "source": shown(name)})
-    read_source(con, one, cfg.csv_delimiter, named=cfg.columns.names(), ids=cfg.columns.ids())
+    read_source(con, one, cfg.csv_delimiter, columns=cfg.columns)
     slots = column_slots(con, cfg, shown(name))
     sqlrun.run(con, "extract/typed", params, idents=slots)
     low, high = window or (None, None)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import duckdb
 
 from recsys import redact, sqlrun
-from recsys.config import ExtractConfig
+from recsys.config import ColumnMap, ExtractConfig
 from recsys.errors import DataQualityError
 from recsys.inputs import EventsInput, duckdb_path, is_url
 from recsys.tasks.extract import ids_as_written
@@ -39,8 +39,7 @@ def read_source(
     delimiter: str | None,
     *,
     lazy: bool = False,
-    named: tuple[str, ...] = (),
-    ids: tuple[str, ...] = (),
+    columns: ColumnMap | None = None,
     schema_only: bool = False,
 ) -> bool:
     """Make `source_rows` (the input's rows with `input_order`), which `typed_rows` reads.
@@ -56,9 +55,10 @@ def read_source(
     lazy
         If the format allows (`LAZY_FORMATS`), make `source_rows` a view over the files,
         read by the statement that scans it (run it under `scan_errors`), instead of a copy.
-    named
-        The configured column names: a CSV header that names one of them twice is refused
-        (DuckDB would read the second as `name_1` and the first would win unseen).
+    columns
+        The configured columns: a CSV header that names one of them twice is refused
+        (DuckDB would read the second as `name_1` and the first would win unseen), and the
+        id columns are read as written (`ids_as_written`).
     schema_only
         Stop at the view `source_view` (its columns, no rows read beyond DuckDB's sniff):
         what `check_columns` needs.
@@ -74,6 +74,7 @@ def read_source(
         reason.
     """
     lazy = lazy and events.format in LAZY_FORMATS
+    named, ids = (columns.names(), columns.ids()) if columns else ((), ())
     files = [duckdb_path(f) for f in events.files]
     params: dict[str, object] = {"path": files, "delimiter": None, "columns": None}
     try:
@@ -294,9 +295,9 @@ def _unreadable(
     if duplicate:
         # The key is file content: named only when it is one of the columns the run reads.
         line, key = duplicate.groups()
-        named = f"key '{key}'" if key in (*REQUIRED, *OPTIONAL) else "key"
+        which = f"key '{key}'" if key in named else "key"
         return DataQualityError(
-            f"{events.source}: cannot be read as json: line {line} names the same {named} "
+            f"{events.source}: cannot be read as json: line {line} names the same {which} "
             "twice in one object (one value per column and row)"
         )
     # The configured column names are the user's, not file content: shown when quoted.
@@ -310,12 +311,7 @@ _DUPLICATE_KEY = re.compile(r'in line (\d+): Object .* has duplicate key "([^"\n
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
-    return list(_types(con, relation))
-
-
-def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
-    """Each column's DuckDB type, in order."""
-    return {row[0]: row[1] for row in con.execute(f"describe {relation}").fetchall()}
+    return list(sqlrun.column_types(con, relation))
 
 
 def check_layout(columns: list[str], source: str) -> None:
@@ -350,8 +346,7 @@ def check_columns(events: EventsInput, cfg: ExtractConfig) -> None:
             con,
             first,
             cfg.csv_delimiter,
-            named=cfg.columns.names(),
-            ids=cfg.columns.ids(),
+            columns=cfg.columns,
             schema_only=True,
         )
         column_slots(con, cfg, events.source, relation="source_view")
@@ -360,7 +355,7 @@ def check_columns(events: EventsInput, cfg: ExtractConfig) -> None:
 def column_slots(
     con: duckdb.DuckDBPyConnection, cfg: ExtractConfig, source: str, relation: str = "source_rows"
 ) -> dict[str, str | None]:
-    types = _types(con, relation)
+    types = sqlrun.column_types(con, relation)
     present = list(types)
     check_layout([c for c in present if c != "input_order"], source)
     mapping = cfg.columns.model_dump()
