@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recsys.layout import CONTEXT_VECTORS, VECTORS, VOCAB
-from recsys.model.index import spaces
+from recsys.model.index import item_side, spaces
 
 
 class Embedding:
@@ -50,6 +50,13 @@ class Embedding:
     def spaces(self, scoring: str) -> tuple[np.ndarray, np.ndarray]:
         """(query vectors, indexed vectors) under a scoring (see recsys.model.index)."""
         return spaces(self.vectors, self.context, scoring)
+
+    def item_queries(self, scoring: str) -> np.ndarray | None:
+        """The query vectors of single-item lists where they differ from `spaces`' (the
+        ``sym_in_out`` scoring), else None."""
+        if scoring != "sym_in_out":
+            return None
+        return item_side(self.vectors, self.context, scoring)
 
     @cached_property
     def ids(self) -> pa.Array:

@@ -8,6 +8,7 @@ the scoring space are computed on demand (`QueryRows`) instead of copied at load
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import pyarrow.parquet as pq
 
 from recsys.model.counts import CountLists
 from recsys.model.embedding import Embedding
-from recsys.model.index import side
+from recsys.model.index import item_side, side
 from recsys.model.scoring import Channels
 
 
@@ -27,16 +28,22 @@ class QueryRows:
     of the catalogue is copied (a 100k x 128 `sym` space is 51 MB that a server would copy
     on every swap)."""
 
-    def __init__(self, vectors: np.ndarray, context: np.ndarray, scoring: str) -> None:
+    def __init__(
+        self, vectors: np.ndarray, context: np.ndarray, scoring: str, items: bool = False
+    ) -> None:
         self.vectors, self.context = vectors, context
         self.scoring = scoring
-        width = side(vectors[:1], context[:1], scoring).shape[1]
+        # `items`: the query side of single-item lists (`index.item_side`).
+        self._side = functools.partial(item_side, scoring=scoring) if items else None
+        width = self[:1].shape[1]
         self.shape = (len(vectors), width)
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, rows) -> np.ndarray:
+        if self._side is not None:
+            return self._side(self.vectors[rows], self.context[rows])
         return side(self.vectors[rows], self.context[rows], self.scoring)
 
     def indexed(self, rows) -> np.ndarray:
@@ -52,8 +59,15 @@ def channels_of(
     the training counts. `lazy` (a server) computes query rows on demand (`QueryRows`)
     instead of building the whole space, and reads on the calling thread only."""
     queries = QueryRows(emb.vectors, emb.context, scoring) if lazy else emb.spaces(scoring)[0]
+    item_queries = (
+        QueryRows(emb.vectors, emb.context, scoring, items=True)
+        if lazy and scoring == "sym_in_out"
+        else None
+        if lazy
+        else emb.item_queries(scoring)
+    )
     if counts is None:
-        return Channels(queries, idx, None, emb.counts)
+        return Channels(queries, idx, None, emb.counts, item_queries)
     # A server (lazy) decodes on its loader thread alone: Arrow's pool would take the core
     # the event loop answers on while a new run is loaded beside the served one.
     lists = pq.read_table(
@@ -63,7 +77,8 @@ def channels_of(
     dst = emb.rows_of(lists.column("neighbor_id"))
     keep = (src >= 0) & (dst >= 0)
     score = lists.column("score").to_numpy()[keep]
-    return Channels(queries, idx, CountLists(src[keep], dst[keep], score, len(emb)), emb.counts)
+    count_lists = CountLists(src[keep], dst[keep], score, len(emb))
+    return Channels(queries, idx, count_lists, emb.counts, item_queries)
 
 
 def item_depth(overfetch: int, k: int, n_items: int) -> int:

@@ -293,10 +293,16 @@ class Channels:
         The count channel over the same rows, or None (then it lists nothing).
     popularity
         Each row's training count (the popularity channel's scores).
+    item_queries
+        The query vectors of single-item lists when they differ from `queries`
+        (`index.item_side`: the ``sym_in_out`` scoring); None: `queries`.
     """
 
-    def __init__(self, queries, index, counts: CountLists | None, popularity: np.ndarray):
+    def __init__(
+        self, queries, index, counts: CountLists | None, popularity: np.ndarray, item_queries=None
+    ):
         self.queries, self.index, self.counts = queries, index, counts
+        self.item_queries = queries if item_queries is None else item_queries
         self.popularity = np.asarray(popularity)
         self.popular = popularity_order(self.popularity)
 
@@ -304,6 +310,13 @@ class Channels:
         """The same embedding and popularity channels with another count channel."""
         other = copy.copy(self)
         other.counts = counts
+        return other
+
+    def with_item_queries(self, item_queries) -> Channels:
+        """The same channels with other query vectors for single-item lists (another way to
+        query the same index: ``sym`` vs ``sym_in_out``)."""
+        other = copy.copy(self)
+        other.item_queries = self.queries if item_queries is None else item_queries
         return other
 
     def for_items(
@@ -316,7 +329,7 @@ class Channels:
         n = len(rows)
         channels = [_nothing(n)] * 3
         if weights[EMBEDDING] > 0:
-            scores, ids = neighbours_without_self(self.index, self.queries, rows, depth)
+            scores, ids = neighbours_without_self(self.index, self.item_queries, rows, depth)
             channels[EMBEDDING] = _without(ids, scores, rows)
         if self.counts is not None and weights[COUNT] > 0:
             counted = self.counts.query(np.arange(n), rows, np.ones(n, np.float32), n, depth)

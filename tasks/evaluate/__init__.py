@@ -49,8 +49,8 @@ from recsys.stage import (
 )
 from recsys.tasks.evaluate import baselines, report, reporting
 from recsys.tasks.evaluate import shards as shards_of
-from recsys.tasks.evaluate.choice import choice_notes, choose, split_sample
 from recsys.tasks.evaluate.gate import embedding_stats, failures, gate_verdicts
+from recsys.tasks.evaluate.selection import choice_notes, choose, split_sample
 from recsys.tasks.evaluate.sessions import score_sessions
 from recsys.tasks.evaluate.shards import Scored, load_evaluated
 

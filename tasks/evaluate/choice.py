@@ -5,9 +5,8 @@ Serving choices cost no retraining, so they are searched exhaustively (Caselles-
 2018: how vectors are scored matters as much as how they are trained). Two callers:
 
 - `recsys tune`, per trial, on its validation tail (tasks/tune/trial.py);
-- the evaluate stage of a run whose weights no config layer sets (`evaluate.select_weights`):
-  on one half of the held-out sessions, drawn by hash, while the gate scores the other half,
-  so the lists it judges were not chosen on the cases it judges them by.
+- the evaluate stage of a run whose weights no config layer sets (`evaluate.select_weights`,
+  tasks/evaluate/selection.py).
 
 The grid holds the embedding alone, mixed with the count channel and popularity, and the
 count channel or popularity alone: what is chosen is never below those on the cases it was
@@ -20,20 +19,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import get_args
 
 import numpy as np
 import pyarrow as pa
 
 from recsys import sqlrun
-from recsys.config import ChannelWeights, EvaluateConfig, ExportConfig, PipelineConfig
+from recsys.config import ChannelWeights, PipelineConfig
 from recsys.model.embedding import Embedding
 from recsys.model.scoring import COUNT, decay_weights
 from recsys.tasks.evaluate.hits import open_cases
 from recsys.tasks.evaluate.lists import channels_of, count_lists
 from recsys.tasks.evaluate.pooled import Pooled
 from recsys.tasks.evaluate.ranks import Cases, item_cases, rank_rates, session_cases
-from recsys.tasks.evaluate.shards import ALL_SESSIONS, Scored, sample_share
 
 SERVING_KEYS = {"item_weights", "session_weights", "recency_decay"}
 
@@ -46,6 +43,8 @@ WEIGHT_GRID = [
     (0.0, 0.0, 1.0),
 ]
 DECAYS = (0.5, 0.7, 0.85, 1.0)
+# Scorings that share one index (`recsys.model.index`): only how an item queries it differs.
+ITEM_SCORINGS = ("sym", "sym_in_out")
 
 
 # The points that list what a baseline lists: the count channel alone (the `sr` item lists,
@@ -68,6 +67,7 @@ class Grid:
     item_points: list[tuple] = field(default_factory=lambda: list(WEIGHT_GRID))
     session_points: list[tuple] = field(default_factory=lambda: list(WEIGHT_GRID))
     channel: str | None = None  # the count channel the grid was scored with
+    item_scoring: str | None = None  # how its item lists queried the index
 
     @property
     def item_cases(self) -> int:
@@ -136,6 +136,7 @@ def serving_grid(
     decays: tuple[float, ...] = DECAYS,
     points: tuple[list, list] | None = None,
     rivals: tuple[str, ...] = (),
+    item_scorings: tuple[str, ...] = (),
 ) -> Grid:
     """Score the grid on the held-out cases of `stage_db` (the sessions whose hash falls in
     `sample`, millionths [lo, hi); None: all), with the count channel's lists read from
@@ -149,7 +150,11 @@ def serving_grid(
     lists alone rank best is scored too, and the grid of the channel that leaves the
     chosen lists furthest above the best baseline point of either kind is returned
     (`Grid.channel`): a log where item-kNN beats SR is served with item-kNN lists rather
-    than refused by the gate."""
+    than refused by the gate.
+
+    With `item_scorings` (scorings that query the same index differently for single items:
+    ``sym`` and ``sym_in_out``), the item lists are scored under each and the one whose
+    chosen point ranks higher is kept (`Grid.item_scoring`; ties keep `scoring`)."""
     item_points, session_points = points or (list(WEIGHT_GRID), list(WEIGHT_GRID))
     depth = max(cfg.evaluate.ks) + cfg.evaluate.list_depth
     ks = sorted({*cfg.evaluate.ks, int(metric.split("@")[1])})
@@ -165,7 +170,10 @@ def serving_grid(
     shared = channels_of(emb, scoring, None, emb.counts)
     own = {c: shared.with_counts(count_lists(emb, counts[c])) for c in names}
     # The embedding and popularity lists once; each channel adds only its count lists.
-    item_parts = shared.for_items(queries, depth, (1.0, 0.0, 1.0))
+    item_parts = {scoring: shared.for_items(queries, depth, (1.0, 0.0, 1.0))}
+    for other in (s for s in item_scorings if s != scoring):
+        alt = shared.with_item_queries(emb.item_queries(other))
+        item_parts[other] = alt.for_items(queries, depth, (1.0, 0.0, 1.0))
     item_counts = {c: own[c].for_items(queries, depth, (0.0, 1.0, 0.0))[COUNT] for c in names}
     finalists = [count_channel]
     if len(names) > 1:
@@ -187,9 +195,16 @@ def serving_grid(
         else {}
     )
     grids = {}
+
+    def chosen_value(values: list, gains: list) -> float:
+        return values[best_point([m[metric] for m in values], gains, item_points)][metric]
+
     for channel in finalists:
-        item_pool = with_count(item_parts, item_counts[channel])
-        item, item_gains = scored(items, item_pool, item_points)
+        item, item_gains, item_scoring = None, None, scoring
+        for name, parts in item_parts.items():
+            got, gains = scored(items, with_count(parts, item_counts[channel]), item_points)
+            if item is None or chosen_value(got, gains) > chosen_value(item, item_gains):
+                item, item_gains, item_scoring = got, gains, name
         grid = Grid(item, [], cfg.export.recency_decay, item_gains, [], item_points, [])
         if len(sessions):
             by_decay = {}
@@ -206,7 +221,7 @@ def serving_grid(
             grid = Grid(
                 item, session, decay, item_gains, session_gains, item_points, session_points
             )
-        grid.channel = channel
+        grid.channel, grid.item_scoring = channel, item_scoring
         grids[channel] = grid
     return max(
         grids.values(), key=lambda g: (lead(g, grids.values(), metric), g is grids[count_channel])
@@ -270,124 +285,3 @@ class SessionQueries:
         weights = decay_weights(self.recency, decay)
         n = len(self.cases)
         return channels.for_sessions(self.owner, self.rows, weights, n, depth, which)
-
-
-def candidate_points(cfg: PipelineConfig) -> tuple[list, list] | None:
-    """The (item, session) weightings a run chooses among: the whole grid when no config
-    layer sets the weights; when one does (tuned.yaml, a config file, --set, the UI form),
-    the configured weights against the baseline points only, so a mix chosen on older
-    validation data or by hand is kept unless it no longer beats the count channel or
-    popularity alone by a standard error (a tuned mix that won on a basket log's
-    validation split lost to popularity on its newer sessions, and the run was refused)."""
-    if not cfg.export.model_fields_set & SERVING_KEYS:
-        return None
-    configured = [cfg.export.item_weights.of(), cfg.export.session_weights.of()]
-    return tuple([point, *(b for b in BASELINE_POINTS if b != point)] for point in configured)
-
-
-def rival_channels(cfg: PipelineConfig) -> tuple[str, ...]:
-    """The item baselines a run may serve as its count channel: all of them when no config
-    layer names one (the tuner's or the user's choice is kept)."""
-    if "count_channel" in cfg.export.model_fields_set:
-        return ()
-    return get_args(ExportConfig.model_fields["count_channel"].annotation)
-
-
-def split_sample(stage_db: Path, ev: EvaluateConfig) -> tuple[int, tuple[int, int]]:
-    """(the gate's hash bound, the choosing hash range), in millionths of the held-out
-    sessions (evaluate/pairs): on a log with more held-out cases than `evaluate.max_cases`
-    plus `evaluate.select_cases`, the gate keeps its sample [0, g) and the choice draws
-    about `select_cases` from the rest; a smaller log is cut in two halves."""
-    gate = sample_share(stage_db, ev.max_cases)
-    pick = sample_share(stage_db, ev.select_cases)
-    if gate + pick <= ALL_SESSIONS:
-        return gate, (gate, gate + pick)
-    half = ALL_SESSIONS // 2
-    return half, (half, ALL_SESSIONS)
-
-
-def choose(
-    stage_db: Path, model: Scored, cfg: PipelineConfig, lists_path: Path, sample: tuple[int, int]
-) -> dict | None:
-    """Choose the model's serving weights among `candidate_points` on the held-out
-    sessions whose hash is in `sample` (see `split_sample`), by the gate's metric; None
-    (keep the configured ones, gate every sampled case) when they hold fewer than
-    `evaluate.select_min_cases` next-item cases. The result holds the chosen `model`, the
-    `export` keys to serve it with and the hash range it was chosen on (`sample`)."""
-    metric = f"hr@{cfg.gate.k}"
-    points = candidate_points(cfg)
-    grid = serving_grid(
-        stage_db,
-        model.emb,
-        model.scoring,
-        cfg,
-        lists_path,
-        cfg.export.count_channel,
-        cfg.evaluate.session_cases,
-        metric,
-        sample,
-        # The configured decay: each decay tried is one more search of every session (the
-        # tuner tries DECAYS).
-        (cfg.export.recency_decay,),
-        points,
-        rival_channels(cfg),
-    )
-    if grid.item_cases < cfg.evaluate.select_min_cases:
-        return None
-    best = best_choice(grid, metric, cfg)
-    export = best["export"]
-    if rival_channels(cfg):
-        export["count_channel"] = grid.channel
-    chosen = Scored(
-        emb=model.emb,
-        scoring=model.scoring,
-        weights=ChannelWeights(**export["item_weights"]),
-        session_weights=export.get("session_weights", model.session_weights),
-        recency_decay=export.get("recency_decay", model.recency_decay),
-    )
-    return {
-        "model": chosen,
-        "sample": list(sample),
-        "metric": metric,
-        "cases": grid.item_cases,
-        "session_cases": grid.session_cases,
-        "scored": best["scored"],
-        "export": export,
-        # What a config layer set (None: nothing, the whole grid was searched).
-        "configured": None
-        if points is None
-        else {
-            "item_weights": cfg.export.item_weights.model_dump(),
-            "session_weights": cfg.export.session_weights.model_dump(),
-        },
-    }
-
-
-def choice_notes(selection: dict) -> tuple[dict, list[str]]:
-    """(stage details, warnings) about a choice: the cases it was made on; a configured
-    weighting that was replaced by a baseline point; lists that leave the embedding out
-    (still as good as the best count or popularity baseline, worth publishing, but a user
-    should know the embedding is not in them)."""
-    chosen, configured = selection["export"], selection["configured"]
-    details = {"weights chosen on": f"{selection['cases']:,} cases"}
-    if "count_channel" in chosen:
-        details["count channel chosen"] = chosen["count_channel"]
-    warnings = []
-    kinds = [k for k in ("item_weights", "session_weights") if k in chosen]
-    replaced = [k for k in kinds if configured and chosen[k] != configured[k]]
-    if replaced:
-        details["configured weights replaced"] = ", ".join(replaced)
-        warnings.append(
-            f"the configured {' and '.join(replaced)} no longer beat the count channel or "
-            f"popularity alone on this run's newer sessions; serving "
-            f"{ {k: chosen[k] for k in replaced} } (rerun `recsys tune`, or set "
-            "evaluate.select_weights=false to keep them)"
-        )
-    if all(chosen[k]["embedding"] == 0 for k in kinds):
-        details["embedding in the lists"] = "no"
-        warnings.append(
-            "on this log the embedding adds nothing the count channel or popularity does "
-            f"not: the chosen lists leave it out ({chosen}); `recsys tune` searches its "
-            "training knobs"
-        )
-    return details, warnings

@@ -33,6 +33,8 @@ def neighbour_samples(
     if len(rows) == 0:
         return []
     queries, indexed = emb.spaces(scoring)
+    item_queries = emb.item_queries(scoring)
+    queries = queries if item_queries is None else item_queries
     _, ids = index.neighbours_without_self(index.build_exact(indexed), queries, rows, k)
 
     def named(row: int) -> dict:

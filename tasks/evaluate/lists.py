@@ -24,7 +24,9 @@ def channels_of(
     """The model's channels: exact search in the scoring space, the count channel from
     `counts` (query_id, item_id, score; ids outside the vocabulary dropped)."""
     queries, indexed = emb.spaces(scoring)
-    return Channels(queries, index.build_exact(indexed), count_lists(emb, counts), popularity)
+    exact = index.build_exact(indexed)
+    item_queries = emb.item_queries(scoring)
+    return Channels(queries, exact, count_lists(emb, counts), popularity, item_queries)
 
 
 def count_lists(emb: Embedding, counts: pa.Table | None) -> CountLists | None:

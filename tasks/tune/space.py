@@ -37,6 +37,7 @@ CHOICES: dict[str, list] = {
     "epochs": [5, 10, 20, 40, 80, 150],
     "vector_size": [32, 64, 128],
     "shrink_windows": [True, False],
+    # sym_in_out is not drawn: every sym trial scores its item lists both ways (trial.py).
     "scoring": ["sym", "in_out", "in_in"],
 }
 

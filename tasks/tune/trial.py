@@ -21,7 +21,7 @@ from gensim.models.callbacks import CallbackAny2Vec
 from recsys.config import PipelineConfig
 from recsys.model.embedding import Embedding
 from recsys.tasks.evaluate import list_depth
-from recsys.tasks.evaluate.choice import Grid, best_choice, serving_grid
+from recsys.tasks.evaluate.choice import ITEM_SCORINGS, Grid, best_choice, serving_grid
 from recsys.tasks.evaluate.hits import open_cases
 from recsys.tasks.evaluate.lists import channels_of
 from recsys.tasks.evaluate.ranks import item_cases
@@ -149,7 +149,8 @@ def choose_serving(
 ) -> dict[str, Any]:
     """The best item and session channel weights and session decay for these vectors in
     the `scoring` space on the validation cases (tasks/evaluate/choice.py), with their
-    metrics."""
+    metrics; under ``sym`` or ``sym_in_out`` also which of the two the item lists take
+    (one index, no retraining)."""
     grid = serving_grid(
         setup.stage_db,
         emb,
@@ -159,8 +160,9 @@ def choose_serving(
         setup.count_channel,
         setup.session_cases,
         cfg.tune.metric,
+        item_scorings=ITEM_SCORINGS if scoring in ITEM_SCORINGS else (),
     )
-    return _pick(grid, setup, cfg)
+    return _pick(grid, setup, cfg) | {"scoring": grid.item_scoring}
 
 
 def _pick(grid: Grid, setup: TuneSetup, cfg) -> dict[str, Any]:

@@ -28,16 +28,10 @@ from recsys.config import (
 from recsys.layout import METRICS, VOCAB, RunPaths
 from recsys.model.scoring import fuse
 from recsys.tasks.evaluate import evaluate, write_baseline_lists
-from recsys.tasks.evaluate.choice import (
-    WEIGHT_GRID,
-    best_point,
-    candidate_points,
-    choice_notes,
-    choose,
-    split_sample,
-)
+from recsys.tasks.evaluate.choice import WEIGHT_GRID, best_point
 from recsys.tasks.evaluate.pooled import Pooled
 from recsys.tasks.evaluate.ranks import Cases
+from recsys.tasks.evaluate.selection import candidate_points, choice_notes, choose, split_sample
 from recsys.tasks.evaluate.shards import Scored, load_evaluated
 from recsys.tasks.extract import extract
 from recsys.tasks.train import train
@@ -59,6 +53,17 @@ def _trained(tmp_path, events) -> RunPaths:
 
 def _metrics(paths: RunPaths) -> dict:
     return json.loads((paths.out / METRICS).read_text())
+
+
+def _choosing_half(tmp_path, events):
+    """A trained run, the default config, the choosing half's hash range and its baseline
+    lists (what `choose` is given)."""
+    paths = _trained(tmp_path, events)
+    cfg = _cfg()
+    _, sample = split_sample(paths.stage_db, cfg.evaluate)
+    lists = tmp_path / "lists.parquet"
+    write_baseline_lists(paths.stage_db, cfg, lists, sample[1])
+    return paths, cfg, sample, lists
 
 
 def test_chosen_on_one_half_gated_on_the_other(tmp_path, planted_events):
@@ -159,11 +164,7 @@ def test_the_count_channel_is_the_best_item_baseline_unless_configured(tmp_path,
     # The SR lists are replaced by lists of the wrong group (each query's list shifted to
     # the next query's): a run on such a log must serve another baseline's lists as its
     # count channel, not keep SR and be refused by the gate; a configured channel stays.
-    paths = _trained(tmp_path, planted_events)
-    cfg = _cfg()
-    _, sample = split_sample(paths.stage_db, cfg.evaluate)
-    lists = tmp_path / "lists.parquet"
-    write_baseline_lists(paths.stage_db, cfg, lists, sample[1])
+    paths, cfg, sample, lists = _choosing_half(tmp_path, planted_events)
     table = pq.read_table(lists)
     sr = np.asarray(table.column("source").to_pylist()) == "sr"
     queries = np.asarray(table.column("query_id").to_pylist(), dtype=object)
@@ -187,6 +188,39 @@ def test_the_count_channel_is_the_best_item_baseline_unless_configured(tmp_path,
     kept = choose(paths.stage_db, model, named, lists, sample)["export"]
     assert "count_channel" not in kept
     assert kept["item_weights"]["count"] == 0  # the broken SR lists are mixed out instead
+
+
+def test_item_lists_query_the_index_the_way_that_ranks_better(tmp_path, planted_events):
+    # sym and sym_in_out share one index; only how a single item queries it differs. The
+    # run scores its item lists both ways and keeps the better unless a layer sets it.
+    from recsys.tasks.evaluate.choice import serving_grid
+
+    paths, cfg, sample, lists = _choosing_half(tmp_path, planted_events)
+    model = Scored.of(load_evaluated(paths.out), cfg.export)
+    emb = model.emb
+    metric = "hr@20"
+
+    def grid(scoring, alternatives=()):
+        args = (paths.stage_db, emb, scoring, cfg, lists, "sr", 10_000, metric, sample)
+        return serving_grid(*args, item_scorings=alternatives)
+
+    alone = {s: grid(s) for s in ("sym", "sym_in_out")}
+
+    def served(g) -> float:  # the value of the point the grid's rules would serve
+        return g.item[best_point([m[metric] for m in g.item], g.item_gains)][metric]
+
+    value = {s: served(g) for s, g in alone.items()}
+    assert alone["sym"].item != alone["sym_in_out"].item  # the two ways do differ here
+    both = grid("sym", ("sym", "sym_in_out"))
+    assert both.item == alone[both.item_scoring].item
+    assert both.session == alone["sym"].session  # session lists query the same way
+    if value["sym_in_out"] != value["sym"]:
+        assert both.item_scoring == max(value, key=value.get)
+
+    chosen = choose(paths.stage_db, model, cfg, lists, sample)["export"]
+    assert chosen["scoring"] == both.item_scoring
+    named = resolve_config({"export": {"scoring": "sym"}, "evaluate": {"diagnostics": False}})
+    assert "scoring" not in choose(paths.stage_db, model, named, lists, sample)["export"]
 
 
 def _values(at: dict[tuple, float]) -> list[float]:

@@ -102,6 +102,8 @@ def test_query_rows_equal_the_whole_space():
         for rows in (np.array([3, 1, 3]), slice(2, 9)):
             assert np.array_equal(lazy[rows], queries[rows])
             assert np.array_equal(lazy.indexed(rows), indexed[rows])
+            items = QueryRows(vectors, context, scoring, items=True)
+            assert np.array_equal(items[rows], index.item_side(vectors, context, scoring)[rows])
 
 
 def test_tuning_raises_the_beam_until_recall_is_reached():

@@ -130,6 +130,35 @@ def test_a_session_query_scores_as_the_sum_of_its_items(scoring):
     assert ids[0].tolist() == np.argsort(-expected)[:5].tolist()
 
 
+def test_sym_in_out_lists_items_as_in_out_and_sessions_as_sym():
+    """One `sym` index answers both kinds: an item query [in_i, 0] ranks and scores as the
+    `in_out` space, a session query as the `sym` space, in export (arrays) and in a server
+    (rows on demand)."""
+    from recsys.model.embedding import Embedding
+    from recsys.model.published import channels_of
+
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    context = rng.normal(size=(40, 8)).astype(np.float32)
+    emb = Embedding(vectors, np.array([f"i{r}" for r in range(40)], dtype=object), context)
+    rows, weights = np.array([3, 7]), np.array([1.0, 0.5], dtype=np.float32)
+
+    def lists(scoring, lazy=False):
+        idx = index.build_exact(emb.spaces(scoring)[1])
+        channels = channels_of(emb, idx, scoring, None, lazy=lazy)
+        item = channels.for_items(rows, 6)[0]
+        session = channels.for_sessions(np.array([0, 0]), rows, weights, 1, 6)[0]
+        return item, session
+
+    split = lists("sym_in_out")
+    for got, want in ((split[0], lists("in_out")[0]), (split[1], lists("sym")[1])):
+        assert got[0].tolist() == want[0].tolist()
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-5)
+    lazy = lists("sym_in_out", lazy=True)
+    assert lazy[0][0].tolist() == split[0][0].tolist()
+    assert lists("sym")[0][0].tolist() != split[0][0].tolist()  # the kinds do part ways
+
+
 def test_top_of_sparse_in_blocks_equals_one_block(monkeypatch):
     import scipy.sparse as sp
 

@@ -241,6 +241,39 @@ def test_ties_rank_the_same_exported_and_live(tmp_path, planted_events):
     assert tied > 100  # the case this test is about
 
 
+@pytest.mark.usefixtures("prefect_api")
+def test_sym_in_out_serves_item_lists_as_in_out_everywhere(tmp_path, planted_events):
+    """Under export.scoring=sym_in_out an item's list is its in_out neighbours (input
+    vector against the context vectors), exported and answered live alike, while the
+    manifest keeps the scoring for the server."""
+    from recsys.model.embedding import Embedding
+
+    data = tmp_path / "data"
+    alone = ["export.scoring=sym_in_out", "export.item_weights.count=0"]
+    alone += ["export.item_weights.popularity=0", "evaluate.select_weights=false"]
+    sets = [a for kv in alone for a in ("--set", kv)]
+    assert run_cli("run", "--events", planted_events, "--data-dir", data, *FAST, *sets) == 0
+    run = current_run(data)
+    live = load_run(run, lists=False)
+    emb = Embedding.load(run)
+    exported = by_key(run / "item_recs.parquet", "item_id")
+    checked = 0
+    for item in list(exported)[:40]:
+        rows = exported[item]
+        got = recall.similar(live, item, len(rows))
+        assert [i["item_id"] for i in got] == [r["neighbor_id"] for r in rows], item
+        row = emb.rows([item])[0]
+        if row < 0:
+            continue
+        logits = emb.context @ emb.vectors[row]
+        logits[row] = -np.inf
+        order = np.argsort(-logits, kind="stable")
+        if logits[order[4]] - logits[order[5]] > 1e-4:  # a clear top five
+            assert {r["neighbor_id"] for r in rows[:5]} == set(emb.item_ids[order[:5]]), item
+            checked += 1
+    assert checked > 20
+
+
 def test_k_beyond_the_catalogue_and_at_the_bound(api):
     client, _ = api
     everything = client.get("/similar/g6-i6", params={"k": 200}).json()["items"]
