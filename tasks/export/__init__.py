@@ -49,6 +49,9 @@ from recsys.tasks.export.lists import RULES, load_attributes
 def build_index(paths: RunPaths, emb: Embedding, cfg: ExportConfig):
     """Build, recall-tune and save the serving index; returns (index, queries, info)."""
     queries, indexed = emb.spaces(cfg.scoring)
+    # Recall is tuned for the item lists' queries (every item's list is exported).
+    item_queries = emb.item_queries(cfg.scoring)
+    queries = queries if item_queries is None else item_queries
     idx, info = index.build_tuned(queries, indexed, cfg.k, cfg)
     info["min_recall"] = cfg.min_recall
     index.save(idx, paths.out, info)
