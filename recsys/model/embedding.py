@@ -54,8 +54,6 @@ class Embedding:
     def item_queries(self, scoring: str) -> np.ndarray | None:
         """The query vectors of single-item lists where they differ from `spaces`' (the
         ``sym_in_out`` scoring), else None."""
-        if scoring != "sym_in_out":
-            return None
         return item_side(self.vectors, self.context, scoring)
 
     @cached_property

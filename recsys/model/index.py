@@ -72,11 +72,16 @@ def side(
     raise ValueError(f"unknown scoring '{scoring}' (use one of {SCORINGS})")
 
 
-def item_side(vectors: np.ndarray, context: np.ndarray, scoring: str) -> np.ndarray:
-    """The query side of single-item lists: `side` except under ``sym_in_out``, where an
-    item's query is ``[in_i, 0]`` against the ``sym`` index (its ``in_out`` score)."""
+# Scorings that share one index (the `sym` one): only how a single item queries it differs.
+ITEM_SCORINGS = ("sym", "sym_in_out")
+
+
+def item_side(vectors: np.ndarray, context: np.ndarray, scoring: str) -> np.ndarray | None:
+    """The query side of single-item lists where it differs from `side` (``sym_in_out``: an
+    item's query is ``[in_i, 0]`` against the ``sym`` index, its ``in_out`` score); None
+    for every other scoring."""
     if scoring != "sym_in_out":
-        return side(vectors, context, scoring)
+        return None
     zeros = np.zeros_like(context, dtype=np.float32)
     return np.concatenate([vectors, zeros], axis=1, dtype=np.float32)
 

@@ -8,7 +8,6 @@ the scoring space are computed on demand (`QueryRows`) instead of copied at load
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +32,16 @@ class QueryRows:
     ) -> None:
         self.vectors, self.context = vectors, context
         self.scoring = scoring
-        # `items`: the query side of single-item lists (`index.item_side`).
-        self._side = functools.partial(item_side, scoring=scoring) if items else None
-        width = self[:1].shape[1]
-        self.shape = (len(vectors), width)
+        # `items`: the query side of single-item lists (`index.item_side`, where it differs).
+        self.items = items and item_side(vectors[:1], context[:1], scoring) is not None
+        self.shape = (len(vectors), self[:1].shape[1])
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, rows) -> np.ndarray:
-        if self._side is not None:
-            return self._side(self.vectors[rows], self.context[rows])
-        return side(self.vectors[rows], self.context[rows], self.scoring)
+        make = item_side if self.items else side
+        return make(self.vectors[rows], self.context[rows], self.scoring)
 
     def indexed(self, rows) -> np.ndarray:
         """The same rows on the indexed side (what a query is scored against)."""
@@ -58,14 +55,12 @@ def channels_of(
     count channel's lists (`counts`, layout.COUNT_LISTS; None: a run without the channel),
     the training counts. `lazy` (a server) computes query rows on demand (`QueryRows`)
     instead of building the whole space, and reads on the calling thread only."""
-    queries = QueryRows(emb.vectors, emb.context, scoring) if lazy else emb.spaces(scoring)[0]
-    item_queries = (
-        QueryRows(emb.vectors, emb.context, scoring, items=True)
-        if lazy and scoring == "sym_in_out"
-        else None
-        if lazy
-        else emb.item_queries(scoring)
-    )
+    if lazy:
+        queries = QueryRows(emb.vectors, emb.context, scoring)
+        own = QueryRows(emb.vectors, emb.context, scoring, items=True)
+        item_queries = own if own.items else None
+    else:
+        queries, item_queries = emb.spaces(scoring)[0], emb.item_queries(scoring)
     if counts is None:
         return Channels(queries, idx, None, emb.counts, item_queries)
     # A server (lazy) decodes on its loader thread alone: Arrow's pool would take the core

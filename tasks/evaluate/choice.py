@@ -43,8 +43,6 @@ WEIGHT_GRID = [
     (0.0, 0.0, 1.0),
 ]
 DECAYS = (0.5, 0.7, 0.85, 1.0)
-# Scorings that share one index (`recsys.model.index`): only how an item queries it differs.
-ITEM_SCORINGS = ("sym", "sym_in_out")
 
 
 # The points that list what a baseline lists: the count channel alone (the `sr` item lists,

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import get_args
 
 from recsys.config import ChannelWeights, EvaluateConfig, ExportConfig, PipelineConfig
+from recsys.model.index import ITEM_SCORINGS
 from recsys.tasks.evaluate.choice import (
     BASELINE_POINTS,
-    ITEM_SCORINGS,
     SERVING_KEYS,
     best_choice,
     serving_grid,

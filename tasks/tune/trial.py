@@ -20,8 +20,9 @@ from gensim.models.callbacks import CallbackAny2Vec
 
 from recsys.config import PipelineConfig
 from recsys.model.embedding import Embedding
+from recsys.model.index import ITEM_SCORINGS
 from recsys.tasks.evaluate import list_depth
-from recsys.tasks.evaluate.choice import ITEM_SCORINGS, Grid, best_choice, serving_grid
+from recsys.tasks.evaluate.choice import Grid, best_choice, serving_grid
 from recsys.tasks.evaluate.hits import open_cases
 from recsys.tasks.evaluate.lists import channels_of
 from recsys.tasks.evaluate.ranks import item_cases
