@@ -72,7 +72,7 @@ def _prepare_environment(folder: Path, events: str | None, cfg: PipelineConfig) 
     check_data_dir(folder)
     if events is not None:
         fmt, files = find(events, cfg.extract.input_format)
-        from recsys.tasks.extract.read import check_columns
+        from recsys.tasks.extract.columns import check_columns
 
         resolved = EventsInput(source=shown(events), format=fmt, files=files, fingerprint="")
         check_columns(resolved, cfg.extract)

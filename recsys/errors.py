@@ -46,6 +46,13 @@ class Superseded(RecsysError):
     exit_code = 1
 
 
+class SourceUnreachable(RecsysError):
+    """A URL input could not be fetched: no connection, or DuckDB's httpfs extension missing
+    and not downloadable (exit 1; not the data's fault, so retried)."""
+
+    exit_code = 1
+
+
 class WarehouseBusy(RecsysError):
     """Another process held DATA_DIR/warehouse.duckdb for longer than the wait (exit 1; the
     task's retries try again later)."""

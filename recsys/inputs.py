@@ -183,13 +183,7 @@ def find(events: str, configured_format: str = "auto") -> tuple[str, list[str]]:
         files = _walk(events)
         if not files:
             raise UsageError(f"events directory '{events}' holds no data files")
-        formats = {detect_format(f, configured_format) for f in files}
-        if len(formats) > 1:
-            raise UsageError(
-                f"events directory '{events}' mixes formats {sorted(formats)}; "
-                "point --events at one format (a glob such as DIR/*.parquet)"
-            )
-        return formats.pop(), files
+        return _one_format(f"events directory '{events}'", files, configured_format), files
     if mode is not None:
         if not stat.S_ISREG(mode):
             raise _special(events, mode)
@@ -197,7 +191,19 @@ def find(events: str, configured_format: str = "auto") -> tuple[str, list[str]]:
     files = _globbed(events) if glob.has_magic(events) else []
     if not files:
         raise UsageError(f"events file not found: '{events}'")
-    return detect_format(files[0], configured_format), files
+    return _one_format(f"events glob '{events}'", files, configured_format), files
+
+
+def _one_format(what: str, files: list[str], configured: str) -> str:
+    """The one format of `files`: DuckDB reads a list with one reader, so a Parquet file
+    among CSVs would be read as CSV text and fail as 'lacks column(s)'."""
+    formats = {detect_format(f, configured) for f in files}
+    if len(formats) > 1:
+        raise UsageError(
+            f"{what} mixes formats {sorted(formats)}; "
+            "point --events at one format (a glob such as DIR/*.parquet)"
+        )
+    return formats.pop()
 
 
 def resolve(events: str, configured_format: str = "auto") -> EventsInput:

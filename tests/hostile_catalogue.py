@@ -388,6 +388,9 @@ PREFLIGHT: dict[str, Case] = {
     "events directory mixing formats": Case(
         _events(_folder("a.csv", "b.jsonl")), 2, r"mixes formats"
     ),
+    "events glob mixing formats (a Parquet file read as CSV)": Case(
+        _events(lambda d: _folder("a.csv", "b.parquet")(d) + "/*"), 2, r"glob .* mixes formats"
+    ),
     "events symlink loop only": Case(_events(_loop), 2, r"holds no data files"),
     "events unknown extension": Case(
         _events(lambda d: _csv(d, "e.xlsx")), 2, r"cannot tell the format"

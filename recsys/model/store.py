@@ -263,8 +263,9 @@ def _published(entry: dict) -> bool:
 
 def list_runs(data_dir: Path) -> list[dict]:
     """Every run kept under runs/, oldest first: id, created, metrics of the published
-    lists, gate verdict and whether it is current. An unreadable manifest is listed with
-    its reason instead of failing the listing."""
+    lists, gate verdict and whether it is current. A run whose manifest is unreadable or
+    whose files do not have their recorded sizes is listed with the reason instead of
+    failing the listing."""
     folder = runs_dir(data_dir)
     if not folder.is_dir():
         return []
@@ -276,7 +277,9 @@ def list_runs(data_dir: Path) -> list[dict]:
     for run in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         row: dict = {"run_id": run.name, "current": run.name == current}
         try:
-            manifest = read_manifest(run)
+            # Sizes only (a stat per file, nothing hashed): a truncated or half-copied run,
+            # current or not, is listed with the reason `similar` and `serve` refuse it.
+            manifest = verify(run, hashed=set())
         except PublishError as exc:
             rows.append({**row, "error": str(exc)})
             continue

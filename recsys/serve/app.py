@@ -15,6 +15,7 @@ read their parameters through `requests.Requests` (see there why not FastAPI's).
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 import orjson
@@ -118,6 +119,8 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
         model = holder.model
         return model.run_id if model else None
 
+    app.state.served_id = served_id  # the 431 of an oversized head names it too (server.py)
+
     def unavailable() -> Response:
         return json_answer({"detail": "no verified model loaded yet", "run_id": None}, 503)
 
@@ -169,10 +172,15 @@ def create_app(holder: ModelHolder, metrics: Metrics, limits: Limits | None = No
         if request.query_params:  # the GET routes refuse unknown parameters; so does this one
             unknown = ", ".join(sorted(set(request.query_params)))
             raise Malformed(f"query: unknown parameter(s) {unknown}; k and exclude go in the body")
+        seconds = checks.limits.body_seconds
         try:
-            body = await request.body()
+            body = await asyncio.wait_for(request.body(), seconds)
         except ClientDisconnect:  # the client left mid-body: not a server error
             return Response(status_code=CLIENT_CLOSED)
+        except TimeoutError:
+            detail = f"request body not received within {seconds:g} s"
+            answer = {"detail": detail, "run_id": served_id()}
+            return json_answer(answer, 408, {"Connection": "close"})
         asked = checks.session(body)
         model = holder.model
         if model is None:

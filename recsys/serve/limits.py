@@ -20,6 +20,10 @@ class Limits:
     max_ids: int = 1000  # ids in a session's `items`, and in `exclude`
     max_body_bytes: int = 256 * 1024  # a POST body; larger is refused with 413 unread
     max_head_bytes: int = 64 * 1024  # request line and headers; larger: 431, closed
+    # A POST body not received in this time: 408, closed. Shorter than uvicorn's graceful
+    # shutdown (10 s), so a stop with stalled clients ends their requests with an answer,
+    # not with 10 s of waiting and a cancelled-task traceback per client.
+    body_seconds: float = 5.0
 
 
 class BodyTooLarge(Exception):
@@ -71,9 +75,10 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def bounded_head_protocol(max_head_bytes: int):
+def bounded_head_protocol(max_head_bytes: int, run_id: Callable[[], str | None] = lambda: None):
     """uvicorn's httptools protocol with a bound on a request's head (request line and
-    headers): past `max_head_bytes` the client gets 431 and the connection is closed.
+    headers): past `max_head_bytes` the client gets 431 (`{"detail", "run_id"}`, as every
+    JSON answer) and the connection is closed.
 
     httptools accepts a header of any size and joins its pieces as they arrive, at a cost
     that grows with the square of its length: one client sending a 120 MB header held the
@@ -102,9 +107,8 @@ def bounded_head_protocol(max_head_bytes: int):
             super().on_message_complete()
 
         def _refuse(self) -> None:
-            body = b'{"detail":"request head (request line and headers) over %d bytes"}' % (
-                max_head_bytes
-            )
+            detail = f"request head (request line and headers) over {max_head_bytes} bytes"
+            body = orjson.dumps({"detail": detail, "run_id": run_id()})
             self.transport.write(
                 b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
                 b"content-type: application/json\r\ncontent-length: %d\r\n"

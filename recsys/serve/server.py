@@ -83,7 +83,7 @@ def serve(data_dir: Path, sock: socket.socket, poll_seconds: float = 1.0) -> int
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
-        http=bounded_head_protocol(limits.max_head_bytes),
+        http=bounded_head_protocol(limits.max_head_bytes, app.state.served_id),
     )
     server = CleanServer(config)
     server.run(sockets=[sock])

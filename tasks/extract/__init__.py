@@ -38,10 +38,11 @@ from recsys.inputs import EventsInput, resolve
 from recsys.layout import EXTRACT_REPORT, INGEST, RunPaths
 from recsys.stage import StageReport, logger, report_artifact, retry_unless_deterministic, timed
 from recsys.tasks.extract import cache
+from recsys.tasks.extract.columns import column_slots
 from recsys.tasks.extract.incremental import build_rows, store_results
 from recsys.tasks.extract.ingest import ingest
 from recsys.tasks.extract.params import CORPUS_IDENTS, sql_params
-from recsys.tasks.extract.read import column_slots, drop_source, read_source, scan_errors
+from recsys.tasks.extract.read import drop_source, read_source, scan_errors
 
 
 def _cheaper_string_writes(con: duckdb.DuckDBPyConnection) -> None:
@@ -119,6 +120,14 @@ def _run_sql(
         sqlrun.run(con, step, params, idents=CORPUS_IDENTS if step == "extract/corpus" else None)
         log.info("extract: %s done (%d/%d)", step, done, len(steps))
     stats = sqlrun.fetch_one(con, "extract/stats", params=params)
+    if cfg.event_type_weights:
+        found = sqlrun.run(con, "extract/unweighted_types", params).fetchall()
+        if found:
+            log.warning(
+                "extract: extract.event_type_weights names event type(s) %s that no usable "
+                "event has: they weigh nothing (a misspelling?)",
+                ", ".join(repr(row[0]) for row in found),
+            )
     newest = sqlrun.fetch_one(con, "extract/max_ts")["max_input_ts"]
     if recompute is not None:  # an incremental run: keep its results for the next one
         stored = store_results(

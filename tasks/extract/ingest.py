@@ -34,7 +34,8 @@ from recsys import sqlrun
 from recsys.config import ExtractConfig
 from recsys.inputs import EventsInput, FileState, file_state, is_url, shown
 from recsys.layout import INGEST_EVENTS, INGEST_ITEM_COUNTS, INGEST_MARKS
-from recsys.tasks.extract.read import column_slots, read_source, scan_errors
+from recsys.tasks.extract.columns import column_slots
+from recsys.tasks.extract.read import read_source, scan_errors
 from recsys.warehouse import open_warehouse
 
 

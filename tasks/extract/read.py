@@ -10,14 +10,10 @@ from collections.abc import Iterator
 import duckdb
 
 from recsys import redact, sqlrun
-from recsys.config import ColumnMap, ExtractConfig
-from recsys.errors import DataQualityError
+from recsys.config import ColumnMap
+from recsys.errors import DataQualityError, RecsysError, SourceUnreachable
 from recsys.inputs import EventsInput, duckdb_path, is_url
 from recsys.tasks.extract import ids_as_written
-
-REQUIRED = ("user_id", "item_id", "timestamp")
-OPTIONAL = ("event_type", "session_id")
-
 
 # Formats whose rows are numbered in read order without an ordered scan (from each file's
 # row count and the row's position in its file), so they can be read lazily.
@@ -252,7 +248,13 @@ def _check_later_headers(
     first = _header(con, files[0], delimiter)
     wanted = [name for name in dict.fromkeys(named) if name in first]
     for file in files[1:MAX_HEADERS_CHECKED]:
-        missing = [name for name in wanted if name not in _header(con, file, delimiter)]
+        cells = _header(con, file, delimiter)
+        if not any(cells):
+            raise DataQualityError(
+                f"{events.source}: {redact.url(file)} is empty (no header row, no data): "
+                "remove it or narrow the glob"
+            )
+        missing = [name for name in wanted if name not in cells]
         if missing:
             raise DataQualityError(
                 f"{events.source}: {redact.url(file)} lacks column(s) "
@@ -267,8 +269,19 @@ def _unreadable(
     exc: duckdb.Error,
     delimiter: object,
     named: tuple[str, ...] = (),
-) -> DataQualityError:
+) -> RecsysError:
     message = str(exc)
+    fetch_failed = isinstance(exc, duckdb.IOException)  # HTTPException is one
+    if is_url(events.files[0]) and (fetch_failed or _UNREACHABLE.search(message)):
+        # Not the data's fault (exit 1, retried): "cannot be read as csv" sent users to
+        # the file's format.
+        reason = (
+            "DuckDB's httpfs extension is not installed and could not be downloaded (no "
+            "internet? run INSTALL httpfs once where it can, or copy the file to a local path)"
+            if _NO_EXTENSION in message
+            else f"the connection failed ({redact.db_error(exc, keep=())})"
+        )
+        return SourceUnreachable(f"{events.source}: cannot be fetched: {reason}")
     if events.format == "csv" and delimiter:
         later = _SNIFF_FAILED.search(message)
         if later:  # a later file of a glob: read strictly, the error then names the line
@@ -291,6 +304,14 @@ def _unreadable(
             f"{events.source}: cannot be read as csv: no delimiter and quoting make it a "
             "table (not a CSV file? see extract.input_format and extract.csv_delimiter)"
         )
+    cast = _PARQUET_CAST.search(message) if events.format == "parquet" else None
+    if cast and cast.group(2) in named:
+        file, column, stored, wanted = cast.groups()
+        return DataQualityError(
+            f"{events.source}: column '{column}' is stored as {stored} in {redact.url(file)} "
+            f"and as {wanted} in another file; DuckDB reads a glob's files as one column: "
+            "write it with one type in every file"
+        )
     duplicate = _DUPLICATE_KEY.search(message) if events.format == "json" else None
     if duplicate:
         # The key is file content: named only when it is one of the columns the run reads.
@@ -306,87 +327,19 @@ def _unreadable(
     return DataQualityError(f"{events.source}: cannot be read as {events.format}: {reason}")
 
 
+_PARQUET_CAST = re.compile(
+    r'reading file "([^"]+)": failed to cast column "([^"]+)" from type ([A-Z][A-Z0-9 ()]*?) '
+    r"to ([A-Z][A-Z0-9 ()]*?)\s*:"
+)
+_NO_EXTENSION = "install the required extension"
+_UNREACHABLE = re.compile(
+    rf"{_NO_EXTENSION}|could not establish connection|connection refused|failed to resolve|"
+    r"could not resolve host|timed out",
+    re.IGNORECASE,
+)
 _NO_DIALECT = "not possible to automatically detect the CSV parsing dialect"
 _DUPLICATE_KEY = re.compile(r'in line (\d+): Object .* has duplicate key "([^"\n]*)"', re.S)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
     return list(sqlrun.column_types(con, relation))
-
-
-def check_layout(columns: list[str], source: str) -> None:
-    """Name the two layouts where 'missing column' would mislead: no header at all (DuckDB
-    invents `column0`), and a header that did not split because the CSV sniffer gave up."""
-    if columns == ["column0"]:
-        raise DataQualityError(f"{source}: the file is empty (no header row, no data)")
-    if columns == ["json"]:  # what DuckDB's JSON reader names an input without objects
-        raise DataQualityError(f"{source}: the file holds no JSON objects (empty?)")
-    if len(columns) == 1:
-        raise DataQualityError(
-            f"{source}: rows did not split into columns (the header was read as one column "
-            f"of {len(columns[0])} characters): a row is truncated or malformed, or the "
-            "delimiter is unusual (set extract.csv_delimiter)"
-        )
-
-
-# Column types that are not one value per row: their text ('[g0-i0]', '{a: 1}') is no id.
-_NESTED = ("[", "STRUCT(", "MAP(", "UNION(")
-
-
-def check_columns(events: EventsInput, cfg: ExtractConfig) -> None:
-    """Refuse, before anything else starts, a local input whose first file cannot be read
-    or lacks a configured column: its header alone is read (DuckDB sniffs a sample), so a
-    wrong file or column mapping fails in a second, not after the Prefect API came up. The
-    extract stage checks every file again."""
-    if not events.files or any(is_url(f) for f in events.files):
-        return  # a URL is read once, by the stage
-    first = events.model_copy(update={"files": events.files[:1]})
-    with contextlib.closing(sqlrun.connect()) as con:
-        read_source(
-            con,
-            first,
-            cfg.csv_delimiter,
-            columns=cfg.columns,
-            schema_only=True,
-        )
-        column_slots(con, cfg, events.source, relation="source_view")
-
-
-def column_slots(
-    con: duckdb.DuckDBPyConnection, cfg: ExtractConfig, source: str, relation: str = "source_rows"
-) -> dict[str, str | None]:
-    types = sqlrun.column_types(con, relation)
-    present = list(types)
-    check_layout([c for c in present if c != "input_order"], source)
-    mapping = cfg.columns.model_dump()
-    slots: dict[str, str | None] = {}
-    for name in REQUIRED:
-        column = mapping[name]
-        if column not in present:
-            # The header is file content: its names are counted, not shown (a file named
-            # by mistake, e.g. /etc/shadow, must not be echoed).
-            found = len([c for c in present if c != "input_order"])
-            # A name equal but for case shows only letters the user typed.
-            cased = [c for c in present if c.lower() == column.lower()]
-            if len(cased) == 1:
-                raise DataQualityError(
-                    f"{source}: missing required column '{column}' (for {name}; the header "
-                    f"has '{cased[0]}', which differs in case: map it with "
-                    f"--set extract.columns.{name}={cased[0]})"
-                )
-            raise DataQualityError(
-                f"{source}: missing required column '{column}' (for {name}; the header's "
-                f"{found} columns do not include it: map it with "
-                f"--set extract.columns.{name}=NAME)"
-            )
-        slots[name] = column
-    for name in OPTIONAL:
-        column = mapping[name]
-        slots[name] = column if column in present else None
-    for name, column in slots.items():
-        if column is not None and any(mark in types[column] for mark in _NESTED):
-            raise DataQualityError(
-                f"{source}: column '{column}' (for {name}) holds {types[column]} values, "
-                "not one id, time or text per row"
-            )
-    return slots

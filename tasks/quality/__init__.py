@@ -130,13 +130,17 @@ def quality(paths: RunPaths, cfg: PipelineConfig, now: datetime | None = None) -
     failed = [r for r in results if verdict(r) == "fail"]
     if failed:
         first = failed[0]
+        # The other failed rules by name (the first few): the user fixes them all at once.
+        others = [f"{r['checkpoint']}.{r['id']}" for r in failed[1:]]
+        also = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         # The report's path once the failed run is discarded (tasks/rundir.py keeps a
         # failed run's reports in work/<id>/reports): what the user can open afterwards.
         raise DataQualityError(
             f"data quality failed: {first['checkpoint']}.{first['id']}: {first['rule']} "
             f"(observed {observed_and_fix(first)}); {counts['fail']} failed, "
             f"{counts['warn']} warned, {counts['pass']} passed of {len(results)} "
-            f"expectations, see {paths.work_dir / REPORTS / QUALITY_REPORT}"
+            f"expectations{f' (also failed: {also})' if also else ''}, "
+            f"see {paths.work_dir / REPORTS / QUALITY_REPORT}"
         )
     return report
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta, timezone
 
 import duckdb
@@ -139,6 +140,18 @@ def test_event_type_weights_repeat_converting_sessions(tmp_path):
     a, b, c, d = (str(token[i]) for i in "abcd")
     assert paths.corpus.read_text().splitlines() == [f"{a} {b}"] * 3 + [f"{c} {d}"]
     assert counts == {"a": 3, "b": 3, "c": 1, "d": 1}  # what gensim's vocabulary will see
+
+
+def test_a_weight_for_an_event_type_the_input_lacks_is_named(tmp_path, caplog):
+    rows = [("u1", "a", T0, "view"), ("u1", "b", T0 + 10, "purchase")]
+    rows += [("u2", f"z{i}", T0 + 10**6 + i, "view") for i in range(2)]
+    events = events_csv(tmp_path / "e.csv", rows, header=HEADER)
+    weights = {"purchase": 3, "purchse": 2, "cart": 2}
+    with caplog.at_level(logging.WARNING, logger="recsys"):
+        run_extract(tmp_path, events, test_fraction=0.2, event_type_weights=weights)
+    named = [r.getMessage() for r in caplog.records if "event_type_weights" in r.getMessage()]
+    assert len(named) == 1 and "'cart', 'purchse'" in named[0], named
+    assert "'purchase'" not in named[0]
 
 
 def test_late_arriving_events_are_sessionized_by_time(tmp_path):

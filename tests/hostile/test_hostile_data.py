@@ -141,6 +141,45 @@ def _ints_and_floats(d):
     return str(d / "*.parquet")
 
 
+def _bool_users(d):
+    """A Parquet user column of booleans: read as text, every user became 'true' or 'false'."""
+    rows = _rows(["a", "b"])
+    table = pa.table(
+        {
+            "user_id": pa.array([n % 2 == 1 for n in range(len(rows))]),
+            "item_id": [r[1] for r in rows],
+            "timestamp": [r[2] for r in rows],
+        }
+    )
+    pq.write_table(table, d / "e.parquet")
+    return d / "e.parquet"
+
+
+def _times_as_seconds_and_timestamps(d):
+    """Two Parquet files of one input, one storing times as Unix seconds, the other as
+    TIMESTAMP WITH TIME ZONE: DuckDB cannot read them as one column."""
+    rows = _rows(["a", "b"])
+    half = len(rows) // 2
+    for name, part, kind in (("a", rows[:half], pa.int64()), ("b", rows[half:], None)):
+        times = [r[2] for r in part]
+        column = (
+            pa.array(times, kind)
+            if kind
+            else pa.array([datetime.fromtimestamp(t, UTC) for t in times], pa.timestamp("s", "UTC"))
+        )
+        table = pa.table(
+            {"user_id": [r[0] for r in part], "item_id": [r[1] for r in part], "timestamp": column}
+        )
+        pq.write_table(table, d / f"{name}.parquet")
+    return str(d / "*.parquet")
+
+
+def _empty_file_in_glob(d):
+    write_csv(d / "a.csv", _rows(["a", "b"]))
+    (d / "b.csv").write_bytes(b"")
+    return str(d / "*.csv")
+
+
 def _brackets(d):
     return write_csv(d / "events [2024] (copy) *?.csv", _rows(IDS))
 
@@ -345,6 +384,25 @@ REFUSED = {
         3,
         r"column 'item_id' holds integers in .*a\.parquet and floats in .*b\.parquet; read "
         r"together every id would become a float",
+    ),
+    "parquet user ids as booleans": (
+        _bool_users,
+        3,
+        r"e\.parquet: column 'user_id' \(for user_id\) holds BOOLEAN values, not ids",
+    ),
+    "parquet times as seconds in one file, TIMESTAMP in another": (
+        _times_as_seconds_and_timestamps,
+        3,
+        r"column 'timestamp' is stored as BIGINT in .*a\.parquet and as TIMESTAMP WITH TIME "
+        r"ZONE in another file",
+    ),
+    "an empty file in a csv glob": (_empty_file_in_glob, 3, r"b\.csv is empty"),
+    # No connection (or no httpfs extension to fetch it with) is not the data's fault:
+    # exit 1 and a reason about the connection, not "cannot be read as csv".
+    "a URL that cannot be fetched": (
+        lambda d: "https://127.0.0.1:1/e.csv",
+        1,
+        r"https://127\.0\.0\.1:1/e\.csv: cannot be fetched: (DuckDB's httpfs|the connection)",
     ),
     "parquet BINARY ids that are not UTF-8": (
         lambda d: (

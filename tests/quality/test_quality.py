@@ -3,6 +3,8 @@ data passing, tolerances, severities and the reports it writes."""
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -52,6 +54,8 @@ def test_catalogue(tmp_path, name):
     if case.error is DataQualityError and "data quality failed" in message:
         # The summary names the first failed rule and the counts, and the report exists.
         assert " failed, " in message and " passed of " in message
+        failed = int(re.search(r"; (\d+) failed, ", message).group(1))
+        assert ("(also failed: " in message) == (failed > 1), message  # the others by name
         report = next((tmp_path / "data" / "work").iterdir()) / "run" / "quality.md"
         assert "**FAIL**" in report.read_text()
 

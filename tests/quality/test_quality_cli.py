@@ -100,6 +100,7 @@ def test_drifted_run_is_stopped_and_the_champion_keeps_serving(
     assert run_cli("run", "--events", drifted, "--data-dir", champion, *FAST) == 3
     err = capsys.readouterr().err
     assert "data quality failed: drift.top_overlap" in err
+    assert "(also failed: drift.popularity_psi)" in err  # every failed rule named, one line
     assert current(champion) == before
     assert run_cli("similar", "g0-i0", "-k", "3", "--data-dir", champion) == 0
 

@@ -251,6 +251,36 @@ def test_a_client_leaving_mid_body_is_not_a_server_error(served_data, server):
     assert "Traceback" not in srv.log.read_text() and "ERROR" not in srv.log.read_text()
 
 
+def test_a_stalled_body_gets_408_and_a_stop_with_stalled_clients_is_clean(served_data, server):
+    """A client that sends a body's first byte and stalls held its request until shutdown;
+    SIGTERM then waited uvicorn's 10 s and logged a cancelled-task traceback per client."""
+    srv = server(served_data)
+    wait_for(lambda: srv.ready() is not None, what="the model")
+    host, port = srv.url.removeprefix("http://").split(":")
+    head = "POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    stalled = [socket.create_connection((host, int(port))) for _ in range(3)]
+    with contextlib.ExitStack() as open_sockets:
+        for sock in stalled:
+            open_sockets.enter_context(sock)
+            sock.sendall(f"{head}Content-Length: 100\r\n\r\n{{".encode())
+        stalled[0].settimeout(15)
+        answer = b""
+        while chunk := stalled[0].recv(4096):  # the body timeout (5 s) answers, then closes
+            answer += chunk
+        answer = answer.decode()
+        assert answer.startswith("HTTP/1.1 408") and '"run_id":"' in answer, answer
+        assert "not received within 5 s" in answer
+        more = socket.create_connection((host, int(port)))
+        open_sockets.enter_context(more)
+        more.sendall(f"{head}Content-Length: 100\r\n\r\n{{".encode())
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert srv.stop() == 0
+        assert time.monotonic() - started < 9  # not uvicorn's whole graceful timeout
+    log = srv.log.read_text()
+    assert "Traceback" not in log and "ERROR" not in log, log
+
+
 def test_an_oversized_request_head_is_refused_and_others_are_served(served_data, server):
     # httptools takes a header of any size, at a cost growing with its square: one client
     # sending ~100 MB of header held every other request for tens of seconds.
@@ -268,7 +298,7 @@ def test_an_oversized_request_head_is_refused_and_others_are_served(served_data,
             while chunk := sock.recv(65536):
                 answer += chunk
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
-    assert b"request head" in answer
+    assert b"request head" in answer and b'"run_id":"' in answer  # every JSON answer has it
     # A normal request with sizeable headers, and two on one keep-alive connection, pass.
     big = {"X-Trace": "t" * 8000}
     assert srv.client.get("/similar/g6-i6", headers=big).status_code == 200
