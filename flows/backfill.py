@@ -32,6 +32,7 @@ def backfill(
     end: datetime | None = None,
     run_pipeline: bool = False,
     config: PipelineConfig | None = None,
+    allow_empty: bool = False,
 ) -> dict:
     """Replace the warehouse events in [start, end) with those read from `events`.
 
@@ -48,11 +49,14 @@ def backfill(
     config
         The keys to set (extract settings are used for reading); the rest comes from
         DATA_DIR/tuned.yaml, if present, and the defaults.
+    allow_empty
+        Empty the range when `events` holds none of its rows; without it such a backfill
+        is refused (a header-only or wrong delivery would erase the stored days).
     """
     quiet_expected_failures()
     signals.watch()
     cfg = resolve_config(config, data_dir=data_dir)
-    report = backfill_task(RunPaths.new(data_dir, events), cfg, start, end)
+    report = backfill_task(RunPaths.new(data_dir, events), cfg, start, end, allow_empty)
     result: dict = {"backfill": report.model_dump()}
     if run_pipeline:
         incremental = with_keys(config, {"extract": {"incremental": True}})

@@ -87,9 +87,12 @@ def run_stages(
             stages.append(_at("refit", refit_task)(paths, cfg))
         stages.append(_at("export", export_task)(paths, cfg))
         stages.append(_at("publish", publish_task)(paths, cfg, stages, created_at))
+    published = stages[-1].details
     return {
         "run_id": paths.run_id,
-        "run_dir": str(paths.final_dir),
+        # A refresh that found nothing new leaves current as it was (tasks/publish.py).
+        "run_dir": published.get("run_dir", str(paths.final_dir)),
+        "unchanged": bool(published.get("unchanged")),
         "stages": {s.name: s.model_dump() for s in stages},
     }
 

@@ -51,7 +51,9 @@ def tune(
     signals.watch()
     # Trial 0 is what `recsys run` would use now (tuned.yaml included): a new search never
     # ends below the configuration it replaces, on its own validation split.
-    cfg, start = resolve_config(config, data_dir=data_dir), time.perf_counter()
+    # A broken tuned.yaml is what this search replaces: it starts from the defaults instead.
+    cfg = resolve_config(config, data_dir=data_dir, on_bad_tuned=_skip_bad_tuned)
+    start = time.perf_counter()
     paths = RunPaths.new(tune_dir(data_dir), events)
     with scratch_run(paths):
         setup = prepare_task(paths, cfg)
@@ -83,6 +85,10 @@ def tune(
         if best["sampled"]:  # trained on a sample of sessions: re-scored on all of them
             best = trial_task(best["trial"], best["params"], setup, cfg, full=True)
         return finish_task(paths, cfg, setup, results, best, time.perf_counter() - start)
+
+
+def _skip_bad_tuned(problem: str) -> None:
+    logger().warning("tune: %s; trial 0 uses the defaults and this search replaces it", problem)
 
 
 # `python flows/tune.py`: one run with the defaults (MovieLens-100K, data dir ./data), on

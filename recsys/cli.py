@@ -138,7 +138,8 @@ def refresh(
     from recsys.flows.refresh import refresh as refresh_flow
 
     result = refresh_flow(events=events, data_dir=str(folder), config=explicit)
-    typer.echo(f"model of run {result['model_run']}, recommendations refreshed")
+    if not result.get("unchanged"):
+        typer.echo(f"model of run {result['model_run']}, recommendations refreshed")
     _print_run(result)
 
 
@@ -155,6 +156,10 @@ def backfill(
     ] = False,
     config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
     set_: Sets = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Empty the range when EVENTS hold none of its rows."),
+    ] = False,
 ) -> None:
     """Replace the warehouse's events in [START, END) with EVENTS' (a new file is read whole)."""
     from recsys.tasks.extract.backfill import backfill_range
@@ -173,6 +178,7 @@ def backfill(
         end=end,
         run_pipeline=run_pipeline,
         config=explicit,
+        allow_empty=allow_empty,
     )
     details = result["backfill"]["details"]
     typer.echo(
@@ -206,7 +212,8 @@ def tune(
     overrides += [f"tune.trials={trials}"] if trials else []
     overrides += [f"tune.timeout_seconds={timeout}"] if timeout else []
     explicit = load_config([config], overrides)
-    cfg = resolve_config(explicit, data_dir=folder)  # as a run would (flows/tune.py)
+    # as a run would, but a broken tuned.yaml is the flow's to warn about and replace
+    cfg = resolve_config(explicit, data_dir=folder, on_bad_tuned=lambda _problem: None)
     _prepare_environment(folder, events, cfg)
     from recsys.flows.tune import tune as tune_flow
 

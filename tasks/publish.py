@@ -23,12 +23,16 @@ from prefect.cache_policies import NONE
 from recsys.config import PipelineConfig
 from recsys.errors import GateRefused, PublishError, Superseded
 from recsys.layout import (
+    COUNT_LISTS,
     EVALUATED_PREFIX,
     INDEX_INFO,
+    ITEM_ATTRIBUTES,
+    ITEM_RECS,
     MANIFEST,
     METRICS,
     MODEL_FILES,
     REQUIRED_FILES,
+    USER_RECS,
     RunPaths,
     runs_dir,
 )
@@ -184,8 +188,51 @@ def publish(
     recall = recall_verdict(paths, cfg)
     with store.publishing(paths.data_dir):
         _still_current(paths, stages)
+        if _serves_the_same(paths, stages):
+            return _unchanged(paths, start)
         _champion_still_beaten(paths, cfg)
         return _publish_locked(paths, cfg, stages, created_at, recall, start)
+
+
+# What a run's answers come from. A refresh whose files all hash like current's would serve
+# exactly what is served: publishing it would only take one of publish.keep_runs's slots
+# (and push an older model out of rollback's reach) every hour that no events arrived.
+ANSWER_FILES = (*MODEL_FILES, ITEM_RECS, USER_RECS, COUNT_LISTS, ITEM_ATTRIBUTES)
+
+
+def _serves_the_same(paths: RunPaths, stages: list[StageReport]) -> bool:
+    """Is this a refresh whose answer files are byte for byte those of the current run?"""
+    if not any(s.name == "adopt" for s in stages):
+        return False
+    try:
+        served = store.read_manifest(store.current_run(paths.data_dir))["files"]
+    except PublishError:  # current unreadable: publishing this run repairs that
+        return False
+    for name in ANSWER_FILES:
+        new = paths.out / name
+        if not new.is_file():
+            if name in served:
+                return False
+            continue
+        if name not in served or served[name].get("sha256") != store.sha256_file(new):
+            return False
+    return True
+
+
+def _unchanged(paths: RunPaths, start: float) -> StageReport:
+    """Nothing to publish: the run's folder goes, `current` and the history stay."""
+    now = store.current_run(paths.data_dir)
+    shutil.rmtree(paths.work_dir, ignore_errors=True)
+    logger().info(
+        "publish: nothing new since run %s (the same recommendations); %s not published",
+        now.name,
+        paths.run_id,
+    )
+    return StageReport(
+        name="publish",
+        seconds=round(time.perf_counter() - start, 3),
+        details={"run_dir": str(now), "current": str(now), "unchanged": True, "files": 0},
+    )
 
 
 def _champion_still_beaten(paths: RunPaths, cfg: PipelineConfig) -> None:
@@ -294,7 +341,11 @@ def _link_artifact(report: StageReport) -> None:
     run_dir = Path(report.details["run_dir"])
     create_link_artifact(
         link=report_link(run_dir.name, run_dir),
-        link_text=f"published run {os.path.basename(report.details['run_dir'])}",
+        link_text=(
+            f"nothing new: run {run_dir.name} still serves"
+            if report.details.get("unchanged")
+            else f"published run {run_dir.name}"
+        ),
         key="recsys-published-run",
         description="folder of the run now served as published/current",
     )

@@ -17,6 +17,7 @@ import copy
 import difflib
 import reprlib
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -251,21 +252,31 @@ def resolve_config(
     *,
     data_dir: Path | str | None = None,
     base: dict | None = None,
+    on_bad_tuned: Callable[[str], None] | None = None,
 ) -> PipelineConfig:
     """The effective configuration: `base` (default: the defaults), then
     DATA_DIR/tuned.yaml when `data_dir` is given and holds one, then the keys `explicit`
-    sets (see `given_keys`)."""
+    sets (see `given_keys`).
+
+    An unreadable or invalid tuned.yaml is a UsageError, unless `on_bad_tuned` is given:
+    then it is called with the problem and the file is skipped. A search passes it, since
+    it replaces the file (refusing would leave no way to repair it but by hand)."""
     tree: dict[str, Any] = dict(base or {})
     tuned = None if data_dir is None else tuned_path(data_dir)
     if tuned is not None and tuned.exists() and not tuned.is_file():
         # A folder (or a device) there was skipped by runs and broke a search at its end.
-        raise UsageError(f"{tuned}: not a regular file (remove it, or tune again)")
+        raise UsageError(f"{tuned}: not a regular file (remove it)")
     if tuned is not None and tuned.is_file():
-        tree = _merge(tree, read_yaml(tuned))
-        try:  # a bad value there is named with the file it is in
-            _validated(tree)
-        except UsageError as exc:
-            raise UsageError(f"{tuned}: {exc}") from exc
+        try:
+            layer = read_yaml(tuned)
+            _validated(_merge(tree, layer))
+        except UsageError as exc:  # a bad value there is named with the file it is in
+            problem = str(exc) if str(tuned) in str(exc) else f"{tuned}: {exc}"
+            if on_bad_tuned is None:
+                raise UsageError(f"{problem} (fix it, or `recsys tune` replaces it)") from exc
+            on_bad_tuned(problem)
+        else:
+            tree = _merge(tree, layer)
     return _validated(_merge(tree, given_keys(explicit)))
 
 

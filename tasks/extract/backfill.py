@@ -50,6 +50,7 @@ def backfill(
     cfg: PipelineConfig,
     start: datetime | None = None,
     end: datetime | None = None,
+    allow_empty: bool = False,
 ) -> StageReport:
     """Replace the warehouse events in [start, end) with those read from `paths.events`.
 
@@ -63,6 +64,9 @@ def backfill(
         Extract settings (reader, column mapping, typing, sane-time bounds).
     start, end
         The range, start included, end excluded (UTC when naive). Both None: yesterday.
+    allow_empty
+        Empty the range when the input holds none of its events (otherwise refused with
+        DataQualityError: a header-only or wrong delivery must not erase stored days).
 
     Returns
     -------
@@ -89,6 +93,7 @@ def backfill(
                     params,
                     (start, end),
                     export=False,
+                    allow_empty=allow_empty,
                 )
         finally:  # scratch files only; the warehouse transaction committed or rolled back
             shutil.rmtree(scratch, ignore_errors=True)
@@ -107,8 +112,12 @@ def backfill(
     cache_policy=NONE,
 )
 def backfill_task(
-    paths: RunPaths, cfg: PipelineConfig, start: datetime | None, end: datetime | None
+    paths: RunPaths,
+    cfg: PipelineConfig,
+    start: datetime | None,
+    end: datetime | None,
+    allow_empty: bool = False,
 ) -> StageReport:
-    report = backfill(paths, cfg, start, end)
+    report = backfill(paths, cfg, start, end, allow_empty)
     report_artifact(report)
     return report

@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from recsys import sqlrun
 from recsys.config import ExtractConfig
+from recsys.errors import DataQualityError
 from recsys.inputs import EventsInput, FileState, file_state, is_url, shown
 from recsys.layout import INGEST_EVENTS, INGEST_ITEM_COUNTS, INGEST_MARKS
 from recsys.tasks.extract.columns import column_slots
@@ -119,6 +120,7 @@ def ingest(
     window: tuple[datetime, datetime] | None = None,
     *,
     export: bool = True,
+    allow_empty: bool = False,
 ) -> tuple[IngestReport, WarehouseExport | None]:
     """Bring the warehouse up to date with `events`; export all its events for the stage.
 
@@ -137,6 +139,9 @@ def ingest(
         input file; files not registered yet are still read whole.
     export
         Write the snapshot the stage reads (a backfill, which only writes, does not).
+    allow_empty
+        Let a backfill whose input holds no rows in its range empty that range of the
+        warehouse (refused otherwise: DataQualityError, the warehouse unchanged).
 
     Returns
     -------
@@ -185,6 +190,8 @@ def ingest(
     )
     with open_warehouse(data_dir, cfg.memory_limit) as wh:
         wh.begin()  # all or nothing: a failed ingest leaves the warehouse as it was
+        if written and window is not None and not allow_empty:
+            _refuse_empty_replacement(wh, written, window, events.source)
         if written:
             _write(wh, report, written, whole, ranged, tails, states, window)
         wh.commit()
@@ -198,6 +205,24 @@ def ingest(
     for name in written:
         Path(name).unlink(missing_ok=True)
     return report, snapshot if export else None
+
+
+def _refuse_empty_replacement(
+    wh: duckdb.DuckDBPyConnection,
+    written: list[str],
+    window: tuple[datetime, datetime],
+    source: str,
+) -> None:
+    """DataQualityError if a backfill would replace the range's stored events with none."""
+    low, high = window
+    counts = sqlrun.fetch_one(
+        wh, "warehouse/backfill_counts", params={"files": written, "from_ts": low, "to_ts": high}
+    )
+    if counts["incoming_rows"] == 0 and counts["stored_rows"] > 0:
+        raise DataQualityError(
+            f"backfill: {source} holds no events in [{low}, {high}) but the warehouse holds "
+            f"{counts['stored_rows']:,}; nothing replaced (--allow-empty empties the range)"
+        )
 
 
 def _write(

@@ -46,6 +46,21 @@ def test_a_bad_tuned_yaml_is_a_usage_error(tmp_path):
     assert run_cli("run", "--data-dir", tmp_path) == 2
 
 
+def test_a_search_skips_a_bad_tuned_yaml_and_says_why(tmp_path):
+    """Runs refuse a broken tuned.yaml; a search, which replaces it, starts from the
+    defaults instead of failing on the file it was asked to rewrite."""
+    tuned_path(tmp_path).write_text("train:\n  epochs: abc\n  window: 3\n")
+    with pytest.raises(UsageError, match=r"train\.epochs.*\(fix it, or `recsys tune` replaces"):
+        resolve_config(None, data_dir=tmp_path)
+    problems: list[str] = []
+    cfg = resolve_config(None, data_dir=tmp_path, on_bad_tuned=problems.append)
+    assert cfg.train == PipelineConfig().train  # no key of the broken file is used
+    assert len(problems) == 1 and problems[0].startswith(f"{tuned_path(tmp_path)}: ")
+    tuned_path(tmp_path).write_bytes(b"\xff\xfe binary")
+    resolve_config(None, data_dir=tmp_path, on_bad_tuned=problems.append)
+    assert "is not UTF-8 text" in problems[-1]
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

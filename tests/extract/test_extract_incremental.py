@@ -154,6 +154,33 @@ def test_backfill_rebuilds_a_date_range(tmp_path):
     assert after.details["corpus_sha256"] == full.details["corpus_sha256"]
 
 
+def _stored(data) -> int:
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute("select count(*) from wh_events").fetchone()[0]
+
+
+def test_a_backfill_with_no_rows_in_its_range_does_not_erase_it(tmp_path):
+    """A header-only re-delivery of day 1 would silently delete the stored day: refused
+    (the warehouse as it was) unless the caller empties the range on purpose."""
+    folder, data = tmp_path / "in", tmp_path / "data"
+    for day in range(2):
+        write_day(folder, day)
+    cfg = PipelineConfig(extract=ExtractConfig(**CFG))
+    backfill(RunPaths.new(data, str(folder)), cfg)  # new files are read whole
+    before = _stored(data)
+    shutil.rmtree(folder / "date=2024-03-02")
+    (folder / "date=2024-03-02").mkdir()
+    (folder / "date=2024-03-02" / "part-0.csv").write_text(HEADER + "\n")
+    start, end = datetime(2024, 3, 2, tzinfo=UTC), datetime(2024, 3, 3, tzinfo=UTC)
+    paths = RunPaths.new(data, str(folder))
+    with pytest.raises(DataQualityError, match=r"holds no events in \[2024-03-02 00:00:00"):
+        backfill(paths, cfg, start, end)
+    assert _stored(data) == before
+    emptied = backfill(RunPaths.new(data, str(folder)), cfg, start, end, allow_empty=True)
+    # the changed file is replaced whole (its one row dated day 0 too): day 0's file is left
+    assert emptied.details["warehouse_rows"] == _stored(data) == len(day_rows(0)) < before
+
+
 def test_backfill_refuses_an_empty_range(tmp_path):
     write_day(tmp_path / "in", 0)
     cfg = PipelineConfig()
@@ -214,6 +241,14 @@ def test_backfill_command(tmp_path, capsys):
     )
     assert run_cli(*args, "--start", "2024-03-03", "--end", "2024-03-02") == 2
     assert "must be before end" in capsys.readouterr().err
+    (folder / "date=2024-03-02" / "part-0.csv").write_text(HEADER + "\n")  # an empty delivery
+    day = ["--start", "2024-03-02", "--end", "2024-03-03"]
+    assert run_cli(*args, *day) == 3
+    assert "holds no events in [2024-03-02 00:00:00, 2024-03-03 00:00:00)" in (
+        capsys.readouterr().err
+    )
+    assert run_cli(*args, *day, "--allow-empty") == 0
+    assert f"warehouse_rows {len(day_rows(0)):,}" in capsys.readouterr().out
 
 
 def test_a_warehouse_held_by_another_process_fails_with_one_clear_line(tmp_path):

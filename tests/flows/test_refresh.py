@@ -78,6 +78,20 @@ def test_refresh_reuses_the_model_and_follows_new_events(tmp_path, planted_event
     top = [group_of(r["item_id"]) for r in sorted(fresh, key=lambda r: r["rank"])[:10]]
     assert sum(g == 3 for g in top) >= 8
 
+    # An hour with no new files: the same answers, so nothing is published (keep_runs slots
+    # and rollback's reach are not spent on copies) and current stays where it is.
+    runs = sorted(p.name for p in (data / "runs").iterdir())
+    history = (data / "published" / "history.jsonl").read_text()
+    capsys.readouterr()
+    assert run_cli("refresh", "--events", landing, "--data-dir", data) == 0
+    out = capsys.readouterr().out
+    assert "incremental extract: 0 rows ingested (2 skipped)" in out
+    assert f"nothing new: run {refreshed.name} serves the same recommendations" in out
+    assert current(data) == refreshed
+    assert sorted(p.name for p in (data / "runs").iterdir()) == runs
+    assert (data / "published" / "history.jsonl").read_text() == history
+    assert not [p for p in (data / "work").iterdir() if (p / "run").exists()]
+
 
 def test_refresh_without_a_published_model_is_a_usage_error(tmp_path, capsys):
     assert run_cli("refresh", "--data-dir", tmp_path / "empty") == 2

@@ -80,6 +80,22 @@ def test_tune_writes_a_config_that_run_starts_from(tmp_path, planted_events):
 
 @pytest.mark.prefect
 @pytest.mark.usefixtures("prefect_api")
+def test_a_search_replaces_a_broken_tuned_yaml(tmp_path, planted_events, capsys, caplog):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "tuned.yaml").write_text("train:\n  epochs: abc\n")
+    args = ["--events", planted_events, "--data-dir", data]
+    assert run_cli("run", *args, *FAST) == 2
+    assert "`recsys tune` replaces it" in capsys.readouterr().err
+    assert run_cli("tune", *args, "--trials", "1", *TUNE) == 0
+    assert "train.epochs" in caplog.text
+    assert "trial 0 uses the defaults and this search replaces it" in caplog.text
+    assert _trials(data)["trials"][0]["params"]["epochs"] == PipelineConfig().train.epochs
+    assert load_config([data / "tuned.yaml"]).train.epochs in (5, 10, 20, 40)
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_api")
 def test_dask_cluster_gives_the_sequential_results(tmp_path, planted_events):
     results = {}
     for runner in ("threads", "dask"):
