@@ -23,6 +23,7 @@ from recsys.model import index
 from recsys.serve.app import create_app
 from recsys.serve.limits import Limits, bounded_head_protocol
 from recsys.serve.metrics import Metrics
+from recsys.serve.startup import stop_requested
 from recsys.serve.swap import ModelHolder
 
 
@@ -38,6 +39,8 @@ class CleanServer(uvicorn.Server):
             return
         stops = (signal.SIGINT, signal.SIGTERM)
         previous = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        if stop_requested():  # a stop whose StopServing was lost before these handlers
+            self.should_exit = True
         try:
             yield
         finally:

@@ -84,3 +84,38 @@ def test_report_links_point_at_the_server_when_its_url_is_set(monkeypatch, tmp_p
     assert report_link("r1", report) == "http://recsys.internal:8000/runs/r1/report"
     # A refused run's report stays in its work folder, which the server does not serve.
     assert report_link("r1", report, published=False) == f"file://{report}"
+
+
+def test_a_stop_lost_in_a_finalizer_still_stops_the_server(monkeypatch, capsys):
+    """A SIGTERM handled inside a weakref callback or `__del__` raises where Python only
+    prints "Exception ignored in ..." and goes on: CI saw `recsys serve` start and serve on
+    after such a stop. The stop is remembered; the server honours it once it takes over."""
+    import signal
+
+    import uvicorn
+
+    from recsys.serve import startup
+    from recsys.serve.server import CleanServer
+
+    monkeypatch.setattr(startup, "_requested", [])
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with startup.stoppable():
+
+            class Dropped:
+                def __del__(self) -> None:
+                    signal.raise_signal(signal.SIGTERM)
+
+            Dropped()  # freed at once: the handler runs inside __del__
+        assert startup.stop_requested()
+        assert "StopServing" not in capsys.readouterr().err
+        server = CleanServer(uvicorn.Config(app=None))
+        with server.capture_signals():
+            assert server.should_exit
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    monkeypatch.setattr(startup, "_requested", [])
+    fresh = CleanServer(uvicorn.Config(app=None))
+    with fresh.capture_signals():
+        assert not fresh.should_exit
