@@ -16,12 +16,13 @@ def run_summary(result: dict) -> list[str]:
     run_dir = Path(result["run_dir"])
     metrics = json.loads((run_dir / METRICS).read_text())
     k = max(metrics["ks"])
-    lines = [f"published run {result['run_id']} -> {run_dir}"]
     if result.get("unchanged"):
         lines = [
             f"nothing new: run {run_dir.name} serves the same recommendations, "
             f"so {result['run_id']} was not published (current stays {run_dir})"
         ]
+    else:
+        lines = [f"published run {result['run_id']} -> {run_dir}"]
     lines.append(f"\n{'stage':<10}{'seconds':>9}{'rows in':>12}{'rows out':>12}")
     for name, stage in result["stages"].items():
         lines.append(

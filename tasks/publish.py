@@ -194,10 +194,11 @@ def publish(
         return _publish_locked(paths, cfg, stages, created_at, recall, start)
 
 
-# What a run's answers come from. A refresh whose files all hash like current's would serve
-# exactly what is served: publishing it would only take one of publish.keep_runs's slots
-# (and push an older model out of rollback's reach) every hour that no events arrived.
-ANSWER_FILES = (*MODEL_FILES, ITEM_RECS, USER_RECS, COUNT_LISTS, ITEM_ATTRIBUTES)
+# What a refresh's answers come from beyond the model, which adopt copied from current after
+# checking its sha256. If these all hash like current's, the refresh would serve exactly what
+# is served: publishing it would only take one of publish.keep_runs's slots (and push an
+# older model out of rollback's reach) every hour that no events arrived.
+ANSWER_FILES = (USER_RECS, ITEM_RECS, COUNT_LISTS, ITEM_ATTRIBUTES)
 
 
 def _serves_the_same(paths: RunPaths, stages: list[StageReport]) -> bool:
@@ -208,15 +209,19 @@ def _serves_the_same(paths: RunPaths, stages: list[StageReport]) -> bool:
         served = store.read_manifest(store.current_run(paths.data_dir))["files"]
     except PublishError:  # current unreadable: publishing this run repairs that
         return False
-    for name in ANSWER_FILES:
-        new = paths.out / name
-        if not new.is_file():
-            if name in served:
-                return False
-            continue
-        if name not in served or served[name].get("sha256") != store.sha256_file(new):
-            return False
-    return True
+    return all(_same_file(paths.out / name, served.get(name)) for name in ANSWER_FILES)
+
+
+def _same_file(new: Path, listed: dict | None) -> bool:
+    """Is `new` the file a manifest entry records (neither existing counts)? Sizes first:
+    a changed file is rarely hashed here as well as in the manifest."""
+    if not new.is_file():
+        return listed is None
+    return (
+        listed is not None
+        and listed["bytes"] == new.stat().st_size
+        and listed["sha256"] == store.sha256_file(new)
+    )
 
 
 def _unchanged(paths: RunPaths, start: float) -> StageReport:
