@@ -1,4 +1,4 @@
-from recsys.cli import console
+from recsys.entry import console
 
 # Guarded: Dask's LocalCluster spawns worker processes that re-import the main module.
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Annotated
 
 import typer
 
+from recsys import summary
 from recsys.config import PipelineConfig, load_config, refresh_config, resolve_config
 from recsys.errors import UsageError
 from recsys.exitcodes import failure
@@ -31,7 +32,7 @@ from recsys.inputs import EventsInput, find, shown
 from recsys.layout import check_data_dir, data_dir_of
 from recsys.ops import signals
 from recsys.ops.scaleout import task_runner as runner_of
-from recsys.summary import query_rows, run_summary, runs_table, serving_line, tune_summary
+from recsys.serve.startup import stop_requested
 
 app = typer.Typer(
     help="item2vec recommender pipeline (Prefect + DuckDB + gensim + FAISS).",
@@ -221,7 +222,7 @@ def tune(
     result = tune_flow.with_options(task_runner=runner_of(cfg.ops, cfg.tune.parallel))(
         events=events, data_dir=str(folder), config=explicit
     )
-    _echo(tune_summary(result))
+    _echo(summary.tune_summary(result))
 
 
 def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]:
@@ -230,7 +231,7 @@ def _runner_set(set_: list[str] | None, task_runner: Runner | None) -> list[str]
 
 
 def _print_run(result: dict) -> None:
-    _echo(run_summary(result))
+    _echo(summary.run_summary(result))
 
 
 def _echo(lines: list[str]) -> None:
@@ -252,7 +253,7 @@ def similar(
     """Nearest items to ITEM_ID from the published model."""
     from recsys.model.queries import similar as query
 
-    _echo(query_rows(query(data_dir_of(data_dir), item_id, k), as_json))
+    _echo(summary.query_rows(query(data_dir_of(data_dir, must_exist=True), item_id, k), as_json))
 
 
 @app.command()
@@ -265,7 +266,7 @@ def recommend(
     """The user's exported recommendations from the published model."""
     from recsys.model.queries import recommend as query
 
-    _echo(query_rows(query(data_dir_of(data_dir), user_id, k), as_json))
+    _echo(summary.query_rows(query(data_dir_of(data_dir, must_exist=True), user_id, k), as_json))
 
 
 @app.command()
@@ -281,9 +282,7 @@ def serve(
 ) -> None:
     """Serve the published model over HTTP until stopped (SIGINT/SIGTERM): /similar,
     /recommend, /health, /ready, /metrics, /docs; new runs are swapped in as published."""
-    folder = data_dir_of(data_dir)
-    if not folder.is_dir():  # read only: a server never creates or writes the data dir
-        raise UsageError(f"--data-dir {folder} is not a directory")
+    folder = data_dir_of(data_dir, must_exist=True)  # read only: a server never creates it
     from recsys.serve.startup import StopServing, stoppable
 
     try:
@@ -292,7 +291,7 @@ def serve(
             from recsys.serve.server import serve as run_server
 
             sock = bind(host, port)  # an unknown address is exit 2, a port in use exit 1
-            typer.echo(serving_line(host, sock.getsockname()[1], folder))
+            typer.echo(summary.serving_line(host, sock.getsockname()[1], folder))
             code = run_server(folder, sock, poll_seconds)
     except StopServing:
         code = 0
@@ -322,9 +321,9 @@ def runs(
     rows = list_runs(folder)
     if not rows:
         # On stderr: with --json, stdout holds JSON lines only (here: none).
-        typer.echo(f"no runs in {folder / 'runs'} (`recsys run` publishes the first)", err=True)
+        typer.echo(summary.no_runs_line(folder), err=True)
     else:
-        _echo(runs_table(rows, as_json))
+        _echo(summary.runs_table(rows, as_json))
     if current_link(folder).is_symlink():
         current_run(folder)  # a `current` that points nowhere is an error (exit 1), not hidden
 
@@ -366,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         # Not standalone, typer returns a `typer.Exit`'s code (and 130 for a Ctrl-C).
         code = app(args=argv, prog_name="recsys", standalone_mode=False) or 0
     except BaseException as exc:
+        if stop_requested():  # `serve` stopped while typer dispatched it: a clean stop
+            return 0
         # After a stop signal the error it became (e.g. DuckDB's "Query interrupted") is
         # noise: the signal is the answer.
         code = failure(exc) if signals.stopped() is None else 1

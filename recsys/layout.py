@@ -210,9 +210,11 @@ def tune_dir(data_dir: Path | str) -> Path:
     return Path(data_dir) / TUNE
 
 
-def data_dir_of(value: Path | None) -> Path:
+def data_dir_of(value: Path | None, must_exist: bool = False) -> Path:
     """The data directory of a command (--data-dir, else $RECSYS_DATA_DIR, else ./data); a
-    file or a dangling symlink in its place is a usage error for every command."""
+    file or a dangling symlink in its place is a usage error for every command, and so is
+    a missing one for the commands that only read it (`must_exist`): a mistyped path is
+    named rather than answered with "no runs" or "no published model"."""
     folder = Path(value or os.environ.get("RECSYS_DATA_DIR") or "data")
     env = value is None and "RECSYS_DATA_DIR" in os.environ
     where = "RECSYS_DATA_DIR" if env else "--data-dir"
@@ -220,6 +222,8 @@ def data_dir_of(value: Path | None) -> Path:
         raise UsageError(f"{where} {folder} is a file, not a directory")
     if folder.is_symlink() and not folder.exists():
         raise UsageError(f"{where} {folder} is a symlink to nothing (dangling, or a loop)")
+    if must_exist and not folder.is_dir():
+        raise UsageError(f"{where} {folder} does not exist")
     return folder
 
 

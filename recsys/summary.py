@@ -21,6 +21,9 @@ def run_summary(result: dict) -> list[str]:
             f"nothing new: run {run_dir.name} serves the same recommendations, "
             f"so {result['run_id']} was not published (current stays {run_dir})"
         ]
+        kept = result["stages"].get("publish", {}).get("details", {}).get("report", "none")
+        if kept != "none":
+            lines.append(f"its report: {kept}")
     else:
         lines = [f"published run {result['run_id']} -> {run_dir}"]
     lines.append(f"\n{'stage':<10}{'seconds':>9}{'rows in':>12}{'rows out':>12}")
@@ -131,3 +134,10 @@ def serving_line(host: str, port: int, data_dir: Path) -> str:
     """`recsys serve`'s first line: the URL it answers on (scripts read it)."""
     shown = f"[{host}]" if ":" in host else host
     return f"recsys serve: http://{shown}:{port} (data dir {data_dir})"
+
+
+def no_runs_line(data_dir: Path) -> str:
+    """`recsys runs` with nothing kept. A data dir not made yet lists no runs too (a monitor
+    may ask before the first run), but says so: a mistyped path is seen."""
+    missing = "" if data_dir.is_dir() else f"; {data_dir} does not exist yet"
+    return f"no runs in {data_dir / 'runs'} (`recsys run` publishes the first{missing})"

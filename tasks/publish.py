@@ -31,7 +31,9 @@ from recsys.layout import (
     MANIFEST,
     METRICS,
     MODEL_FILES,
+    REPORTS,
     REQUIRED_FILES,
+    RUN_REPORT,
     USER_RECS,
     RunPaths,
     runs_dir,
@@ -47,6 +49,7 @@ from recsys.stage import (
 from recsys.tasks.evaluate import compute_metrics, load_champion
 from recsys.tasks.evaluate.gate import embedding_stats, gate_verdicts
 from recsys.tasks.evaluate.shards import Scored, load_evaluated
+from recsys.tasks.rundir import keep_only_reports
 
 PACKAGES = (
     "recsys-item2vec",
@@ -225,18 +228,29 @@ def _same_file(new: Path, listed: dict | None) -> bool:
 
 
 def _unchanged(paths: RunPaths, start: float) -> StageReport:
-    """Nothing to publish: the run's folder goes, `current` and the history stay."""
+    """Nothing to publish: `current` and the history stay; of the run's folder only its
+    reports stay (work/<id>/reports/, pruned like a failed run's), so the run report its
+    flow run links to still opens."""
     now = store.current_run(paths.data_dir)
-    shutil.rmtree(paths.work_dir, ignore_errors=True)
+    keep_only_reports(paths)
+    report = paths.work_dir / REPORTS / RUN_REPORT
     logger().info(
-        "publish: nothing new since run %s (the same recommendations); %s not published",
+        "publish: nothing new since run %s (the same recommendations); %s not published "
+        "(its report: %s)",
         now.name,
         paths.run_id,
+        report,
     )
     return StageReport(
         name="publish",
         seconds=round(time.perf_counter() - start, 3),
-        details={"run_dir": str(now), "current": str(now), "unchanged": True, "files": 0},
+        details={
+            "run_dir": str(now),
+            "current": str(now),
+            "unchanged": True,
+            "files": 0,
+            "report": str(report) if report.is_file() else "none",
+        },
     )
 
 
@@ -344,6 +358,17 @@ def _link_artifact(report: StageReport) -> None:
     from prefect.artifacts import create_link_artifact
 
     run_dir = Path(report.details["run_dir"])
+    kept = report.details.get("report", "none")
+    if report.details.get("unchanged") and kept != "none":
+        # Evaluate linked the report where a published run keeps it; this run has none.
+        create_link_artifact(
+            link=report_link(Path(kept).parent.parent.name, Path(kept), published=False),
+            link_text=f"run report {Path(kept).parent.parent.name} (not published)",
+            key="recsys-run-report",
+            description="self-contained HTML report of this run's evaluation, kept in its "
+            "work folder: it serves the same recommendations as current, so it was not "
+            "published",
+        )
     create_link_artifact(
         link=report_link(run_dir.name, run_dir),
         link_text=(

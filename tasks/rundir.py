@@ -162,20 +162,28 @@ def discard_run(paths: RunPaths, reason: str) -> list[str]:
         removed.append(str(final))
     if not paths.work_dir.exists():
         return removed
+    removed += keep_only_reports(paths, keep=(FAILED,))
+    (paths.work_dir / FAILED).write_text(reason)
+    return removed
+
+
+def keep_only_reports(paths: RunPaths, keep: tuple[str, ...] = ()) -> list[str]:
+    """Move the report files of `work/<id>/run/` to `work/<id>/reports/` and remove the rest
+    of the work folder but `keep`; returns what was removed."""
+    removed: list[str] = []
     reports = paths.work_dir / REPORTS
     if paths.out.exists():
         reports.mkdir(exist_ok=True)
         for item in sorted(paths.out.iterdir()):
-            keep = item.name in REPORT_DIRS if item.is_dir() else item.suffix in REPORT_SUFFIXES
-            if keep:
+            wanted = item.name in REPORT_DIRS if item.is_dir() else item.suffix in REPORT_SUFFIXES
+            if wanted:
                 item.rename(reports / item.name)
         shutil.rmtree(paths.out)
         removed.append(str(paths.out))
     for item in sorted(paths.work_dir.iterdir()):
-        if item.name not in (REPORTS, FAILED):
+        if item.name not in (REPORTS, *keep):
             shutil.rmtree(item) if item.is_dir() else item.unlink()
             removed.append(str(item))
-    (paths.work_dir / FAILED).write_text(reason)
     return removed
 
 

@@ -91,6 +91,12 @@ def test_refresh_reuses_the_model_and_follows_new_events(tmp_path, planted_event
     assert sorted(p.name for p in (data / "runs").iterdir()) == runs
     assert (data / "published" / "history.jsonl").read_text() == history
     assert not [p for p in (data / "work").iterdir() if (p / "run").exists()]
+    # Its report stays where the summary (and the flow run's link artifact) point, and
+    # nothing else of its work folder (no stage database, no corpus).
+    kept = out.split("its report: ")[1].split()[0]
+    assert Path(kept).is_file() and Path(kept).parent.name == "reports"
+    assert "gate" in Path(kept).read_text()
+    assert sorted(p.name for p in Path(kept).parent.parent.iterdir()) == ["reports"]
 
 
 def test_refresh_without_a_published_model_is_a_usage_error(tmp_path, capsys):

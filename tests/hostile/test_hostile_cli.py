@@ -95,7 +95,11 @@ def test_similar_never_returns_the_item_itself(tmp_path, capsys, k):
 
 def test_runs_explains_an_empty_data_dir(tmp_path, capsys):
     assert main(["runs", "--data-dir", str(tmp_path / "empty")]) == 0
-    assert capsys.readouterr().err.startswith("no runs in ")
+    err = capsys.readouterr().err
+    assert err.startswith("no runs in ") and f"{tmp_path / 'empty'} does not exist yet" in err
+    (tmp_path / "empty").mkdir()
+    assert main(["runs", "--data-dir", str(tmp_path / "empty")]) == 0
+    assert "does not exist" not in capsys.readouterr().err
     assert main(["runs", "--json", "--data-dir", str(tmp_path / "empty")]) == 0
     assert capsys.readouterr().out == ""  # JSON lines only: none
 
@@ -120,6 +124,10 @@ def test_runs_refuses_a_file_and_reports_a_current_that_points_nowhere(tmp_path,
         # every command says so (similar, recommend and rollback said "no published model")
         assert main([*command, "--data-dir", str(events)]) == 2, command
         assert "is a file, not a directory" in capsys.readouterr().err
+    for command in (["similar", "a"], ["recommend", "u"]):
+        # a mistyped --data-dir said "no published model" (exit 1), as an empty one does
+        assert main([*command, "--data-dir", str(tmp_path / "typo")]) == 2, command
+        assert capsys.readouterr().err == f"error: --data-dir {tmp_path / 'typo'} does not exist\n"
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     for command in (["run"], ["runs"], ["rollback"]):  # `run` said "cannot be written: File exists"
         assert main([*command, "--data-dir", str(tmp_path / "loop")]) == 2, command
