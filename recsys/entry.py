@@ -9,17 +9,16 @@ command keeps Python's defaults until `recsys.cli.main` installs its own handler
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
+
+from recsys.serve.startup import StopServing, stoppable  # signal and sys only
 
 
 def console() -> None:
-    if sys.argv[1:2] == ["serve"]:
-        from recsys.serve.startup import StopServing, stoppable
-
-        try:
-            with stoppable():
-                from recsys.cli import console as run
-        except StopServing:
-            raise SystemExit(0) from None
-    from recsys.cli import console as run
-
+    serving = sys.argv[1:2] == ["serve"]
+    try:
+        with stoppable() if serving else nullcontext():
+            from recsys.cli import console as run
+    except StopServing:
+        raise SystemExit(0) from None
     run()

@@ -361,9 +361,10 @@ def _link_artifact(report: StageReport) -> None:
     kept = report.details.get("report", "none")
     if report.details.get("unchanged") and kept != "none":
         # Evaluate linked the report where a published run keeps it; this run has none.
+        run_id = Path(kept).parent.parent.name  # work/<run_id>/reports/report.html
         create_link_artifact(
-            link=report_link(Path(kept).parent.parent.name, Path(kept), published=False),
-            link_text=f"run report {Path(kept).parent.parent.name} (not published)",
+            link=report_link(run_id, Path(kept), published=False),
+            link_text=f"run report {run_id} (not published)",
             key="recsys-run-report",
             description="self-contained HTML report of this run's evaluation, kept in its "
             "work folder: it serves the same recommendations as current, so it was not "

@@ -169,7 +169,8 @@ def discard_run(paths: RunPaths, reason: str) -> list[str]:
 
 def keep_only_reports(paths: RunPaths, keep: tuple[str, ...] = ()) -> list[str]:
     """Move the report files of `work/<id>/run/` to `work/<id>/reports/` and remove the rest
-    of the work folder but `keep`; returns what was removed."""
+    of the work folder but `keep`; returns what was removed. The owner file goes too, so
+    the folder counts as ended: `prune_kept_reports` keeps only the newest ones."""
     removed: list[str] = []
     reports = paths.work_dir / REPORTS
     if paths.out.exists():
